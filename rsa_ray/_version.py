@@ -1,0 +1,3 @@
+"""The package version, read by ``rsa-ray --version``."""
+
+__version__ = "0.1.0"
