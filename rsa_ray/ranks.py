@@ -17,20 +17,47 @@ import numpy as np
 from rsa_ray.errors import DegenerateInputError, model_label
 
 
-def _average_ranks_1d(values: np.ndarray, out: np.ndarray) -> None:
-    """Writes the 1-based average ranks of ``values`` into ``out`` (float64)."""
-    length = values.shape[0]
+def _sorted_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The argsort of ``values`` and, if there are ties, the start and end of each run of equal values."""
     order = np.argsort(values)
     sorted_values = values[order]
     run_starts = np.flatnonzero(sorted_values[1:] != sorted_values[:-1]) + 1
-    if run_starts.size == length - 1:  # no ties: ranks are the positions
-        out[order] = np.arange(1, length + 1, dtype=np.float64)
+    if run_starts.size == values.shape[0] - 1:
+        return order, None, None
+    return order, np.concatenate(([0], run_starts)), np.concatenate((run_starts, [values.shape[0]]))
+
+
+def _average_ranks_1d(values: np.ndarray, out: np.ndarray) -> None:
+    """Writes the 1-based average ranks of ``values`` into ``out`` (float64)."""
+    order, starts, ends = _sorted_runs(values)
+    if starts is None:  # no ties: ranks are the positions
+        out[order] = np.arange(1, values.shape[0] + 1, dtype=np.float64)
         return
-    starts = np.concatenate(([0], run_starts))
-    ends = np.concatenate((run_starts, [length]))
     # The mean of the 1-based positions start+1 .. end.
-    run_average = (starts + ends + 1) / 2.0
-    out[order] = np.repeat(run_average, ends - starts)
+    out[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+
+
+def _standardized_ranks_1d(values: np.ndarray, out: np.ndarray, label: str) -> None:
+    """Writes the centred, unit-norm average ranks of ``values`` into ``out`` in one scatter.
+
+    The centred ranks are multiples of 0.5, exact in float64, so a constant vector
+    is exactly the zero vector.
+    """
+    if not np.isfinite(values).all():
+        raise DegenerateInputError(label, "the RDM holds NaN or Inf")
+    length = values.shape[0]
+    order, starts, ends = _sorted_runs(values)
+    if starts is None:
+        centred = np.arange(length, dtype=np.float64) - (length - 1) / 2.0
+        counts = None
+    else:
+        centred = (starts + ends - length) / 2.0  # run's average rank − (L + 1) / 2
+        counts = ends - starts
+    squared_norm = centred @ centred if counts is None else (counts * centred) @ centred
+    if squared_norm == 0.0:
+        raise DegenerateInputError(label, "the RDM is constant, so its correlation is undefined")
+    centred /= np.sqrt(squared_norm)
+    out[order] = centred if counts is None else np.repeat(centred, counts)
 
 
 def _as_rows(vectors: np.ndarray | Sequence[np.ndarray], what: str) -> np.ndarray:
@@ -94,14 +121,19 @@ def rank_transform(values: np.ndarray, workers: int | None = None) -> np.ndarray
     return ranks.reshape(values.shape)
 
 
-def _rank_rows_into(rows: np.ndarray, ranks: np.ndarray, workers: int | None) -> None:
+def _for_each_row(work, n_rows: int, workers: int | None) -> None:
+    """Runs ``work(index)`` for every row, in threads (numpy releases the GIL while sorting)."""
     workers = _default_workers() if workers is None else workers
-    if workers <= 1 or rows.shape[0] == 1:
-        for index in range(rows.shape[0]):
-            _average_ranks_1d(rows[index], ranks[index])
+    if workers <= 1 or n_rows == 1:
+        for index in range(n_rows):
+            work(index)
         return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(lambda index: _average_ranks_1d(rows[index], ranks[index]), range(rows.shape[0])))
+    with ThreadPoolExecutor(max_workers=min(workers, n_rows)) as pool:
+        list(pool.map(work, range(n_rows)))  # list() re-raises the first error
+
+
+def _rank_rows_into(rows: np.ndarray, ranks: np.ndarray, workers: int | None) -> None:
+    _for_each_row(lambda index: _average_ranks_1d(rows[index], ranks[index]), rows.shape[0], workers)
 
 
 def _unit_norm_centred_rows(rows: np.ndarray, names: Sequence[str] | None, what: str) -> np.ndarray:
@@ -133,7 +165,7 @@ def standardize(vectors: np.ndarray | Sequence[np.ndarray], names: Sequence[str]
 
     Example:
         >>> unit = standardize(np.array([1.0, 2.0, 4.0]))
-        >>> round(float(unit @ unit.T), 12)
+        >>> round(float((unit @ unit.T)[0, 0]), 12)
         1.0
     """
     rows = _as_rows(vectors, "standardize").astype(np.float64, copy=True)
@@ -167,7 +199,10 @@ def standardized_ranks(
         0.8
     """
     rows = _as_rows(vectors, "standardized_ranks")
-    _check_finite(rows, names, "the RDM")
-    ranks = np.empty(rows.shape, dtype=np.float64)
-    _rank_rows_into(rows, ranks, workers)
-    return _unit_norm_centred_rows(ranks, names, "the RDM")
+    vectors_out = np.empty(rows.shape, dtype=np.float64)
+    _for_each_row(
+        lambda index: _standardized_ranks_1d(rows[index], vectors_out[index], model_label(names, index)),
+        rows.shape[0],
+        workers,
+    )
+    return vectors_out

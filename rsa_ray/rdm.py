@@ -73,7 +73,8 @@ def _as_image_matrix(features: np.ndarray, name: str) -> np.ndarray:
         raise ValueError(f"model {name!r}: features have no values per image (shape {features.shape})")
     if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(matrix.dtype, np.complexfloating):
         raise ValueError(f"model {name!r}: features must be real numbers, got dtype {matrix.dtype}")
-    matrix = matrix.astype(np.float64, copy=False)
+    # An owned float64 copy: the kernels below centre and scale it in place.
+    matrix = np.array(matrix, dtype=np.float64, copy=True)
     finite = np.isfinite(matrix)
     if not finite.all():
         bad = np.flatnonzero(~finite.all(axis=1))
@@ -82,32 +83,34 @@ def _as_image_matrix(features: np.ndarray, name: str) -> np.ndarray:
 
 
 def _unit_rows(matrix: np.ndarray, name: str, what: str) -> np.ndarray:
+    """Scales the rows of an owned float64 matrix to unit norm, in place."""
     norms = np.linalg.norm(matrix, axis=1)
     zero = norms <= _ZERO_NORM_RELATIVE * max(float(norms.max()), np.finfo(np.float64).tiny)
     if zero.any():
         raise DegenerateInputError(name, f"{what} is undefined for images with a constant feature vector", np.flatnonzero(zero))
-    return matrix / norms[:, None]
+    matrix /= norms[:, None]
+    return matrix
 
 
 def _correlation(matrix: np.ndarray, name: str, center_features: bool) -> np.ndarray:
     if center_features:
-        matrix = matrix - matrix.mean(axis=0)
-    centred = matrix - matrix.mean(axis=1, keepdims=True)
-    unit = _unit_rows(centred, name, "the correlation distance")
-    return 1.0 - unit @ unit.T
+        matrix -= matrix.mean(axis=0)
+    matrix -= matrix.mean(axis=1, keepdims=True)
+    unit = _unit_rows(matrix, name, "the correlation distance")
+    return 1.0 - condense(unit @ unit.T)
 
 
 def _cosine(matrix: np.ndarray, name: str, center_features: bool) -> np.ndarray:
     unit = _unit_rows(matrix, name, "the cosine distance")
-    return 1.0 - unit @ unit.T
+    return 1.0 - condense(unit @ unit.T)
 
 
 def _euclidean(matrix: np.ndarray, name: str, center_features: bool) -> np.ndarray:
     # Distances do not depend on a shift; centring keeps the Gram identity well conditioned.
-    centred = matrix - matrix.mean(axis=0)
-    gram = centred @ centred.T
+    matrix -= matrix.mean(axis=0)
+    gram = matrix @ matrix.T
     squared_norms = np.diag(gram)
-    squared = squared_norms[:, None] + squared_norms[None, :] - 2.0 * gram
+    squared = condense(squared_norms[:, None] + squared_norms[None, :] - 2.0 * gram)
     return np.sqrt(np.maximum(squared, 0.0))
 
 
@@ -154,9 +157,7 @@ def compute_rdm(
         kernel = _DISTANCES[distance]
     except KeyError:
         raise ValueError(f"unknown distance {distance!r}; valid: {', '.join(DISTANCES)}") from None
-    matrix = _as_image_matrix(features, name)
-    square = kernel(matrix, name, center_features)
-    return condense(square)
+    return kernel(_as_image_matrix(features, name), name, center_features)
 
 
 def compute_rdms(

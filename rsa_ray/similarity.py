@@ -140,7 +140,7 @@ def similarity_to(
     rows_new = _as_rows(new_rdms, "similarity_to new_rdms")
     rows_old = _as_rows(rdms, "similarity_to rdms")
     if rows_new.shape[1] != rows_old.shape[1]:
-        raise ValueError(f"new RDMs have length {rows_new.shape[1]}, existing ones {rows_old.shape[1]}")
+        raise ValueError(f"new RDMs have length {rows_new.shape[1]}, existing ones have length {rows_old.shape[1]}")
     _check_names(new_names, rows_new, "new RDMs")
     _check_names(names, rows_old, "RDMs")
     return compute(rows_new, rows_old, block_size, new_names, names)
@@ -160,7 +160,7 @@ def similarity_of_vectors(vectors_a: np.ndarray, vectors_b: np.ndarray | None = 
 
     Example:
         >>> v = standardized_ranks(np.array([[1.0, 3.0, 2.0], [1.0, 2.0, 3.0]]))
-        >>> similarity_of_vectors(v)[0, 1]
+        >>> round(float(similarity_of_vectors(v)[0, 1]), 6)
         0.5
     """
     vectors_a = np.asarray(vectors_a)

@@ -3,8 +3,10 @@
 The all-pairs similarity of N models is one product ``A @ B.T`` of standardised
 vectors. It is computed tile by tile (``block_size`` rows of each side) so that
 the temporaries stay bounded and, for a symmetric product, only the upper
-tiles are computed. Inputs may be stored in float32; each tile is promoted to
-float64 before the product, because a float32 sum over ~10^5 terms loses ~1e-6.
+tiles are computed. Float64 inputs give a float64 product. Float32 inputs (the
+stored rank vectors) are multiplied in float32 over chunks of
+:data:`ACCUMULATION_CHUNK` terms whose partial products are summed in float64:
+a float32 sum over ~10^5 terms loses ~1e-6, this loses ~2e-8 at float32 speed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+
+ACCUMULATION_CHUNK = 2048
 
 
 @dataclass(frozen=True)
@@ -65,12 +70,16 @@ def tiled_product(
 ) -> np.ndarray:
     """``vectors_a @ vectors_b.T`` computed in float64 tiles.
 
+    Float64 inputs are multiplied in float64. If either side is float32, both are
+    multiplied in float32 over chunks of :data:`ACCUMULATION_CHUNK` terms and the
+    chunks summed in float64 (error ~1e-8 on unit vectors, at float32 speed).
+
     Args:
         vectors_a: (N, L) rows, float32 or float64.
         vectors_b: (K, L) rows, or None for the symmetric product of ``vectors_a``
             with itself (only upper tiles are computed, then mirrored).
-        block_size: Rows per tile on each side; bounds each temporary to
-            ``block_size * L`` float64 values.
+        block_size: Rows per tile on each side; bounds the output temporaries to
+            ``block_size²`` values.
 
     Returns:
         float64 (N, K), or (N, N) when ``vectors_b`` is None.
@@ -86,10 +95,22 @@ def tiled_product(
         raise ValueError(f"cannot multiply vectors of shapes {vectors_a.shape} and {other.shape}")
     product = np.empty((vectors_a.shape[0], other.shape[0]), dtype=np.float64)
     for tile in plan_tiles(vectors_a.shape[0], other.shape[0], block_size, symmetric):
-        left = vectors_a[tile.row_start : tile.row_stop].astype(np.float64, copy=False)
-        right = other[tile.col_start : tile.col_stop].astype(np.float64, copy=False)
-        block = left @ right.T
+        block = _tile_product(
+            vectors_a[tile.row_start : tile.row_stop], other[tile.col_start : tile.col_stop]
+        )
         product[tile.row_start : tile.row_stop, tile.col_start : tile.col_stop] = block
         if symmetric and tile.col_start != tile.row_start:
             product[tile.col_start : tile.col_stop, tile.row_start : tile.row_stop] = block.T
     return product
+
+
+def _tile_product(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    if left.dtype == np.float32 or right.dtype == np.float32:
+        left = left.astype(np.float32, copy=False)
+        right = right.astype(np.float32, copy=False)
+        block = np.zeros((left.shape[0], right.shape[0]), dtype=np.float64)
+        for start in range(0, left.shape[1], ACCUMULATION_CHUNK):
+            stop = start + ACCUMULATION_CHUNK
+            block += left[:, start:stop] @ right[:, start:stop].T
+        return block
+    return left.astype(np.float64, copy=False) @ right.astype(np.float64, copy=False).T

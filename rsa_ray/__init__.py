@@ -1,0 +1,63 @@
+"""rsa_ray: Representational Similarity Analysis for task taxonomy and transfer ranking.
+
+The pure library layer (numpy/scipy only; never Ray, Zarr or fsspec): RDMs,
+rank transforms, similarity between models, clustering, ranking and the
+metrics that validate a ranking against measured transfer.
+
+Example:
+    >>> import numpy as np, rsa_ray
+    >>> rng = np.random.default_rng(0)
+    >>> features = rng.normal(size=(4, 50, 32))       # 4 models, 50 images, 32 features
+    >>> rdms = rsa_ray.compute_rdms(features)          # (4, 1225) condensed RDMs
+    >>> similarity = rsa_ray.similarity_matrix(rdms)   # (4, 4) Spearman r_s
+    >>> len(rsa_ray.cluster_tasks(similarity, ["a", "b", "c", "d"]).leaf_order)
+    4
+"""
+
+from rsa_ray._version import __version__
+from rsa_ray.agreement import ColumnAgreement, TransferAgreement, column_agreement, transfer_agreement
+from rsa_ray.cka import cka_matrix, linear_cka
+from rsa_ray.consistency import RankingConsistency, ranking_consistency
+from rsa_ray.errors import DegenerateInputError
+from rsa_ray.kendall import kendall_tau_a
+from rsa_ray.ranking import RankedCandidate, rank_candidates
+from rsa_ray.ranks import rank_transform, standardize, standardized_ranks
+from rsa_ray.rdm import DISTANCES, compute_rdm, compute_rdms, condense, condensed_length, n_images_from_length
+from rsa_ray.similarity import METHODS, similarity_matrix, similarity_of_vectors, similarity_to
+from rsa_ray.taxonomy import TaskClusters, cluster_tasks, similarity_to_distance
+from rsa_ray.tiles import Tile, plan_tiles, tiled_product
+
+__all__ = [
+    "DISTANCES",
+    "METHODS",
+    "ColumnAgreement",
+    "DegenerateInputError",
+    "RankedCandidate",
+    "RankingConsistency",
+    "TaskClusters",
+    "Tile",
+    "TransferAgreement",
+    "__version__",
+    "cka_matrix",
+    "cluster_tasks",
+    "column_agreement",
+    "compute_rdm",
+    "compute_rdms",
+    "condense",
+    "condensed_length",
+    "kendall_tau_a",
+    "linear_cka",
+    "n_images_from_length",
+    "plan_tiles",
+    "rank_candidates",
+    "rank_transform",
+    "ranking_consistency",
+    "similarity_matrix",
+    "similarity_of_vectors",
+    "similarity_to",
+    "similarity_to_distance",
+    "standardize",
+    "standardized_ranks",
+    "tiled_product",
+    "transfer_agreement",
+]
