@@ -1,0 +1,232 @@
+"""The RDM and similarity stages on Ray: plan from the store, run only what is missing.
+
+``run_similarity`` reads what the store holds, asks the pure planner
+(:mod:`cluster.plan`) what is missing, runs one Ray task per (model, layer) RDM
+and one per similarity tile, assembles the new matrix from the previous
+version's reused block plus the new tiles, and writes it as a new version.
+Models that fail are recorded in the ``failures`` table and left out; the
+others finish.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import ray
+
+from cluster.options import SimilarityOptions
+from cluster.plan import ExtractionTask, LayerState, RunPlan, SimilarityPlan, plan_run
+from cluster.progress import StageProgress
+from cluster.tasks import RdmOutcome, compute_and_store_rdm_remote, compute_similarity_tile_remote
+from rsa_ray.rdm import condensed_length
+from storage import EntryKey, EntryKind, SimilarityMatrix, Store
+from storage.provenance import utc_now
+
+logger = logging.getLogger("rsa_ray")
+
+FAILURES_TABLE = "failures"
+
+# Runs the extraction tasks of a plan; returns the (model, layer, error) of those that failed.
+Extractor = Callable[[Store, str, Sequence[ExtractionTask]], Sequence[RdmOutcome]]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one run computed and what failed.
+
+    Attributes:
+        probe_id: The probe set.
+        computed_rdms: (model, layer) whose RDMs this run computed.
+        failures: Models and layers that failed, with the error.
+        versions: (layer, version written) for each layer; version None when the stored
+            matrix was already up to date.
+        tiles_computed: Similarity tiles this run computed.
+    """
+
+    probe_id: str
+    computed_rdms: tuple[tuple[str, str], ...]
+    failures: tuple[RdmOutcome, ...]
+    versions: tuple[tuple[str, int | None], ...]
+    tiles_computed: int
+
+    def describe(self) -> str:
+        """A few lines for a person: what was done, what failed and why."""
+        lines = [f"probe set {self.probe_id}: {len(self.computed_rdms)} RDMs and {self.tiles_computed} similarity tiles computed"]
+        for layer, version in self.versions:
+            lines.append(f"  layer {layer}: " + (f"similarity version {version} written" if version else "already up to date"))
+        for failure in self.failures:
+            lines.append(f"  FAILED {failure.model_id} / {failure.layer}: {failure.error}")
+        return "\n".join(lines)
+
+
+def _previous_version(store: Store, probe_id: str, layer: str, method: str) -> SimilarityMatrix | None:
+    if not store.similarity_versions(probe_id, layer):
+        return None
+    latest = store.read_similarity(probe_id, layer)
+    return latest if latest.method == method else None
+
+
+def read_layer_state(store: Store, probe_id: str, model_ids: Sequence[str], layer: str, method: str) -> LayerState:
+    """What the store holds for one layer, in two batched completeness checks.
+
+    Example:
+        >>> read_layer_state(store, probe_id, ["a"], "out", "spearman").complete_rdms  # doctest: +SKIP
+        frozenset({'a'})
+    """
+    missing_activations = {key.model_id for key in store.missing(probe_id, model_ids, [layer], EntryKind.ACTIVATIONS)}
+    missing_ranks = {key.model_id for key in store.missing(probe_id, model_ids, [layer], EntryKind.RANKS)}
+    previous = _previous_version(store, probe_id, layer, method)
+    return LayerState(
+        layer,
+        frozenset(m for m in model_ids if m not in missing_activations),
+        frozenset(m for m in model_ids if m not in missing_ranks),
+        previous.model_ids if previous else (),
+    )
+
+
+def _record_failures(store: Store, probe_id: str, failures: Sequence[RdmOutcome], stage: str) -> None:
+    if not failures:
+        return
+    frame = pd.DataFrame(
+        {
+            "time": [utc_now()] * len(failures),
+            "probe_id": [probe_id] * len(failures),
+            "model_id": [f.model_id for f in failures],
+            "layer": [f.layer for f in failures],
+            "stage": [stage] * len(failures),
+            "error": [f.error for f in failures],
+        }
+    )
+    store.append_table(FAILURES_TABLE, frame)
+
+
+def _gather(refs: dict, stage: str) -> dict:
+    """Waits for Ray refs, logging progress; returns each ref's key → result or the exception."""
+    progress = StageProgress(stage, total=len(refs))
+    results = {}
+    pending = list(refs)
+    while pending:
+        finished, pending = ray.wait(pending, num_returns=1)
+        for ref in finished:
+            try:
+                results[refs[ref]] = ray.get(ref)
+                failed = isinstance(results[refs[ref]], RdmOutcome) and results[refs[ref]].error is not None
+            except Exception as error:  # a task that failed for good, after Ray's retries
+                results[refs[ref]] = error
+                failed = True
+            progress.advance(failed=failed)
+    return results
+
+
+def _run_rdms(store: Store, probe_id: str, plan: RunPlan, options: SimilarityOptions) -> tuple[list, list]:
+    refs = {
+        compute_and_store_rdm_remote.remote(store, EntryKey(probe_id, model, layer), options): (model, layer)
+        for model, layer in plan.rdms
+    }
+    computed, failures = [], []
+    for (model, layer), result in _gather(refs, "rdms").items():
+        if isinstance(result, Exception):
+            failures.append(RdmOutcome(model, layer, f"{type(result).__name__}: {result}"))
+        elif result.error is not None:
+            failures.append(result)
+        else:
+            computed.append((model, layer))
+    return computed, failures
+
+
+def _assemble(similarity: SimilarityPlan, previous: SimilarityMatrix | None, blocks: dict) -> np.ndarray:
+    order = similarity.model_order
+    matrix = np.full((len(order), len(order)), np.nan)
+    if similarity.n_reused:
+        position = {model: index for index, model in enumerate(previous.model_ids)}
+        kept = [position[model] for model in order[: similarity.n_reused]]
+        matrix[: similarity.n_reused, : similarity.n_reused] = previous.matrix[np.ix_(kept, kept)]
+    for tile, block in blocks.items():
+        matrix[tile.row_start : tile.row_stop, tile.col_start : tile.col_stop] = block
+        matrix[tile.col_start : tile.col_stop, tile.row_start : tile.row_stop] = block.T
+    np.fill_diagonal(matrix, 1.0)
+    if not np.isfinite(matrix).all():
+        raise RuntimeError(f"similarity of layer {similarity.layer}: some cells were neither reused nor computed")
+    return matrix
+
+
+def _run_similarity_layer(store: Store, probe_id: str, similarity: SimilarityPlan, method: str) -> tuple[int | None, int]:
+    if similarity.up_to_date or len(similarity.model_order) == 0:
+        return None, 0
+    order = similarity.model_order
+    refs = {
+        compute_similarity_tile_remote.remote(
+            store, probe_id, similarity.layer, order[t.row_start : t.row_stop], order[t.col_start : t.col_stop], method
+        ): t
+        for t in similarity.tiles
+    }
+    blocks = _gather(refs, f"similarity tiles ({similarity.layer})")
+    errors = [result for result in blocks.values() if isinstance(result, Exception)]
+    if errors:
+        raise RuntimeError(f"similarity of layer {similarity.layer}: {len(errors)} tiles failed; first: {errors[0]}")
+    previous = _previous_version(store, probe_id, similarity.layer, method) if similarity.n_reused else None
+    matrix = _assemble(similarity, previous, blocks)
+    return store.write_similarity(probe_id, similarity.layer, order, matrix, method), len(blocks)
+
+
+def run_similarity(
+    store: Store,
+    probe_id: str,
+    model_ids: Sequence[str],
+    layers: Sequence[str],
+    options: SimilarityOptions = SimilarityOptions(),
+    extractor: Extractor | None = None,
+) -> RunSummary:
+    """Brings the store's RDMs and similarity versions up to date for ``model_ids`` × ``layers``.
+
+    Args:
+        store: The store (Ray must be connected: :func:`cluster.connect.connect`).
+        probe_id: The probe set.
+        model_ids: Registered models, in the order new ones are appended to the matrix.
+        layers: Layers to compare models on.
+        options: Methods and tile memory.
+        extractor: Computes missing activations; without one, models whose activations
+            are missing are recorded as failed.
+
+    Returns:
+        A :class:`RunSummary`; failures are also appended to the store's ``failures`` table.
+
+    Example:
+        >>> run_similarity(store, probe_id, ["a", "b"], ["out"]).versions  # doctest: +SKIP
+        (('out', 1),)
+    """
+    model_ids = list(model_ids)
+    states = [read_layer_state(store, probe_id, model_ids, layer, options.method) for layer in layers]
+    plan = plan_run(model_ids, states)
+    failures: list[RdmOutcome] = []
+    if plan.extractions:
+        if extractor is None:
+            failures += [
+                RdmOutcome(task.model_id, layer, "activations are missing; run the extraction first")
+                for task in plan.extractions
+                for layer in task.layers
+            ]
+        else:
+            failures += [f for f in extractor(store, probe_id, plan.extractions) if f.error is not None]
+    failed = {(f.model_id, f.layer) for f in failures}
+    runnable = RunPlan(plan.extractions, tuple(key for key in plan.rdms if key not in failed), plan.similarities)
+    computed, rdm_failures = _run_rdms(store, probe_id, runnable, options)
+    failures += rdm_failures
+    _record_failures(store, probe_id, failures, "rdms")
+    failed = {(f.model_id, f.layer) for f in failures}
+    versions, tiles_computed = [], 0
+    n_values = condensed_length(store.probe_set(probe_id).n_images)
+    for layer in layers:
+        succeeded = [m for m in model_ids if (m, layer) not in failed]
+        state = read_layer_state(store, probe_id, succeeded, layer, options.method)
+        layer_plan = plan_run(succeeded, [state], block_size=options.models_per_tile(n_values))
+        version, tiles = _run_similarity_layer(store, probe_id, layer_plan.similarities[0], options.method)
+        versions.append((layer, version))
+        tiles_computed += tiles
+    summary = RunSummary(probe_id, tuple(computed), tuple(failures), tuple(versions), tiles_computed)
+    logger.info(summary.describe())
+    return summary

@@ -1,0 +1,93 @@
+"""The CPU work of the pipeline, as plain functions and their Ray remotes.
+
+Each task reads its inputs from the store and writes its outputs there itself:
+arrays never travel through the driver, except one similarity tile's block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import ray
+
+from cluster.options import SimilarityOptions
+from rsa_ray.errors import DegenerateInputError
+from rsa_ray.ranks import standardized_ranks
+from rsa_ray.rdm import compute_rdm
+from rsa_ray.similarity import similarity_of_vectors, similarity_to
+from storage import EntryKey, EntryNotFoundError, IncompleteEntryError, Store
+
+
+@dataclass(frozen=True)
+class RdmOutcome:
+    """What became of one (model, layer) RDM.
+
+    Attributes:
+        model_id: The model.
+        layer: The layer.
+        error: None when the RDM and rank vector are stored; else why not.
+    """
+
+    model_id: str
+    layer: str
+    error: str | None = None
+
+
+def compute_and_store_rdm(store: Store, key: EntryKey, options: SimilarityOptions) -> RdmOutcome:
+    """Reads a model's activations, stores its RDM and then its standardised rank vector.
+
+    The rank vector is written last: its completion marks the model's RDM stage done.
+    Input that makes the model's RDM undefined is reported, not raised.
+
+    Example:
+        >>> compute_and_store_rdm(store, EntryKey(probe_id, "m1", "out"), SimilarityOptions())  # doctest: +SKIP
+        RdmOutcome(model_id='m1', layer='out', error=None)
+    """
+    try:
+        features = store.read_activations(key)
+        condensed_rdm = compute_rdm(features, options.distance, options.center_features, name=key.model_id)
+        rank_vector = standardized_ranks(condensed_rdm, names=[key.model_id], workers=1)[0]
+    except (DegenerateInputError, EntryNotFoundError, IncompleteEntryError) as error:
+        return RdmOutcome(key.model_id, key.layer, f"{type(error).__name__}: {error}")
+    store.write_rdm(key, condensed_rdm, options.distance, options.center_features)
+    store.write_rank_vector(key, rank_vector.astype(np.float32))
+    return RdmOutcome(key.model_id, key.layer)
+
+
+def _vectors(store: Store, probe_id: str, layer: str, model_ids: Sequence[str], method: str) -> np.ndarray:
+    if method == "spearman":
+        return store.read_rank_vectors(probe_id, layer, model_ids)
+    return np.stack([store.read_rdm(EntryKey(probe_id, model_id, layer)) for model_id in model_ids])
+
+
+def compute_similarity_tile(
+    store: Store,
+    probe_id: str,
+    layer: str,
+    row_models: Sequence[str],
+    col_models: Sequence[str],
+    method: str,
+) -> np.ndarray:
+    """One block of the similarity matrix, reading only its two blocks of models.
+
+    Spearman uses the stored standardised rank vectors (one product); the other
+    methods read the stored RDMs.
+
+    Returns:
+        float64 (len(row_models), len(col_models)).
+
+    Example:
+        >>> compute_similarity_tile(store, probe_id, "out", ["a"], ["a", "b"], "spearman")  # doctest: +SKIP
+        array([[1.  , 0.42]])
+    """
+    rows = _vectors(store, probe_id, layer, row_models, method)
+    cols = rows if list(col_models) == list(row_models) else _vectors(store, probe_id, layer, col_models, method)
+    if method == "spearman":
+        return similarity_of_vectors(rows, cols)
+    return similarity_to(rows, cols, method=method, new_names=list(row_models), names=list(col_models))
+
+
+compute_and_store_rdm_remote = ray.remote(num_cpus=1, max_retries=3)(compute_and_store_rdm)
+compute_similarity_tile_remote = ray.remote(num_cpus=1, max_retries=3)(compute_similarity_tile)

@@ -1,0 +1,76 @@
+"""Faults on real Ray: the driver killed mid-run, then rerun; a worker killed mid-task."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rsa_ray import compute_rdms, similarity_matrix
+from storage import EntryKind
+from tests.integration.cluster.helpers import make_store
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def start_driver(store_url, probe_id, models):
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.cluster.run_driver", store_url, probe_id, ",".join(models)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: killing it takes its local Ray down too
+    )
+
+
+def complete_models(store, probe_id, models):
+    missing = {key.model_id for key in store.missing(probe_id, models, ["out"], EntryKind.RANKS)}
+    return [m for m in models if m not in missing]
+
+
+def settled_complete_models(store, probe_id, models, quiet_seconds=4.0):
+    """The complete models once tasks already running when the driver died have ended (Ray reaps them)."""
+    seen, quiet_since = complete_models(store, probe_id, models), time.monotonic()
+    while time.monotonic() - quiet_since < quiet_seconds:
+        time.sleep(0.2)
+        now = complete_models(store, probe_id, models)
+        if now != seen:
+            seen, quiet_since = now, time.monotonic()
+    return seen
+
+
+def test_driver_killed_mid_run_then_rerun_recomputes_only_the_rest(tmp_path):
+    models = [f"m{i:02d}" for i in range(40)]
+    url = str(tmp_path / "store")
+    store, probe_id, features = make_store(url, models, n_images=400)
+
+    driver = start_driver(url, probe_id, models)
+    deadline = time.monotonic() + 180
+    while len(complete_models(store, probe_id, models)) < 3:
+        assert driver.poll() is None, f"the driver ended before it could be killed: {driver.communicate()}"
+        assert time.monotonic() < deadline, "no RDM was completed in time"
+        time.sleep(0.05)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait(timeout=60)
+    done_before_rerun = settled_complete_models(store, probe_id, models)
+    assert 3 <= len(done_before_rerun) < len(models), "the kill must land mid-run for this test to mean anything"
+    assert store.similarity_versions(probe_id, "out") == ()
+
+    rerun = start_driver(url, probe_id, models)
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err[-3000:]
+    report = json.loads(out.strip().splitlines()[-1])
+    assert set(report["computed"]).isdisjoint(done_before_rerun), "a completed model was recomputed"
+    assert set(report["computed"]) | set(done_before_rerun) == set(models)
+    stored = store.read_similarity(probe_id, "out")
+    expected = similarity_matrix(compute_rdms([features[(m, "out")] for m in models]).astype(np.float32))
+    order = [models.index(m) for m in stored.model_ids]
+    np.testing.assert_allclose(stored.matrix, expected[np.ix_(order, order)], atol=1e-6)

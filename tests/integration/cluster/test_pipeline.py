@@ -1,0 +1,85 @@
+"""The RDM and similarity stages on real Ray, against an in-memory computation."""
+
+import numpy as np
+import pytest
+import ray
+
+from cluster.connect import connect
+from cluster.options import SimilarityOptions
+from cluster.pipeline import FAILURES_TABLE, run_similarity
+from rsa_ray import compute_rdms, similarity_matrix
+from storage import EntryKey
+from tests.integration.cluster.helpers import add_models, make_store
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    connect(num_cpus=2)
+    yield
+    ray.shutdown()
+
+
+def expected_similarity(features, model_ids, layer="out", method="spearman"):
+    return similarity_matrix(compute_rdms([features[(m, layer)] for m in model_ids]).astype(np.float32), method=method)
+
+
+def test_full_run_then_incremental_then_no_op(tmp_path):
+    models = [f"m{i}" for i in range(5)]
+    store, probe_id, features = make_store(str(tmp_path / "store"), models, layers=("out", "early"))
+    options = SimilarityOptions(block_size=2)
+
+    first = run_similarity(store, probe_id, models, ["out", "early"], options)
+    assert sorted(first.computed_rdms) == sorted((m, l) for m in models for l in ("out", "early"))
+    assert first.failures == () and dict(first.versions) == {"out": 1, "early": 1}
+    for layer in ("out", "early"):
+        stored = store.read_similarity(probe_id, layer)
+        assert stored.model_ids == tuple(models)
+        np.testing.assert_allclose(stored.matrix, expected_similarity(features, models, layer), atol=1e-6)
+
+    new = ["n0", "n1", "n2"]
+    features.update(add_models(store, probe_id, new, layers=("out", "early"), seed=7))
+    second = run_similarity(store, probe_id, models + new, ["out", "early"], options)
+    assert sorted(second.computed_rdms) == sorted((m, l) for m in new for l in ("out", "early"))
+    # Only the new rows and columns: with blocks of 2, 5 old × 3 new needs 3 × 2 tiles, 3 new × 3 new needs 3.
+    assert second.tiles_computed == 2 * (6 + 3)
+    stored = store.read_similarity(probe_id, "out")
+    assert stored.version == 2 and stored.model_ids == tuple(models + new)
+    np.testing.assert_allclose(stored.matrix, expected_similarity(features, models + new), atol=1e-6)
+    assert store.read_similarity(probe_id, "out", version=1).model_ids == tuple(models)  # history kept
+
+    third = run_similarity(store, probe_id, models + new, ["out", "early"], options)
+    assert third.computed_rdms == () and third.tiles_computed == 0
+    assert dict(third.versions) == {"out": None, "early": None}
+
+
+@pytest.mark.parametrize("method", ["pearson", "kendall_tau_a"])
+def test_other_methods_from_stored_rdms(tmp_path, method):
+    models = ["a", "b", "c", "d"]
+    store, probe_id, features = make_store(str(tmp_path / "store"), models, n_images=12)
+    run_similarity(store, probe_id, models, ["out"], SimilarityOptions(method=method, block_size=3))
+    stored = store.read_similarity(probe_id, "out")
+    assert stored.method == method
+    np.testing.assert_allclose(stored.matrix, expected_similarity(features, models, method=method), atol=1e-6)
+
+
+def test_a_failing_model_is_recorded_and_the_others_finish(tmp_path):
+    models = ["good0", "flat", "good1", "good2"]
+    store, probe_id, features = make_store(str(tmp_path / "store"), models)
+    flat = features[("flat", "out")].copy()
+    flat[3] = 1.0  # image 3 has a constant feature vector: its correlation distance is undefined
+    store.write_activations(EntryKey(probe_id, "flat", "out"), flat, overwrite=True)
+
+    summary = run_similarity(store, probe_id, models + ["unextracted"], ["out"], SimilarityOptions(center_features=False))
+    failed = {f.model_id: f.error for f in summary.failures}
+    assert set(failed) == {"flat", "unextracted"}
+    assert "images 3" in failed["flat"] and "activations are missing" in failed["unextracted"]
+    stored = store.read_similarity(probe_id, "out")
+    good = ["good0", "good1", "good2"]
+    assert stored.model_ids == tuple(good)
+    expected = similarity_matrix(compute_rdms([features[(m, "out")] for m in good], center_features=False).astype(np.float32))
+    np.testing.assert_allclose(stored.matrix, expected, atol=1e-6)
+    table = store.read_table(FAILURES_TABLE)
+    assert set(table["model_id"]) == {"flat", "unextracted"}
+    assert "FAILED flat / out" in summary.describe()

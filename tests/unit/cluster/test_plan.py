@@ -1,0 +1,97 @@
+"""The planner against brute force: nothing complete is redone, every missing cell is computed once."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cluster.plan import LayerState, incremental_tiles, plan_run
+
+MODEL_POOL = [f"m{i}" for i in range(12)]
+
+
+def covered_cells(tiles, n_models):
+    """How many tiles compute each unordered pair (i <= j): a tile computes a cell and its mirror."""
+    counts = np.zeros((n_models, n_models), dtype=int)
+    for tile in tiles:
+        in_tile = np.zeros((n_models, n_models), dtype=bool)
+        in_tile[tile.row_start : tile.row_stop, tile.col_start : tile.col_stop] = True
+        counts += np.triu(in_tile | in_tile.T).astype(int)
+    return counts
+
+
+@settings(max_examples=150, deadline=None)
+@given(n_models=st.integers(0, 30), n_reused=st.integers(0, 30), block_size=st.integers(1, 12))
+def test_incremental_tiles_cover_exactly_the_new_upper_cells(n_models, n_reused, block_size):
+    n_reused = min(n_reused, n_models)
+    counts = covered_cells(incremental_tiles(n_models, n_reused, block_size), n_models)
+    for i in range(n_models):
+        for j in range(n_models):
+            if i <= j:
+                needed = i >= n_reused or j >= n_reused
+                assert counts[i, j] == int(needed), (i, j)
+
+
+layer_states = st.builds(
+    lambda layer, activations, rdms, previous: LayerState(layer, frozenset(activations), frozenset(rdms), tuple(previous)),
+    layer=st.sampled_from(["out", "block2"]),
+    activations=st.sets(st.sampled_from(MODEL_POOL)),
+    rdms=st.sets(st.sampled_from(MODEL_POOL)),
+    previous=st.lists(st.sampled_from(MODEL_POOL), unique=True),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    models=st.lists(st.sampled_from(MODEL_POOL), unique=True, min_size=1),
+    states=st.lists(layer_states, min_size=1, max_size=2, unique_by=lambda s: s.layer),
+    block_size=st.integers(1, 5),
+)
+def test_plan_equals_brute_force(models, states, block_size):
+    plan = plan_run(models, states, block_size=block_size)
+    extraction_of = {task.model_id: set(task.layers) for task in plan.extractions}
+    assert len(extraction_of) == len(plan.extractions)  # one task per model: one forward pass for all its layers
+    for state in states:
+        for model in models:
+            needs_rdm = model not in state.complete_rdms
+            assert ((model, state.layer) in plan.rdms) == needs_rdm
+            needs_activations = needs_rdm and model not in state.complete_activations
+            assert (state.layer in extraction_of.get(model, set())) == needs_activations
+        similarity = next(s for s in plan.similarities if s.layer == state.layer)
+        assert sorted(similarity.model_order) == sorted(models)
+        reusable = [m for m in state.previous_models if m in models and m in state.complete_rdms]
+        assert list(similarity.model_order[: similarity.n_reused]) == reusable or similarity.up_to_date
+        n_models = len(models)
+        counts = covered_cells(similarity.tiles, n_models)
+        for i in range(n_models):
+            for j in range(i, n_models):
+                computed = counts[i, j]
+                needed = not similarity.up_to_date and (i >= similarity.n_reused or j >= similarity.n_reused)
+                assert computed == int(needed), (i, j)
+    assert plan.is_empty == (not plan.rdms and not plan.extractions and all(s.up_to_date for s in plan.similarities))
+
+
+def test_a_complete_store_plans_nothing():
+    state = LayerState("out", frozenset({"a", "b"}), frozenset({"a", "b"}), ("b", "a"))
+    plan = plan_run(["a", "b"], [state])
+    assert plan.is_empty
+    assert plan.similarities[0].model_order == ("b", "a")
+
+
+def test_adding_one_model_computes_one_row():
+    previous = tuple(MODEL_POOL[:10])
+    state = LayerState("out", frozenset(previous), frozenset(previous), previous)
+    plan = plan_run(list(previous) + ["new"], [state], block_size=4)
+    assert [t.model_id for t in plan.extractions] == ["new"]
+    similarity = plan.similarities[0]
+    assert similarity.model_order[-1] == "new" and similarity.n_reused == 10
+    assert sum((t.row_stop - t.row_start) * (t.col_stop - t.col_start) for t in similarity.tiles) == 11
+
+
+def test_bad_requests_are_named():
+    with pytest.raises(ValueError, match="unique"):
+        plan_run(["a", "a"], [LayerState("out")])
+    with pytest.raises(ValueError, match="at least one layer"):
+        plan_run(["a"], [])
+    with pytest.raises(ValueError, match="n_reused must lie in 0..3"):
+        incremental_tiles(3, 4, 2)
