@@ -74,3 +74,96 @@ def test_driver_killed_mid_run_then_rerun_recomputes_only_the_rest(tmp_path):
     expected = similarity_matrix(compute_rdms([features[(m, "out")] for m in models]).astype(np.float32))
     order = [models.index(m) for m in stored.model_ids]
     np.testing.assert_allclose(stored.matrix, expected[np.ix_(order, order)], atol=1e-6)
+
+
+def task_worker_pids(task_name):
+    """PIDs of Ray workers whose process title says they are running ``task_name`` now."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith(f"ray::{task_name}"):
+                pids.append(int(entry.name))
+    return pids
+
+
+def run_in_thread(function, *args):
+    import threading
+
+    outcome = {}
+
+    def target():
+        try:
+            outcome["result"] = function(*args)
+        except BaseException as error:  # handed to the test thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_worker_killed_mid_task_is_retried_with_equal_results(tmp_path):
+    import ray
+
+    from cluster.connect import connect
+    from cluster.options import SimilarityOptions
+    from cluster.pipeline import run_similarity
+
+    models = [f"m{i:02d}" for i in range(30)]
+    store, probe_id, features = make_store(str(tmp_path / "store"), models, n_images=400)
+    connect(num_cpus=2)
+    try:
+        thread, outcome = run_in_thread(run_similarity, store, probe_id, models, ["out"], SimilarityOptions(block_size=8))
+        killed = []
+        while thread.is_alive() and not killed:
+            for pid in task_worker_pids("compute_and_store_rdm"):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            time.sleep(0.002)
+        thread.join(timeout=300)
+    finally:
+        ray.shutdown()
+    assert killed, "no worker was caught mid-task, so nothing was tested"
+    assert "error" not in outcome, outcome.get("error")
+    summary = outcome["result"]
+    assert summary.failures == ()
+    assert sorted(model for model, _ in summary.computed_rdms) == models  # each once
+    stored = store.read_similarity(probe_id, "out")
+    expected = similarity_matrix(compute_rdms([features[(m, "out")] for m in models]).astype(np.float32))
+    np.testing.assert_allclose(stored.matrix, expected, atol=1e-6)
+
+
+def test_worker_node_removed_mid_run_completes_with_equal_results(tmp_path):
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from cluster.options import SimilarityOptions
+    from cluster.pipeline import run_similarity
+
+    models = [f"m{i:02d}" for i in range(30)]
+    store, probe_id, features = make_store(str(tmp_path / "store"), models, n_images=400)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    worker_node = cluster.add_node(num_cpus=2)
+    try:
+        ray.init(address=cluster.address)
+        cluster.wait_for_nodes()
+        thread, outcome = run_in_thread(run_similarity, store, probe_id, models, ["out"], SimilarityOptions(block_size=8))
+        deadline = time.monotonic() + 120
+        while len(complete_models(store, probe_id, models)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        done_at_removal = len(complete_models(store, probe_id, models))
+        cluster.remove_node(worker_node)
+        thread.join(timeout=300)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert 3 <= done_at_removal < len(models), "the node must be removed mid-run for this test to mean anything"
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["result"].failures == ()
+    stored = store.read_similarity(probe_id, "out")
+    expected = similarity_matrix(compute_rdms([features[(m, "out")] for m in models]).astype(np.float32))
+    np.testing.assert_allclose(stored.matrix, expected, atol=1e-6)
