@@ -1,0 +1,218 @@
+"""Encoder actors: each holds one loaded model at a time and streams the probe set
+through it, writing activation row chunks straight into the store.
+
+A fixed pool is sized to the cluster (one actor per GPU, or per ``gpus_per_actor``
+fraction; one per CPU without GPUs). An actor prefetches the next model's weights
+in a background thread while the current model runs, reads every requested
+layer in one forward pass, and writes only the chunks still pending, so a
+restarted actor (Ray restarts it and retries the call) resumes without redoing
+finished chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import ray
+
+from cluster.plan import ExtractionTask
+from cluster.progress import StageProgress
+from cluster.tasks import RdmOutcome
+from storage import EntryKey, EntryKind, Store
+
+logger = logging.getLogger("rsa_ray")
+
+
+@dataclass(frozen=True)
+class ExtractionOptions:
+    """How encoder actors run models.
+
+    Attributes:
+        dtype: Forward-pass precision: ``float32`` (default; rankings match strict fp32),
+            ``bfloat16`` or ``float16`` autocast.
+        batch_size: Probe images per forward pass, and rows per stored chunk.
+        gpus_per_actor: GPU share of one actor where the cluster has GPUs.
+        n_actors: Pool size; default from the cluster's GPUs (or CPUs without GPUs).
+        activation_dtype: Stored activations: ``float32`` or ``float16``.
+
+    Example:
+        >>> ExtractionOptions(dtype="bfloat16").batch_size
+        64
+    """
+
+    dtype: str = "float32"
+    batch_size: int = 64
+    gpus_per_actor: float = 1.0
+    n_actors: int | None = None
+    activation_dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
+        if self.activation_dtype not in ("float32", "float16"):
+            raise ValueError(f"activation_dtype must be float32 or float16, got {self.activation_dtype!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0 < self.gpus_per_actor <= 1 and self.gpus_per_actor != int(self.gpus_per_actor):
+            raise ValueError(f"gpus_per_actor must be a fraction in (0, 1] or a whole number, got {self.gpus_per_actor}")
+        if self.n_actors is not None and self.n_actors < 1:
+            raise ValueError(f"n_actors must be >= 1, got {self.n_actors}")
+
+
+@dataclass(frozen=True)
+class LoadedModelSource:
+    """What an actor needs to build one model: its entry and a local copy of its weights."""
+
+    entry: object  # rsa_ray.models.ModelEntry
+    weights_path: str | None
+
+
+# Turns a model id into its entry and local weights; runs on the actor (so weights are
+# fetched where they are used) and must be picklable.
+ModelResolver = Callable[[str], LoadedModelSource]
+
+
+def _pending_batches(store: Store, probe_id: str, task: ExtractionTask, n_images: int, batch_size: int) -> list[int]:
+    """Start rows of the batches some layer still needs (all of them for a new entry)."""
+    starts: set[int] = set()
+    for layer in task.layers:
+        key = EntryKey(probe_id, task.model_id, layer)
+        try:
+            layout = store.layout(key, EntryKind.ACTIVATIONS)
+        except KeyError:  # not created yet
+            return list(range(0, n_images, batch_size))
+        starts.update(start for start, _ in layout.pending)
+    return sorted(starts)
+
+
+class EncoderActor:
+    """Runs models over one probe set and writes their activations into the store.
+
+    Example:
+        >>> actor = ray.remote(EncoderActor).remote(store, probe_id, resolver, ExtractionOptions())  # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, probe_id: str, resolver: ModelResolver, options: ExtractionOptions):
+        import torch
+
+        self.store = store
+        self.probe_id = probe_id
+        self.resolver = resolver
+        self.options = options
+        self.images = store.read_probe_images(probe_id)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if self.device == "cpu":
+            torch.set_num_threads(1)
+        self._fetcher = ThreadPoolExecutor(max_workers=1)
+        self._prefetched: dict[str, Future] = {}
+
+    def _source(self, model_id: str) -> LoadedModelSource:
+        future = self._prefetched.pop(model_id, None)
+        return future.result() if future is not None else self.resolver(model_id)
+
+    def extract(self, task: ExtractionTask, next_model_id: str | None = None) -> list[RdmOutcome]:
+        """Extracts every layer of ``task`` in one pass per batch; returns one outcome per layer."""
+        if next_model_id is not None and next_model_id not in self._prefetched:
+            self._prefetched[next_model_id] = self._fetcher.submit(self.resolver, next_model_id)
+        try:
+            return self._extract(task)
+        except Exception as error:  # a bad model must not take the pool down; report it
+            return [RdmOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
+
+    def _extract(self, task: ExtractionTask) -> list[RdmOutcome]:
+        from rsa_ray.models import InferenceOptions, build_model, extract_features
+
+        source = self._source(task.model_id)
+        model = build_model(source.entry, weights_path=source.weights_path)
+        inference = InferenceOptions(device=self.device, dtype=self.options.dtype, batch_size=self.options.batch_size)
+        n_images = self.images.shape[0]
+        keys = {layer: EntryKey(self.probe_id, task.model_id, layer) for layer in task.layers}
+        created: set[str] = set()
+        for start in _pending_batches(self.store, self.probe_id, task, n_images, self.options.batch_size):
+            stop = min(start + self.options.batch_size, n_images)
+            features = extract_features(model, self.images[start:stop], task.layers, source.entry.preprocessing, inference)
+            for layer, rows in features.items():
+                if not np.isfinite(rows).all():
+                    raise ValueError(f"layer {layer!r} gave NaN or Inf activations for images {start}..{stop - 1}")
+                if layer not in created:
+                    self.store.create_activations(
+                        keys[layer], rows.shape[1], self.options.activation_dtype, rows_per_chunk=self.options.batch_size
+                    )
+                    created.add(layer)
+                layout = self.store.layout(keys[layer], EntryKind.ACTIVATIONS)
+                if any(chunk_start == start for chunk_start, _ in layout.pending):
+                    self.store.write_activation_rows(keys[layer], start, rows.astype(self.options.activation_dtype))
+        for layer in task.layers:
+            self.store.finalize(keys[layer], EntryKind.ACTIVATIONS)
+        return [RdmOutcome(task.model_id, layer) for layer in task.layers]
+
+
+def pool_size(options: ExtractionOptions) -> tuple[int, dict]:
+    """How many actors to start and the Ray resources of each, from the cluster's resources."""
+    resources = ray.cluster_resources()
+    gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 1.0)
+    if gpus >= options.gpus_per_actor:
+        n_actors = int(gpus // options.gpus_per_actor)
+        actor_resources = {"num_gpus": options.gpus_per_actor, "num_cpus": 1}
+    else:
+        n_actors = max(1, int(cpus))
+        actor_resources = {"num_cpus": 1}
+    return (options.n_actors or n_actors), actor_resources
+
+
+def extract_all(
+    store: Store,
+    probe_id: str,
+    tasks: Sequence[ExtractionTask],
+    resolver: ModelResolver,
+    options: ExtractionOptions = ExtractionOptions(),
+) -> list[RdmOutcome]:
+    """Runs every extraction task on a fixed pool of encoder actors.
+
+    Tasks are split round-robin; each actor is told its next model so it can fetch
+    those weights while the current model runs. A killed actor is restarted by Ray
+    and its call retried; the retry writes only chunks still pending.
+
+    Returns:
+        One outcome per (model, layer); ``error`` set for those that failed.
+
+    Example:
+        >>> extract_all(store, probe_id, plan.extractions, resolver)  # doctest: +SKIP
+    """
+    if not tasks:
+        return []
+    n_actors, actor_resources = pool_size(options)
+    n_actors = min(n_actors, len(tasks))
+    actor_class = ray.remote(max_restarts=3, max_task_retries=3, **actor_resources)(EncoderActor)
+    actors = [actor_class.remote(store, probe_id, resolver, options) for _ in range(n_actors)]
+    queues = [list(tasks[index::n_actors]) for index in range(n_actors)]
+    progress = StageProgress("extraction", total=len(tasks))
+    outcomes: list[RdmOutcome] = []
+    running = {}
+    for index, actor in enumerate(actors):
+        if queues[index]:
+            running[_submit(actor, queues[index])] = index
+    while running:
+        finished, _ = ray.wait(list(running), num_returns=1)
+        index = running.pop(finished[0])
+        task = queues[index].pop(0)
+        try:
+            result = ray.get(finished[0])
+        except Exception as error:  # the actor died for good
+            result = [RdmOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
+        outcomes.extend(result)
+        progress.advance(failed=any(outcome.error for outcome in result))
+        if queues[index]:
+            running[_submit(actors[index], queues[index])] = index
+    for actor in actors:
+        ray.kill(actor)
+    return outcomes
+
+
+def _submit(actor, queue: list[ExtractionTask]):
+    next_model_id = queue[1].model_id if len(queue) > 1 else None
+    return actor.extract.remote(queue[0], next_model_id)

@@ -1,0 +1,35 @@
+"""Model resolvers: from a model id to its entry and a local copy of its weights."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cluster.extract import LoadedModelSource
+
+
+@dataclass(frozen=True)
+class ManifestResolver:
+    """Resolves models of a manifest whose weights are local files.
+
+    Attributes:
+        entries: The manifest's entries (``rsa_ray.models.ModelEntry``).
+        base_dir: Folder that relative weights paths are relative to (the manifest's folder).
+
+    Example:
+        >>> from rsa_ray.models.manifest import example_entry
+        >>> ManifestResolver((example_entry(),), "/zoo")(example_entry().model_id).weights_path
+        '/zoo/depth-small.safetensors'
+    """
+
+    entries: tuple
+    base_dir: str
+
+    def __call__(self, model_id: str) -> LoadedModelSource:
+        for entry in self.entries:
+            if entry.model_id == model_id:
+                if entry.weights is None:
+                    return LoadedModelSource(entry, None)
+                return LoadedModelSource(entry, os.fspath(Path(self.base_dir) / entry.weights.path))
+        raise KeyError(f"model {model_id!r} is not in the manifest at {self.base_dir!r}")
