@@ -51,8 +51,9 @@ def compute_and_store_rdm(store: Store, key: EntryKey, options: SimilarityOption
         rank_vector = standardized_ranks(condensed_rdm, names=[key.model_id], workers=1)[0]
     except (DegenerateInputError, EntryNotFoundError, IncompleteEntryError) as error:
         return RdmOutcome(key.model_id, key.layer, f"{type(error).__name__}: {error}")
-    store.write_rdm(key, condensed_rdm, options.distance, options.center_features)
-    store.write_rank_vector(key, rank_vector.astype(np.float32))
+    provenance = store.provenance(key)
+    store.write_rdm(key, condensed_rdm, options.distance, options.center_features, provenance=provenance)
+    store.write_rank_vector(key, rank_vector.astype(np.float32), provenance=provenance)
     return RdmOutcome(key.model_id, key.layer)
 
 
