@@ -104,3 +104,25 @@ def test_actor_killed_mid_extraction_restarts_and_results_are_equal(tmp_path):
     assert "error" not in outcome, outcome.get("error")
     assert all(o.error is None for o in outcome["result"]), [o.error for o in outcome["result"] if o.error]
     assert_activations_equal_in_process(store, probe_id, images, entries, modules, model_ids)
+
+
+def test_run_similarity_extracts_missing_models_then_compares(tmp_path):
+    import functools
+
+    from cluster.pipeline import run_similarity
+    from rsa_ray import compute_rdms, similarity_matrix
+
+    model_ids = ["p", "q", "r"]
+    store, probe_id, images = make_probe_store(tmp_path, model_ids, n_images=30)
+    entries, modules = write_zoo(tmp_path, model_ids)
+    extractor = functools.partial(extract_all, resolver=ManifestResolver(entries, str(tmp_path)), options=ExtractionOptions(batch_size=16))
+
+    summary = run_similarity(store, probe_id, model_ids, list(LAYERS), extractor=extractor)
+
+    assert summary.failures == ()
+    for layer in LAYERS:
+        features = [
+            extract_features(modules[m], images, [layer], entries[0].preprocessing, InferenceOptions())[layer] for m in model_ids
+        ]
+        expected = similarity_matrix(compute_rdms(features).astype(np.float32))
+        np.testing.assert_allclose(store.read_similarity(probe_id, layer).matrix, expected, atol=1e-5)
