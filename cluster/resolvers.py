@@ -33,3 +33,24 @@ class ManifestResolver:
                     return LoadedModelSource(entry, None)
                 return LoadedModelSource(entry, os.fspath(Path(self.base_dir) / entry.weights.path))
         raise KeyError(f"model {model_id!r} is not in the manifest at {self.base_dir!r}")
+
+
+@dataclass(frozen=True)
+class StoreResolver:
+    """Resolves registered models: the entry from the store's registry, the weights fetched
+    (from any fsspec URL, sha256-checked) into a local cache on the machine that runs the model.
+
+    Attributes:
+        store: The store holding the registry.
+        cache_dir: Local weights cache (default: the store's default).
+
+    Example:
+        >>> StoreResolver(store)("depth-small").weights_path  # doctest: +SKIP
+        '/root/.cache/rsa_ray/weights/3f2a.../depth-small.safetensors'
+    """
+
+    store: object  # storage.Store
+    cache_dir: str | None = None
+
+    def __call__(self, model_id: str) -> LoadedModelSource:
+        return LoadedModelSource(self.store.model(model_id), self.store.fetch_weights(model_id, self.cache_dir))

@@ -10,30 +10,28 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
+from jobs.cli_types import Subcommand
+from jobs.config import read_config
 from rsa_ray._version import __version__
 
 
-@dataclass(frozen=True)
-class Subcommand:
-    """One ``rsa-ray`` subcommand.
+def _subcommands() -> tuple[Subcommand, ...]:
+    from jobs import models, probes, rank, rerank, similarity, taxonomy
 
-    Attributes:
-        name: What the user types, e.g. ``"taxonomy"``.
-        help: One line shown by ``rsa-ray --help``.
-        add_arguments: Adds the subcommand's flags to its parser.
-        run: Runs it with the parsed arguments; returns the exit code.
-    """
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
+    return (
+        probes.SUBCOMMAND,
+        models.SUBCOMMAND,
+        similarity.EXTRACT,
+        similarity.SIMILARITY,
+        taxonomy.SUBCOMMAND,
+        rank.SUBCOMMAND,
+        rerank.SUBCOMMAND,
+    )
 
 
-SUBCOMMANDS: tuple[Subcommand, ...] = ()
+SUBCOMMANDS: tuple[Subcommand, ...] = _subcommands()
 
 
 def build_parser(subcommands: Sequence[Subcommand] = SUBCOMMANDS) -> argparse.ArgumentParser:
@@ -66,6 +64,11 @@ def build_parser(subcommands: Sequence[Subcommand] = SUBCOMMANDS) -> argparse.Ar
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    children = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return children.choices[name]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``rsa-ray`` with ``argv`` (the process arguments by default).
 
@@ -73,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name.
 
     Returns:
-        The process exit code: 0 on success, 2 on a usage error, 1 on any other error.
+        The process exit code: 0 on success, 1 on an error (one line on stderr), 2 on a usage
+        error, 3 when the run finished but some models failed (see the failures table).
 
     Example:
         >>> main([])  # doctest: +SKIP
@@ -83,12 +87,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 0
+    if getattr(args, "config", None):
+        child = _subparser(parser, args.subcommand)
+        try:
+            child.set_defaults(**read_config(args.config, child))
+        except ValueError as error:
+            print(f"rsa-ray {args.subcommand}: error: {error}", file=sys.stderr)
+            return 2
+        args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (ValueError, FileNotFoundError, KeyError, PermissionError) as error:
+    except KeyboardInterrupt:
+        print(f"rsa-ray {args.subcommand}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as error:  # one clear line for the user; the traceback with --debug
         if args.debug:
             raise
-        print(f"rsa-ray {args.subcommand}: error: {error}", file=sys.stderr)
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        kind = "" if isinstance(error, (ValueError, KeyError, OSError)) else f"{type(error).__name__}: "
+        print(f"rsa-ray {args.subcommand}: error: {kind}{message}", file=sys.stderr)
         return 1
 
 

@@ -20,7 +20,7 @@ from rsa_ray.cka import cka_matrix, linear_cka
 from rsa_ray.consistency import RankingConsistency, ranking_consistency
 from rsa_ray.errors import DegenerateInputError
 from rsa_ray.kendall import kendall_tau_a
-from rsa_ray.ranking import RankedCandidate, rank_candidates
+from rsa_ray.ranking import RankChange, RankedCandidate, rank_candidates, ranking_changes
 from rsa_ray.ranks import rank_transform, standardize, standardized_ranks
 from rsa_ray.rdm import DISTANCES, compute_rdm, compute_rdms, condense, condensed_length, n_images_from_length
 from rsa_ray.similarity import METHODS, similarity_matrix, similarity_of_vectors, similarity_to
@@ -32,6 +32,7 @@ __all__ = [
     "METHODS",
     "ColumnAgreement",
     "DegenerateInputError",
+    "RankChange",
     "RankedCandidate",
     "RankingConsistency",
     "TaskClusters",
@@ -51,6 +52,7 @@ __all__ = [
     "plan_tiles",
     "rank_candidates",
     "rank_transform",
+    "ranking_changes",
     "ranking_consistency",
     "similarity_matrix",
     "similarity_of_vectors",

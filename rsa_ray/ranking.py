@@ -57,3 +57,72 @@ def rank_candidates(scores: Sequence[float] | np.ndarray, names: Sequence[str]) 
         rank = ranked[-1].rank if tied_with_previous else position + 1
         ranked.append(RankedCandidate(rank, str(names[index]), float(scores[index])))
     return tuple(ranked)
+
+
+@dataclass(frozen=True)
+class RankChange:
+    """How one candidate's rank for one target changed between two similarity matrices.
+
+    Attributes:
+        target: The target model.
+        candidate: The candidate source model.
+        old_rank: Its rank before (None if it was not ranked then, e.g. a new model).
+        new_rank: Its rank now.
+        old_score: Its similarity before (None if new).
+        new_score: Its similarity now.
+    """
+
+    target: str
+    candidate: str
+    old_rank: int | None
+    new_rank: int
+    old_score: float | None
+    new_score: float
+
+    @property
+    def moved(self) -> int | None:
+        """Places gained (positive: moved up), or None for a new candidate."""
+        return None if self.old_rank is None else self.old_rank - self.new_rank
+
+
+def _rankings(ids: Sequence[str], matrix: np.ndarray) -> dict[str, dict[str, RankedCandidate]]:
+    rankings = {}
+    for row, target in enumerate(ids):
+        others = [i for i in range(len(ids)) if i != row]
+        ranked = rank_candidates(np.asarray(matrix)[row, others], [ids[i] for i in others]) if others else ()
+        rankings[target] = {candidate.name: candidate for candidate in ranked}
+    return rankings
+
+
+def ranking_changes(
+    old_ids: Sequence[str], old_matrix: np.ndarray, new_ids: Sequence[str], new_matrix: np.ndarray
+) -> tuple[RankChange, ...]:
+    """For every target in the new matrix, every candidate's old and new rank.
+
+    Args:
+        old_ids: Model ids of the previous similarity matrix (may be empty).
+        old_matrix: The previous (N, N) matrix.
+        new_ids: Model ids of the new matrix.
+        new_matrix: The new (K, K) matrix.
+
+    Returns:
+        One :class:`RankChange` per (target, candidate) of the new matrix, targets in
+        new order, candidates best first.
+
+    Example:
+        >>> old = np.array([[1, .5, .2], [.5, 1, .3], [.2, .3, 1]])
+        >>> new = np.array([[1, .5, .2, .9], [.5, 1, .3, .1], [.2, .3, 1, .1], [.9, .1, .1, 1]])
+        >>> [(c.candidate, c.old_rank, c.new_rank) for c in ranking_changes("abc", old, "abcd", new) if c.target == "a"]
+        [('d', None, 1), ('b', 1, 2), ('c', 2, 3)]
+    """
+    before = _rankings(list(old_ids), old_matrix) if len(old_ids) else {}
+    after = _rankings(list(new_ids), new_matrix)
+    changes = []
+    for target, ranked in after.items():
+        previous = before.get(target, {})
+        for candidate in ranked.values():
+            old = previous.get(candidate.name)
+            changes.append(
+                RankChange(target, candidate.name, old.rank if old else None, candidate.rank, old.score if old else None, candidate.score)
+            )
+    return tuple(changes)

@@ -142,3 +142,29 @@ def test_ranking_consistency_rows_and_matrices():
     assert one_row.per_row.shape == (1,)
     with pytest.raises(DegenerateInputError, match="'row 0'"):
         ranking_consistency(np.ones(4), np.arange(4.0))
+
+
+def test_ranking_changes_against_ranking_each_version_separately():
+    from rsa_ray import ranking_changes
+
+    rng = np.random.default_rng(4)
+    new = rng.random((6, 6))
+    new = (new + new.T) / 2
+    np.fill_diagonal(new, 1.0)
+    new_ids = list("abcdef")
+    old_ids, old = new_ids[:4], new[:4, :4] + rng.normal(scale=0.2, size=(4, 4))
+    old = (old + old.T) / 2
+    changes = ranking_changes(old_ids, old, new_ids, new)
+    assert len(changes) == 6 * 5
+    for change in changes:
+        t_new, c_new = new_ids.index(change.target), new_ids.index(change.candidate)
+        new_row = [new[t_new, j] for j in range(6) if j != t_new]
+        assert change.new_rank == 1 + sum(v > new[t_new, c_new] for v in new_row)
+        if change.target in old_ids and change.candidate in old_ids:
+            t_old, c_old = old_ids.index(change.target), old_ids.index(change.candidate)
+            old_row = [old[t_old, j] for j in range(4) if j != t_old]
+            assert change.old_rank == 1 + sum(v > old[t_old, c_old] for v in old_row)
+            assert change.moved == change.old_rank - change.new_rank
+        else:
+            assert change.old_rank is None and change.moved is None
+    assert ranking_changes([], np.zeros((0, 0)), ["a", "b"], np.eye(2))[0].old_rank is None

@@ -1,0 +1,106 @@
+"""What the subcommands share: opening the store, choosing probe set, models and layers."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
+
+from storage import Store, StoreUnavailableError
+
+DEFAULT_REPORT_DIR = "./rsa-report"
+
+
+def open_store(url: str) -> Store:
+    """Opens the store, turning an unreachable URL into one clear error.
+
+    Raises:
+        ValueError: The store cannot be opened (naming the URL and why).
+
+    Example:
+        >>> open_store("memory://common-example").url
+        'memory://common-example'
+    """
+    try:
+        return Store.open(url)
+    except StoreUnavailableError as error:
+        raise ValueError(f"cannot open the store at {url!r}: {error}") from None
+
+
+def _unknown(kind: str, value: str, valid: Sequence[str]) -> ValueError:
+    close = difflib.get_close_matches(value, valid, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else (f"; known: {', '.join(valid[:20])}" if valid else f"; there are no {kind}s")
+    return ValueError(f"unknown {kind} {value!r}{hint}")
+
+
+def choose_probe(store: Store, probe_id: str | None) -> str:
+    """The probe set asked for, or the store's only one.
+
+    Raises:
+        ValueError: None stored, several stored and none chosen, or an unknown id.
+    """
+    stored = store.probe_set_ids()
+    if probe_id is None:
+        if len(stored) == 1:
+            return stored[0]
+        if not stored:
+            raise ValueError(f"the store {store.url} has no probe set; add one with `rsa-ray probes add`")
+        raise ValueError(f"the store holds {len(stored)} probe sets ({', '.join(stored)}); choose one with --probe")
+    if probe_id not in stored:
+        raise _unknown("probe set", probe_id, stored)
+    return probe_id
+
+
+def choose_models(store: Store, model_ids: Sequence[str] | None) -> list[str]:
+    """The models asked for (all registered by default), each checked to exist.
+
+    Raises:
+        ValueError: An unknown model id (with the nearest registered ids), or none registered.
+    """
+    registered = store.model_ids()
+    if not model_ids:
+        if not registered:
+            raise ValueError(f"the store {store.url} has no registered models; add them with `rsa-ray models add`")
+        return list(registered)
+    for model_id in model_ids:
+        if model_id not in registered:
+            raise _unknown("model id", model_id, registered)
+    return list(dict.fromkeys(model_ids))
+
+
+def choose_layers(store: Store, model_ids: Sequence[str], layers: Sequence[str] | None) -> list[str]:
+    """The layers asked for, or the first model's default layer; each must be a layer of every model.
+
+    Raises:
+        ValueError: A layer some model does not have (naming the model and its layers).
+    """
+    entries = {model_id: store.model(model_id) for model_id in model_ids}
+    chosen = list(layers) if layers else [entries[model_ids[0]].default_layer]
+    for layer in chosen:
+        for model_id, entry in entries.items():
+            if layer not in entry.layers:
+                close = difflib.get_close_matches(layer, entry.layers, n=3)
+                hint = f"did you mean {', '.join(close)}?" if close else f"its layers: {', '.join(entry.layers)}"
+                raise ValueError(f"unknown layer {layer!r} for model {model_id!r}; {hint}")
+    return chosen
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--probe``, ``--models``, ``--layer`` and ``--method``."""
+    parser.add_argument("--probe", default=None, help="probe set id (default: the store's only one)")
+    parser.add_argument("--models", nargs="+", default=None, metavar="ID", help="model ids (default: all registered)")
+    parser.add_argument("--layer", action="append", default=None, help="layer to compare on; repeat for several (default: the models' default layer)")
+    parser.add_argument("--method", default="spearman", choices=["spearman", "pearson", "kendall_tau_a"], help="similarity between RDMs")
+
+
+def add_output_argument(parser: argparse.ArgumentParser) -> None:
+    """``--out``: the folder for CSV tables, plots and the HTML report."""
+    parser.add_argument("--out", default=DEFAULT_REPORT_DIR, help=f"folder for CSV tables, plots and the HTML report (default {DEFAULT_REPORT_DIR})")
+
+
+def output_dir(path: str) -> Path:
+    """Creates and returns the output folder."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,39 @@
+"""Bringing a store's similarities up to date on Ray: the step behind extract, similarity, taxonomy and rerank."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from cluster.connect import connect
+from cluster.extract import ExtractionOptions, extract_all
+from cluster.options import SimilarityOptions
+from cluster.pipeline import RunSummary, run_similarity
+from cluster.resolvers import StoreResolver
+from storage import Store
+
+
+def compute_similarities(
+    store: Store,
+    probe_id: str,
+    model_ids: Sequence[str],
+    layers: Sequence[str],
+    method: str = "spearman",
+    dtype: str = "float32",
+    address: str | None = None,
+) -> RunSummary:
+    """Extracts what is missing, then computes RDMs and new similarity versions.
+
+    Example:
+        >>> compute_similarities(store, probe_id, ["a", "b"], ["encoder.output"])  # doctest: +SKIP
+    """
+    connect(address)
+    extractor = functools.partial(extract_all, resolver=StoreResolver(store), options=ExtractionOptions(dtype=dtype))
+    summary = run_similarity(store, probe_id, model_ids, layers, SimilarityOptions(method=method), extractor=extractor)
+    print(summary.describe())
+    return summary
+
+
+def exit_code(summary: RunSummary) -> int:
+    """0 when every model succeeded, 3 when some failed (their errors are in the failures table)."""
+    return 3 if summary.failures else 0

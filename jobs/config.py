@@ -1,0 +1,59 @@
+"""Flags every subcommand shares, and ``--config FILE``: a YAML file with the same keys as the flags."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_STORE = "./rsa-store"
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--store``, ``--address``, ``--config`` and ``--debug`` to a subcommand's parser.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_common_arguments(parser)
+        >>> parser.parse_args([]).store
+        './rsa-store'
+    """
+    parser.add_argument("--store", default=DEFAULT_STORE, help=f"store URL: a folder or s3://bucket/prefix (default {DEFAULT_STORE})")
+    parser.add_argument("--address", default=None, help="Ray address (default: RAY_ADDRESS, else a local Ray)")
+    parser.add_argument("--config", default=None, help="YAML file whose keys are this command's flags (flags win)")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
+
+
+def read_config(path: str | Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """Reads a config file and checks its keys against the parser's flags.
+
+    Keys may be written as in the flag (``top-k``) or as the attribute (``top_k``).
+
+    Raises:
+        ValueError: The file is missing, is not a YAML mapping, or has a key no flag has.
+
+    Example:
+        >>> read_config("settings.yaml", argparse.ArgumentParser())  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file {str(path)!r} does not exist")
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ValueError(f"config file {str(path)!r} is not valid YAML: {str(error).splitlines()[0]}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, Mapping):
+        raise ValueError(f"config file {str(path)!r} must hold a mapping of flag names to values, got {type(document).__name__}")
+    known = {action.dest for action in parser._actions if action.dest not in ("help", "config")}
+    values = {}
+    for key, value in document.items():
+        dest = str(key).replace("-", "_")
+        if dest not in known:
+            raise ValueError(f"config file {str(path)!r}: unknown key {key!r}; valid: {', '.join(sorted(known))}")
+        values[dest] = value
+    return values

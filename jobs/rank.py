@@ -1,0 +1,77 @@
+"""``rsa-ray rank --target MODEL``: the zoo ranked as sources for one target model."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from jobs.cli_types import Subcommand
+from jobs.common import add_output_argument, choose_probe, open_store, output_dir
+from jobs.config import add_common_arguments
+from jobs.report import plot_ranking_bars
+from rsa_ray import RankedCandidate, rank_candidates
+from storage import Store
+
+
+def ranking_for(store: Store, probe_id: str, layer: str, target: str) -> tuple[RankedCandidate, ...]:
+    """Every other model of the latest similarity version, best source first.
+
+    Raises:
+        ValueError: No similarity for the layer, or the target is not in it.
+    """
+    if not store.similarity_versions(probe_id, layer):
+        raise ValueError(f"no similarity for layer {layer!r} yet; run `rsa-ray similarity` or `rsa-ray taxonomy` first")
+    similarity = store.read_similarity(probe_id, layer)
+    if target not in similarity.model_ids:
+        registered = target in store.model_ids()
+        why = "is registered but has no results yet; run `rsa-ray rerank`" if registered else "is not a registered model"
+        raise ValueError(f"target {target!r} {why}")
+    row = similarity.model_ids.index(target)
+    others = [i for i in range(len(similarity.model_ids)) if i != row]
+    return rank_candidates(similarity.matrix[row, others], [similarity.model_ids[i] for i in others])
+
+
+def ranking_table(ranking, target: str, layer: str, task_type_of) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "target": target,
+            "layer": layer,
+            "rank": [c.rank for c in ranking],
+            "candidate": [c.name for c in ranking],
+            "task_type": [task_type_of.get(c.name, "other") for c in ranking],
+            "similarity": [c.score for c in ranking],
+        }
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    add_output_argument(parser)
+    parser.add_argument("--target", required=True, help="the target model's id (e.g. one trained with train-target)")
+    parser.add_argument("--top", type=int, default=5, help="how many candidates to print")
+    parser.add_argument("--probe", default=None, help="probe set id (default: the store's only one)")
+    parser.add_argument("--layer", default=None, help="layer (default: the target's default layer)")
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    probe_id = choose_probe(store, args.probe)
+    if args.target not in store.model_ids():
+        raise ValueError(f"target {args.target!r} is not a registered model")
+    layer = args.layer or store.model(args.target).default_layer
+    ranking = ranking_for(store, probe_id, layer, args.target)
+    task_type_of = {m: store.model(m).task_type or "other" for m in [c.name for c in ranking]}
+    table = ranking_table(ranking, args.target, layer, task_type_of)
+    store.write_table(f"ranking.{args.target}.{layer}", table)
+    out = output_dir(args.out)
+    table.to_csv(out / f"ranking.{args.target}.csv", index=False)
+    figure = plot_ranking_bars(ranking, args.target, task_type_of, out / f"ranking.{args.target}.png")
+    print(f"best sources to finetune {args.target} from (layer {layer}):")
+    for candidate in ranking[: args.top]:
+        print(f"  {candidate.rank:>3}. {candidate.name:<30} {candidate.score:.4f}  ({task_type_of[candidate.name]})")
+    print(f"ranking table: {store.url} (table ranking.{args.target}.{layer}) and {out / f'ranking.{args.target}.csv'}; plot: {figure}")
+    return 0
+
+
+SUBCOMMAND = Subcommand("rank", "rank the zoo as sources for a target model", add_arguments, run)

@@ -1,0 +1,146 @@
+"""``rsa-ray rerank``: register newly landed models, compute only them, and report how rankings moved.
+
+Run once (cron, a Kubernetes CronJob, a RayCronJob) or keep running with
+``--every 10m``. Exit codes: 0 done, 3 done but some models failed (see the
+failures table), 1 an error (nothing half-written: a rerun resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import signal
+import time
+
+import fsspec
+import pandas as pd
+
+from jobs.cli_types import Subcommand
+from jobs.common import add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
+from jobs.compute import compute_similarities, exit_code
+from jobs.config import add_common_arguments
+from rsa_ray import ranking_changes
+from storage import Store, load_manifest
+
+logger = logging.getLogger("rsa_ray")
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_DURATION = re.compile(r"(\d+)\s*([smhd])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"90s"``, ``"10m"``, ``"1h30m"``.
+
+    Raises:
+        ValueError: Not a duration.
+
+    Example:
+        >>> parse_duration("1h30m")
+        5400.0
+    """
+    parts = _DURATION.findall(text)
+    if not parts or _DURATION.sub("", text).strip():
+        raise ValueError(f"--every {text!r} is not a duration like 90s, 10m or 1h30m")
+    return float(sum(int(number) * _SECONDS[unit] for number, unit in parts))
+
+
+def manifest_urls(url: str) -> list[str]:
+    """The manifest itself, or every manifest under a folder or object-store prefix, sorted.
+
+    Example:
+        >>> manifest_urls("zoo/manifest.yaml")
+        ['zoo/manifest.yaml']
+    """
+    if url.endswith(MANIFEST_SUFFIXES):
+        return [url]
+    filesystem, root = fsspec.core.url_to_fs(url)
+    if not filesystem.isdir(root):
+        raise ValueError(f"--models-from {url!r} is neither a manifest (.yaml, .yml, .json) nor a folder of manifests")
+    found = sorted(path for path in filesystem.find(root) if path.endswith(MANIFEST_SUFFIXES))
+    protocol = url.split("://", 1)[0] + "://" if "://" in url else ""
+    return [protocol + path if protocol and not path.startswith(protocol) else path for path in found]
+
+
+def register_new_models(store: Store, url: str) -> list[str]:
+    """Registers the models listed at ``url``; returns the ids that were new."""
+    added = []
+    for manifest in manifest_urls(url):
+        added += store.register_models(load_manifest(manifest))
+    return added
+
+
+def ranking_diff_table(store: Store, probe_id: str, layer: str, old_version: int | None) -> pd.DataFrame:
+    """Every target's candidates with their old and new ranks, between ``old_version`` and the latest."""
+    new = store.read_similarity(probe_id, layer)
+    old = store.read_similarity(probe_id, layer, old_version) if old_version else None
+    changes = ranking_changes(old.model_ids if old else (), old.matrix if old else None, new.model_ids, new.matrix)
+    return pd.DataFrame(
+        {
+            "layer": layer,
+            "old_version": old_version,
+            "new_version": new.version,
+            "target": [c.target for c in changes],
+            "candidate": [c.candidate for c in changes],
+            "old_rank": pd.array([c.old_rank for c in changes], dtype="Int64"),
+            "new_rank": [c.new_rank for c in changes],
+            "moved": pd.array([c.moved for c in changes], dtype="Int64"),
+            "old_similarity": [c.old_score for c in changes],
+            "new_similarity": [c.new_score for c in changes],
+        }
+    )
+
+
+def rerank_once(args: argparse.Namespace) -> int:
+    """One rerank: register, compute what is missing, write ranking diffs. Returns the exit code."""
+    store = open_store(args.store)
+    if args.models_from:
+        added = register_new_models(store, args.models_from)
+        print(f"{len(added)} new models registered from {args.models_from}" + (f": {', '.join(added)}" if added else ""))
+    probe_id = choose_probe(store, args.probe)
+    models = choose_models(store, args.models)
+    layers = choose_layers(store, models, args.layer)
+    before = {layer: (store.similarity_versions(probe_id, layer) or (None,))[-1] for layer in layers}
+    summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address)
+    out = output_dir(args.out)
+    for layer, version in summary.versions:
+        if version is None:
+            print(f"layer {layer}: nothing new, rankings unchanged")
+            continue
+        diff = ranking_diff_table(store, probe_id, layer, before[layer])
+        store.write_table(f"ranking_diff.{layer}.v{version}", diff)
+        csv = out / f"ranking_diff.{layer}.v{version}.csv"
+        diff.to_csv(csv, index=False)
+        moved = diff[diff["moved"].fillna(0) != 0]
+        print(f"layer {layer}: version {version}; {len(moved)} candidate ranks moved, "
+              f"{int(diff['old_rank'].isna().sum())} new (target, candidate) pairs; diff: {csv} and table ranking_diff.{layer}.v{version}")
+    return exit_code(summary)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    add_selection_arguments(parser)
+    add_output_argument(parser)
+    parser.add_argument("--models-from", default=None, help="a manifest, or a folder / object-store prefix of manifests, where new models land")
+    parser.add_argument("--every", default=None, help="keep running, once per interval (e.g. 10m); default: once")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward-pass precision")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.every is None:
+        return rerank_once(args)
+    interval = parse_duration(args.every)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    while not stopping:
+        started = time.monotonic()
+        try:
+            rerank_once(args)
+        except Exception as error:  # keep the schedule going; the next run resumes
+            print(f"rsa-ray rerank: error: {error} (retrying in {args.every})")
+        while not stopping and time.monotonic() - started < interval:
+            time.sleep(min(1.0, interval))
+    return 0
+
+
+SUBCOMMAND = Subcommand("rerank", "register new models and update similarities and rankings incrementally", add_arguments, run)

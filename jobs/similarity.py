@@ -1,0 +1,51 @@
+"""``rsa-ray extract`` and ``rsa-ray similarity``: the pipeline's stages on their own."""
+
+from __future__ import annotations
+
+import argparse
+
+from cluster.connect import connect
+from cluster.extract import ExtractionOptions, extract_all
+from cluster.pipeline import read_layer_state
+from cluster.plan import plan_run
+from cluster.resolvers import StoreResolver
+from jobs.cli_types import Subcommand
+from jobs.common import add_selection_arguments, choose_layers, choose_models, choose_probe, open_store
+from jobs.compute import compute_similarities, exit_code
+from jobs.config import add_common_arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    add_selection_arguments(parser)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward-pass precision")
+
+
+def _selection(args: argparse.Namespace):
+    store = open_store(args.store)
+    probe_id = choose_probe(store, args.probe)
+    models = choose_models(store, args.models)
+    return store, probe_id, models, choose_layers(store, models, args.layer)
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    store, probe_id, models, layers = _selection(args)
+    plan = plan_run(models, [read_layer_state(store, probe_id, models, layer, args.method) for layer in layers])
+    connect(args.address)
+    outcomes = extract_all(store, probe_id, plan.extractions, StoreResolver(store), ExtractionOptions(dtype=args.dtype))
+    failed = [o for o in outcomes if o.error]
+    for outcome in failed:
+        print(f"  FAILED {outcome.model_id} / {outcome.layer}: {outcome.error}")
+    print(f"{len(plan.extractions)} models extracted ({len(failed)} failed); activations in {store.url}")
+    return 3 if failed else 0
+
+
+def run_similarity_command(args: argparse.Namespace) -> int:
+    store, probe_id, models, layers = _selection(args)
+    summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address)
+    print(f"similarity versions in {store.url} (similarity/{probe_id}/<layer>)")
+    return exit_code(summary)
+
+
+EXTRACT = Subcommand("extract", "run the models over the probe set and store their activations", add_arguments, run_extract)
+SIMILARITY = Subcommand("similarity", "compute RDMs and a new similarity version (extracting what is missing)", add_arguments, run_similarity_command)

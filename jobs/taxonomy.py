@@ -1,0 +1,47 @@
+"""``rsa-ray taxonomy``: extract → RDMs → similarity → clustering → tables, plots and the HTML report."""
+
+from __future__ import annotations
+
+import argparse
+
+from jobs.cli_types import Subcommand
+from jobs.common import add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
+from jobs.compute import compute_similarities, exit_code
+from jobs.config import add_common_arguments
+from jobs.outputs import write_layer_comparison, write_layer_taxonomy
+from jobs.report import ReportSection, write_html_report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    add_selection_arguments(parser)
+    add_output_argument(parser)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward-pass precision")
+
+
+def taxonomy_sections(taxonomies, comparison) -> list[ReportSection]:
+    sections = []
+    for taxonomy in taxonomies:
+        text = (f"{len(taxonomy.similarity.model_ids)} models, {taxonomy.similarity.method} similarity of their RDMs "
+                f"(version {taxonomy.similarity.version}); dendrogram: average linkage on 1 − similarity.")
+        sections.append(ReportSection(f"Taxonomy, layer {taxonomy.layer}", text, (taxonomy.heatmap, taxonomy.dendrogram), links=(taxonomy.table_csv,)))
+    if comparison is not None:
+        sections.append(ReportSection("Layers side by side", "The same models in one order, one matrix per layer.", (comparison,)))
+    return sections
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    probe_id = choose_probe(store, args.probe)
+    models = choose_models(store, args.models)
+    layers = choose_layers(store, models, args.layer)
+    summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address)
+    out = output_dir(args.out)
+    taxonomies = [write_layer_taxonomy(store, probe_id, layer, out) for layer in layers if store.similarity_versions(probe_id, layer)]
+    comparison = write_layer_comparison(taxonomies, out)
+    report = write_html_report(out / "report.html", "rsa_ray task taxonomy", taxonomy_sections(taxonomies, comparison))
+    print(f"similarity tables: {store.url} (tables similarity.<layer>); CSV, plots and report: {report}")
+    return exit_code(summary)
+
+
+SUBCOMMAND = Subcommand("taxonomy", "build the task taxonomy: extract, RDMs, similarity, clustering, report", add_arguments, run)
