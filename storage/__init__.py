@@ -3,4 +3,57 @@
 Holds probe sets, the model registry, activations, RDMs, standardised rank vectors,
 versioned similarity matrices and Parquet result tables (DESIGN.md §3). May import
 ``rsa_ray``; never imports Ray or the layers above it.
+
+Example:
+    >>> import numpy as np
+    >>> from storage import EntryKey, Store
+    >>> store = Store.open("memory://storage-example")
+    >>> probe_id = store.add_probe_set(np.zeros((3, 2, 2, 3), np.uint8), ["a", "b", "c"], "zeros")
+    >>> store.missing(probe_id, ["m1"], ["out"])[0].model_id
+    'm1'
 """
+
+from storage.entries import EntryLayout
+from storage.errors import (
+    CorruptEntryError,
+    EntryConflictError,
+    EntryNotFoundError,
+    EntryShapeError,
+    IncompleteEntryError,
+    InvalidIdError,
+    ManifestError,
+    StoreUnavailableError,
+)
+from storage.manifest import TASK_TYPES, ModelEntry, Preprocessing, load_manifest, parse_manifest
+from storage.names import EntryKey, EntryKind, validate_id
+from storage.probes import ProbeSetInfo
+from storage.provenance import Provenance, library_versions
+from storage.similarity import SimilarityInput, SimilarityMatrix
+from storage.store import ACTIVATION_DTYPES, Store
+
+__all__ = [
+    "ACTIVATION_DTYPES",
+    "TASK_TYPES",
+    "CorruptEntryError",
+    "EntryConflictError",
+    "EntryKey",
+    "EntryKind",
+    "EntryLayout",
+    "EntryNotFoundError",
+    "EntryShapeError",
+    "IncompleteEntryError",
+    "InvalidIdError",
+    "ManifestError",
+    "ModelEntry",
+    "Preprocessing",
+    "ProbeSetInfo",
+    "Provenance",
+    "SimilarityInput",
+    "SimilarityMatrix",
+    "Store",
+    "StoreUnavailableError",
+    "library_versions",
+    "load_manifest",
+    "parse_manifest",
+    "validate_id",
+]

@@ -1,0 +1,198 @@
+"""Opens a store URL as an fsspec filesystem plus a Zarr store, and does raw file IO.
+
+Everything here is rebuilt from ``(url, storage_options)`` in each process, so a
+:class:`storage.Store` pickles as those two values only. Listing caches are off by
+default: several processes write the same bucket, and a cached listing would hide
+their work (fsspec's per-process instance cache stays on: it only saves clients).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import fsspec
+import fsspec.asyn
+from fsspec.implementations.local import LocalFileSystem
+from zarr.abc.store import Store as ZarrStore
+from zarr.storage import FsspecStore, LocalStore
+
+from storage.errors import StoreUnavailableError
+
+# Exceptions from these packages mean "the backend failed", not "the data is bad".
+_IO_ERROR_MODULES = ("botocore", "aiobotocore", "aiohttp", "urllib3", "s3fs", "requests")
+
+
+def normalize_url(url: str | os.PathLike) -> str:
+    """A canonical form of a store URL: local paths become absolute ``file://`` URLs.
+
+    Raises:
+        ValueError: If the URL carries credentials (``user:secret@host``); pass those in
+            ``storage_options`` or the environment instead.
+
+    Example:
+        >>> normalize_url("s3://bucket/prefix/")
+        's3://bucket/prefix'
+    """
+    text = os.fspath(url)
+    parts = urlsplit(text)
+    if "@" in parts.netloc:
+        raise ValueError(
+            "store URLs must not hold credentials; pass them in storage_options or the standard AWS "
+            "environment/config files (the URL is not repeated here so the secret is not logged)"
+        )
+    if len(parts.scheme) <= 1:  # no scheme, or a Windows drive letter
+        return "file://" + os.path.abspath(os.path.expanduser(text))
+    if parts.scheme == "file":
+        return "file://" + os.path.abspath(text[len("file://"):])
+    return text.rstrip("/")
+
+
+def _s3_defaults(storage_options: Mapping[str, Any]) -> dict[str, Any]:
+    # max_concurrency=1: s3fs otherwise sends a HEAD (and, for a missing key, a LIST) before every
+    # GET to decide on a split download, tripling the requests for our small chunks and markers.
+    options: dict[str, Any] = {"use_listings_cache": False, "max_concurrency": 1}
+    options.update(storage_options)
+    return options
+
+
+@dataclass(frozen=True, eq=False)
+class Backend:
+    """Live handles for one store URL in this process (never pickled).
+
+    Attributes:
+        url: The normalized store URL (holds no credentials).
+        fs: A synchronous fsspec filesystem.
+        root: The store's root path inside ``fs`` (no protocol).
+        zarr_store: The Zarr store rooted at the same place.
+    """
+
+    url: str
+    fs: fsspec.AbstractFileSystem
+    root: str
+    zarr_store: ZarrStore
+
+    @classmethod
+    def open(cls, url: str, storage_options: Mapping[str, Any]) -> "Backend":
+        protocol = urlsplit(url).scheme
+        if protocol == "file":
+            root = url[len("file://"):]
+            os.makedirs(root, exist_ok=True)
+            return cls(url, LocalFileSystem(auto_mkdir=True), root, LocalStore(root))
+        options = _s3_defaults(storage_options) if protocol in ("s3", "s3a") else dict(storage_options)
+        fs, root = fsspec.url_to_fs(url, **options)
+        return cls(url, fs, root.rstrip("/"), FsspecStore.from_url(url, storage_options=options))
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+    def full_path(self, relative: str) -> str:
+        """The fs path of a path relative to the store root."""
+        return f"{self.root}/{relative}" if relative else self.root
+
+    def put_bytes(self, relative: str, payload: bytes) -> None:
+        """Writes one object atomically: a reader sees the old content or all of the new."""
+        path = self.full_path(relative)
+        if not self.is_local:
+            self.fs.pipe_file(path, payload)  # an object PUT is atomic
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{uuid.uuid4().hex}.partial"
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+        os.replace(temporary, path)
+
+    def put_many(self, payloads: Mapping[str, bytes]) -> None:
+        """Writes several small objects (concurrently where the backend allows)."""
+        if self.is_local or len(payloads) < 2:
+            for relative, payload in payloads.items():
+                self.put_bytes(relative, payload)
+            return
+        self.fs.pipe({self.full_path(relative): payload for relative, payload in payloads.items()})
+
+    def _each(self, method: str, paths: list[str]) -> list[Any]:
+        """Calls one fsspec file method per path (concurrently on async filesystems); errors are returned."""
+        if getattr(self.fs, "async_impl", False):
+            async def gather() -> list[Any]:
+                calls = [getattr(self.fs, f"_{method}")(path) for path in paths]
+                return await asyncio.gather(*calls, return_exceptions=True)
+
+            return fsspec.asyn.sync(self.fs.loop, gather)
+        results: list[Any] = []
+        for path in paths:
+            try:
+                results.append(getattr(self.fs, method)(path))
+            except Exception as error:  # returned like the async branch, judged by the caller
+                results.append(error)
+        return results
+
+    def get_many(self, relatives: Iterable[str]) -> dict[str, bytes | None]:
+        """Reads several objects (one GET each); a missing one maps to None, any other failure raises."""
+        relatives = list(relatives)
+        contents = self._each("cat_file", [self.full_path(relative) for relative in relatives])
+        found: dict[str, bytes | None] = {}
+        for relative, content in zip(relatives, contents):
+            if isinstance(content, FileNotFoundError):
+                found[relative] = None
+            elif isinstance(content, BaseException):
+                raise content
+            else:
+                found[relative] = content
+        return found
+
+    def remove(self, relatives: Iterable[str]) -> None:
+        """Deletes objects (one DELETE each); ones already gone are fine."""
+        for outcome in self._each("rm_file", [self.full_path(relative) for relative in relatives]):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, FileNotFoundError):
+                raise outcome
+
+    def remove_tree(self, relative: str) -> None:
+        """Deletes a folder and everything under it, if it exists."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self.full_path(relative), recursive=True)
+
+    def list_names(self, relative: str) -> list[str]:
+        """Names directly under a folder (empty if it does not exist)."""
+        path = self.full_path(relative)
+        try:
+            entries = self.fs.ls(path, detail=False, refresh=True) if not self.is_local else os.listdir(path)
+        except FileNotFoundError:
+            return []
+        return sorted({entry.rstrip("/").rsplit("/", 1)[-1] for entry in entries})
+
+
+def is_io_failure(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is a backend failure rather than bad data."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (OSError, TimeoutError)) and not isinstance(current, FileNotFoundError):
+            return True
+        if type(current).__module__.split(".")[0] in _IO_ERROR_MODULES:
+            return True
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return False
+
+
+@contextlib.contextmanager
+def backend_errors(url: str, label: str, action: str) -> Iterator[None]:
+    """Turns backend failures inside the block into :class:`StoreUnavailableError` naming the entry."""
+    try:
+        yield
+    except StoreUnavailableError:
+        raise
+    except Exception as error:
+        if not is_io_failure(error):
+            raise
+        raise StoreUnavailableError(
+            f"{action} {label!r} in store {url} failed: {type(error).__name__}: {error}. "
+            "Nothing is marked complete by a failed write; rerun once the storage is reachable."
+        ) from error

@@ -1,0 +1,393 @@
+"""The write-then-mark-complete protocol shared by every array entry.
+
+An entry is one Zarr array chunked along its first axis ("rows"). The driver
+creates it once; writers fill whole row chunks, each chunk by exactly one writer
+(zarr-python loses data when two writers touch one chunk or shard: issue 3682, so
+there is no sharding and writes must be chunk-aligned). After each chunk a small
+chunk marker records its sha256. :func:`finalize` checks that every chunk has a
+marker and only then writes ``_complete.json``, last. A reader
+(:mod:`storage.reading`) trusts an entry only when that marker exists, and
+verifies every chunk it reads against it.
+
+Rewriting a chunk first deletes its marker, and recreating an entry first deletes
+the entry marker and then the chunk markers, so no marker ever vouches for data
+written (or deleted) after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import zarr
+
+from storage.backend import Backend, backend_errors
+from storage.errors import EntryConflictError, EntryShapeError, IncompleteEntryError
+from storage.names import sha256_of_json
+from storage.provenance import utc_now
+
+MARKER = "_complete.json"
+_CHUNK_MARKERS = "_chunks"
+_TARGET_CHUNK_BYTES = 4 * 2**20
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class EntryLayout:
+    """What an entry holds and which row ranges still need writing.
+
+    Attributes:
+        path: The entry's path in the store (also its name in errors).
+        shape: Full array shape; axis 0 is the row axis writers split on.
+        dtype: The stored dtype name.
+        rows_per_chunk: Rows in each chunk; writers write whole chunks.
+        complete: Whether the entry is marked complete.
+        pending: ``(start, stop)`` row ranges whose chunks are not yet written.
+    """
+
+    path: str
+    shape: tuple[int, ...]
+    dtype: str
+    rows_per_chunk: int
+    complete: bool
+    pending: tuple[tuple[int, int], ...]
+
+    def chunk_ranges(self) -> tuple[tuple[int, int], ...]:
+        """Every chunk's ``(start, stop)`` rows, in order."""
+        return _chunk_ranges(self.shape[0], self.rows_per_chunk)
+
+
+def contiguous_runs(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merges adjacent ``(start, stop)`` row ranges, so one call can write many chunks concurrently.
+
+    Example:
+        >>> contiguous_runs([(0, 2), (2, 4), (6, 8)])
+        [(0, 4), (6, 8)]
+    """
+    runs: list[tuple[int, int]] = []
+    for start, stop in ranges:
+        if runs and runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], stop)
+        else:
+            runs.append((start, stop))
+    return runs
+
+
+def default_rows_per_chunk(shape: Sequence[int], dtype: np.dtype | str) -> int:
+    """Rows per chunk for about 4 MiB chunks (at least one row).
+
+    Example:
+        >>> default_rows_per_chunk((500, 2048), "float32")
+        500
+    """
+    row_bytes = max(1, math.prod(shape[1:]) * np.dtype(dtype).itemsize)
+    return int(max(1, min(shape[0], _TARGET_CHUNK_BYTES // row_bytes)))
+
+
+def _chunk_ranges(n_rows: int, rows_per_chunk: int) -> tuple[tuple[int, int], ...]:
+    return tuple((start, min(start + rows_per_chunk, n_rows)) for start in range(0, n_rows, rows_per_chunk))
+
+
+def _chunk_marker(path: str, index: int) -> str:
+    return f"{path}/{_CHUNK_MARKERS}/{index}.json"
+
+
+def chunk_sha256(rows: np.ndarray) -> str:
+    """sha256 of a chunk's values as little-endian C-order bytes (what the chunk markers record)."""
+    little_endian = np.ascontiguousarray(rows, dtype=rows.dtype.newbyteorder("<"))
+    return hashlib.sha256(little_endian.view(np.uint8).reshape(-1)).hexdigest()
+
+
+def read_marker(backend: Backend, path: str) -> dict[str, Any] | None:
+    """The entry's completion marker, or None if it is absent or unreadable (so not complete)."""
+    with backend_errors(backend.url, path, "reading the completion marker of"):
+        payload = backend.get_many([f"{path}/{MARKER}"])[f"{path}/{MARKER}"]
+    return _parse_marker(payload)
+
+
+def _parse_marker(payload: bytes | None) -> dict[str, Any] | None:
+    if payload is None:
+        return None
+    try:
+        marker = json.loads(payload)
+    except ValueError:
+        return None
+    return marker if isinstance(marker, dict) and marker.get("format") == _FORMAT else None
+
+
+def markers(backend: Backend, paths: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+    """The completion markers of ``paths`` (None where not complete), in one batched read."""
+    with backend_errors(backend.url, paths[0] if paths else "", "checking completion of"):
+        payloads = backend.get_many(f"{path}/{MARKER}" for path in paths)
+    return {path: _parse_marker(payloads[f"{path}/{MARKER}"]) for path in paths}
+
+
+def complete_paths(backend: Backend, paths: Sequence[str]) -> set[str]:
+    """Which of ``paths`` are marked complete, in one batched read."""
+    return {path for path, marker in markers(backend, paths).items() if marker is not None}
+
+
+def _without_times(document: Any) -> Any:
+    """The document with every ``created`` time dropped: what defines an entry, not when."""
+    if isinstance(document, Mapping):
+        return {key: _without_times(value) for key, value in document.items() if key != "created"}
+    if isinstance(document, (list, tuple)):
+        return [_without_times(value) for value in document]
+    return document
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What an entry's ``zarr.json`` and completion marker say (one batched read of both)."""
+
+    shape: tuple[int, ...] | None
+    dtype: str | None
+    rows_per_chunk: int | None
+    attributes: dict[str, Any]
+    marker: dict[str, Any] | None
+
+    @property
+    def exists(self) -> bool:
+        return self.shape is not None
+
+
+def _stored(backend: Backend, path: str) -> _Stored:
+    payloads = backend.get_many([f"{path}/zarr.json", f"{path}/{MARKER}"])
+    marker = _parse_marker(payloads[f"{path}/{MARKER}"])
+    try:
+        metadata = json.loads(payloads[f"{path}/zarr.json"] or b"null")
+    except ValueError:
+        metadata = None
+    if not isinstance(metadata, dict) or metadata.get("node_type") != "array":
+        return _Stored(None, None, None, {}, marker)
+    return _Stored(
+        shape=tuple(metadata["shape"]),
+        dtype=str(np.dtype(metadata["data_type"])),
+        rows_per_chunk=metadata["chunk_grid"]["configuration"]["chunk_shape"][0],
+        attributes=metadata.get("attributes", {}),
+        marker=marker,
+    )
+
+
+def _without_times(document: Any) -> Any:
+    """The document with every ``created`` time dropped: what defines an entry, not when."""
+    if isinstance(document, Mapping):
+        return {key: _without_times(value) for key, value in document.items() if key != "created"}
+    if isinstance(document, (list, tuple)):
+        return [_without_times(value) for value in document]
+    return document
+
+
+def _same_definition(stored: _Stored, shape, dtype, rows_per_chunk, attributes) -> bool:
+    return (
+        stored.shape == tuple(shape)
+        and stored.dtype == str(np.dtype(dtype))
+        and stored.rows_per_chunk == rows_per_chunk
+        and _without_times(stored.attributes) == _without_times(json.loads(json.dumps(dict(attributes))))
+    )
+
+
+def create(
+    backend: Backend,
+    path: str,
+    shape: Sequence[int],
+    dtype: str,
+    attributes: Mapping[str, Any],
+    rows_per_chunk: int | None = None,
+    overwrite: bool = False,
+) -> EntryLayout:
+    """Creates the entry's array once, or resumes an interrupted one with the same definition.
+
+    A complete entry with the same definition is left alone; one with a different
+    definition raises unless ``overwrite``. An incomplete one with the same
+    definition keeps the chunks already written; otherwise (or with ``overwrite``)
+    the entry is deleted and recreated empty.
+
+    Raises:
+        EntryConflictError: If a complete entry differs and ``overwrite`` is False.
+        StoreUnavailableError: If the backend fails.
+    """
+    shape = tuple(int(size) for size in shape)
+    rows_per_chunk = int(rows_per_chunk or default_rows_per_chunk(shape, dtype))
+    if rows_per_chunk < 1:
+        raise ValueError(f"entry {path!r}: rows_per_chunk must be >= 1, got {rows_per_chunk}")
+    with backend_errors(backend.url, path, "creating"):
+        stored = _stored(backend, path)
+        same = _same_definition(stored, shape, dtype, rows_per_chunk, attributes)
+        if stored.marker is not None and not overwrite:
+            if not same:
+                raise EntryConflictError(
+                    f"entry {path!r} is complete with shape {stored.shape}, dtype {stored.dtype}, "
+                    f"{stored.rows_per_chunk} rows per chunk and its own attributes; asked for shape {shape}, "
+                    f"dtype {dtype}, {rows_per_chunk} rows per chunk; pass overwrite=True to replace it"
+                )
+            return layout(backend, path)
+        if same and stored.marker is None and not overwrite:
+            return layout(backend, path)  # resume: keep the chunks already written
+        if stored.exists or stored.marker is not None:
+            # Unmark before deleting anything: first the entry, then its chunks (a crash part-way
+            # leaves only markers whose chunks are still intact), and only then data and metadata.
+            backend.remove([f"{path}/{MARKER}"])
+            backend.remove_tree(f"{path}/{_CHUNK_MARKERS}")
+            backend.remove_tree(path)
+        backend.put_many({**_parent_groups(path), f"{path}/zarr.json": _array_document(
+            shape, dtype, rows_per_chunk, attributes)})
+    return EntryLayout(path, shape, str(np.dtype(dtype)), rows_per_chunk, False, _chunk_ranges(shape[0], rows_per_chunk))
+
+
+def _array_document(shape: tuple[int, ...], dtype: str, rows_per_chunk: int, attributes: Mapping[str, Any]) -> bytes:
+    """The ``zarr.json`` of the entry's array, made by Zarr in memory (then written as one object)."""
+    documents: dict[str, Any] = {}
+    zarr.create_array(
+        store=zarr.storage.MemoryStore(documents),
+        name="entry",
+        shape=shape,
+        dtype=dtype,
+        chunks=(rows_per_chunk, *shape[1:]),
+        fill_value=np.nan if np.dtype(dtype).kind == "f" else 0,
+        attributes=dict(attributes),
+        config={"write_empty_chunks": True},
+    )
+    return documents["entry/zarr.json"].to_bytes()
+
+
+def group_document(attributes: Mapping[str, Any]) -> bytes:
+    """The ``zarr.json`` of a Zarr v3 group holding ``attributes``.
+
+    Example:
+        >>> json.loads(group_document({}))["node_type"]
+        'group'
+    """
+    return json.dumps({"zarr_format": 3, "node_type": "group", "attributes": dict(attributes)}).encode()
+
+
+def _parent_groups(path: str) -> dict[str, bytes]:
+    """Group documents for the entry's parents below the top level (e.g. ``activations/p``,
+    ``activations/p/m``): identical bytes from every writer, so rewriting them is harmless."""
+    parts = path.split("/")[:-1]
+    return {"/".join(parts[:depth]) + "/zarr.json": group_document({}) for depth in range(2, len(parts) + 1)}
+
+
+def open_array(backend: Backend, path: str, mode: str = "r") -> zarr.Array:
+    """The entry's Zarr array (raises :class:`IncompleteEntryError` if it was never created)."""
+    try:
+        return zarr.open_array(store=backend.zarr_store, path=path, mode=mode, zarr_format=3)
+    except FileNotFoundError:
+        raise IncompleteEntryError(f"entry {path!r} does not exist in store {backend.url}; create it first") from None
+
+
+def _require(backend: Backend, path: str) -> _Stored:
+    stored = _stored(backend, path)
+    if not stored.exists:
+        raise IncompleteEntryError(f"entry {path!r} does not exist in store {backend.url}; create it first")
+    return stored
+
+
+def _chunk_markers(backend: Backend, path: str, n_chunks: int) -> list[bytes | None]:
+    payloads = backend.get_many(_chunk_marker(path, index) for index in range(n_chunks))
+    return [payloads[_chunk_marker(path, index)] for index in range(n_chunks)]
+
+
+def layout(backend: Backend, path: str) -> EntryLayout:
+    """The entry's layout and the row ranges still to write.
+
+    Raises:
+        IncompleteEntryError: If the entry was never created.
+    """
+    with backend_errors(backend.url, path, "inspecting"):
+        stored = _require(backend, path)
+        ranges = _chunk_ranges(stored.shape[0], stored.rows_per_chunk)
+        complete = stored.marker is not None
+        done = [] if complete else _chunk_markers(backend, path, len(ranges))
+    pending = () if complete else tuple(rows for rows, marker in zip(ranges, done) if marker is None)
+    return EntryLayout(path, stored.shape, stored.dtype, stored.rows_per_chunk, complete, pending)
+
+
+def _check_rows(array: zarr.Array, path: str, start: int, rows: np.ndarray) -> int:
+    expected = (array.shape[0], *array.shape[1:])
+    if not isinstance(rows, np.ndarray) or rows.shape[1:] != tuple(array.shape[1:]) or rows.ndim != array.ndim:
+        got = getattr(rows, "shape", type(rows).__name__)
+        raise EntryShapeError(
+            f"entry {path!r}: rows must have shape (n, {', '.join(map(str, expected[1:]))}) "
+            f"of the entry's shape {expected}, got {got}"
+        )
+    if rows.dtype != array.dtype:
+        raise EntryShapeError(f"entry {path!r}: rows must have dtype {array.dtype} (shape {expected}), got {rows.dtype}")
+    stop = start + rows.shape[0]
+    step = array.chunks[0]
+    if start < 0 or stop > array.shape[0] or rows.shape[0] == 0:
+        raise EntryShapeError(f"entry {path!r}: rows {start}:{stop} are outside 0:{array.shape[0]} (shape {expected})")
+    if start % step or (stop % step and stop != array.shape[0]):
+        raise EntryShapeError(
+            f"entry {path!r}: rows {start}:{stop} do not cover whole chunks of {step} rows; "
+            "each chunk must be written by exactly one writer"
+        )
+    return stop
+
+
+def write_rows(backend: Backend, path: str, start: int, rows: np.ndarray) -> None:
+    """Writes whole row chunks ``start:start+len(rows)`` and their chunk markers.
+
+    Raises:
+        EntryShapeError: Wrong shape or dtype, or rows not aligned to whole chunks.
+        StoreUnavailableError: If the backend fails (the chunks stay unmarked).
+    """
+    with backend_errors(backend.url, path, f"writing rows {start}:{start + len(rows)} of"):
+        array = open_array(backend, path, mode="r+")
+        stop = _check_rows(array, path, start, rows)
+        step = array.chunks[0]
+        first = start // step
+        indices = range(first, first + math.ceil((stop - start) / step))
+        backend.remove(_chunk_marker(path, index) for index in indices)
+        array[start:stop] = rows
+        backend.put_many({
+            _chunk_marker(path, index): json.dumps({
+                "rows": [index * step, min((index + 1) * step, array.shape[0])],
+                "sha256": chunk_sha256(rows[index * step - start:(index + 1) * step - start]),
+            }).encode()
+            for index in indices
+        })
+
+
+def finalize(backend: Backend, path: str) -> dict[str, Any]:
+    """Marks the entry complete once every chunk has its marker; returns the marker.
+
+    Raises:
+        IncompleteEntryError: If some chunks are unwritten, naming their rows.
+    """
+    with backend_errors(backend.url, path, "finalizing"):
+        stored = _require(backend, path)
+        if stored.marker is not None:
+            return stored.marker
+        ranges = _chunk_ranges(stored.shape[0], stored.rows_per_chunk)
+        chunk_markers = _chunk_markers(backend, path, len(ranges))
+        missing = [rows for rows, marker in zip(ranges, chunk_markers) if marker is None]
+        if missing:
+            shown = ", ".join(f"{a}:{b}" for a, b in missing[:8]) + (" ..." if len(missing) > 8 else "")
+            raise IncompleteEntryError(f"entry {path!r} cannot be marked complete: rows {shown} are not written")
+        chunk_sha256 = [json.loads(marker)["sha256"] for marker in chunk_markers]
+        definition = {"shape": list(stored.shape), "dtype": stored.dtype, "rows_per_chunk": stored.rows_per_chunk}
+        marker = {
+            "format": _FORMAT,
+            **definition,
+            "chunk_sha256": chunk_sha256,
+            "checksum": sha256_of_json({**definition, "chunk_sha256": chunk_sha256}),
+            "completed": utc_now(),
+        }
+        backend.put_bytes(f"{path}/{MARKER}", json.dumps(marker).encode())
+    return marker
+
+
+def attributes(backend: Backend, path: str) -> dict[str, Any]:
+    """The entry's stored attributes (provenance and kind-specific fields).
+
+    Raises:
+        IncompleteEntryError: If the entry was never created.
+    """
+    with backend_errors(backend.url, path, "reading attributes of"):
+        return dict(_require(backend, path).attributes)

@@ -1,0 +1,47 @@
+"""Errors raised by the store, each naming the input or entry at fault.
+
+Bad input is a ``ValueError``; a missing or not yet complete entry is a
+``KeyError``; a backend that cannot be reached is an ``OSError``. Messages never
+hold credentials: they name entries by their path inside the store.
+"""
+
+from __future__ import annotations
+
+
+class _MessageKeyError(KeyError):
+    """A ``KeyError`` whose ``str()`` is the message, not its ``repr``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidIdError(ValueError):
+    """An id (probe set, model, layer, table) is not a safe name."""
+
+
+class ManifestError(ValueError):
+    """A model manifest entry is malformed; the message names the entry and the field."""
+
+
+class EntryShapeError(ValueError):
+    """Data written to an entry has the wrong shape or dtype; names the entry and what it expects."""
+
+
+class EntryConflictError(ValueError):
+    """An entry (or registry entry) exists with a different definition and ``overwrite`` was not asked."""
+
+
+class CorruptEntryError(ValueError):
+    """Stored data fails its checksum or cannot be decoded; names the entry and the rows."""
+
+
+class EntryNotFoundError(_MessageKeyError):
+    """No such probe set, model, entry, similarity version or table."""
+
+
+class IncompleteEntryError(_MessageKeyError):
+    """The entry exists but is not marked complete (a write was interrupted or is running)."""
+
+
+class StoreUnavailableError(OSError):
+    """The storage backend failed (unreachable, refused, timed out) while touching an entry."""

@@ -1,0 +1,104 @@
+"""Safe names, entry keys and content hashes: how things are addressed in the store.
+
+Ids become path components, so they are validated names, never paths: ASCII
+letters, digits, ``.``, ``_`` and ``-``, starting with a letter or digit, at most
+128 characters.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from storage.errors import InvalidIdError
+
+MAX_ID_LENGTH = 128
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*", flags=re.ASCII)
+
+
+def validate_id(value: object, what: str = "id") -> str:
+    """Returns ``value`` if it is a safe name, else raises naming it.
+
+    Args:
+        value: The candidate id.
+        what: What the id names, for the message (``"model id"``, ``"layer"``...).
+
+    Returns:
+        The id, unchanged.
+
+    Raises:
+        InvalidIdError: If ``value`` is not a string, is empty, too long, not ASCII,
+            or holds a character outside ``[A-Za-z0-9._-]`` (``/`` and ``..`` included).
+
+    Example:
+        >>> validate_id("resnet50.block4", "layer")
+        'resnet50.block4'
+    """
+    if not isinstance(value, str):
+        raise InvalidIdError(f"{what} must be a string, got {type(value).__name__} {value!r}")
+    shown = value if len(value) <= 40 else value[:40] + "..."
+    if not value:
+        raise InvalidIdError(f"{what} must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidIdError(f"{what} {shown!r} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")
+    if not _SAFE_ID.fullmatch(value) or ".." in value:
+        raise InvalidIdError(
+            f"{what} {shown!r} is not a safe name: use ASCII letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit, and no '..'"
+        )
+    return value
+
+
+class EntryKind(enum.Enum):
+    """The per-(probe set, model, layer) entry kinds, named by their top-level folder."""
+
+    ACTIVATIONS = "activations"
+    RDMS = "rdms"
+    RANKS = "ranks"
+
+
+@dataclass(frozen=True)
+class EntryKey:
+    """Addresses one (probe set, model, layer) entry; all three parts are validated ids.
+
+    Example:
+        >>> EntryKey("p0", "depth", "block4").path(EntryKind.RDMS)
+        'rdms/p0/depth/block4'
+    """
+
+    probe_id: str
+    model_id: str
+    layer: str
+
+    def __post_init__(self) -> None:
+        validate_id(self.probe_id, "probe set id")
+        validate_id(self.model_id, "model id")
+        validate_id(self.layer, "layer")
+
+    def path(self, kind: EntryKind) -> str:
+        """The entry's path inside the store group for ``kind``."""
+        return f"{EntryKind(kind).value}/{self.probe_id}/{self.model_id}/{self.layer}"
+
+
+def canonical_json(document: Any) -> str:
+    """JSON with sorted keys and no spaces: equal documents give equal text.
+
+    Example:
+        >>> canonical_json({"b": 1, "a": [1, 2]})
+        '{"a":[1,2],"b":1}'
+    """
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def sha256_of_json(document: Any) -> str:
+    """The sha256 (hex) of a document's canonical JSON.
+
+    Example:
+        >>> sha256_of_json({"a": 1}) == sha256_of_json({"a": 1})
+        True
+    """
+    return hashlib.sha256(canonical_json(document).encode("ascii")).hexdigest()

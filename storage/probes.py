@@ -1,0 +1,117 @@
+"""Probe sets: the shared images every model is run on, stored uint8 [M, H, W, 3] under ``probes/``.
+
+A probe set's id is a content hash of its images and image ids, so adding the
+same set twice gives the same id and writes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from storage import entries, reading
+from storage.backend import Backend
+from storage.errors import EntryNotFoundError, EntryShapeError, IncompleteEntryError
+from storage.names import canonical_json, validate_id
+from storage.provenance import Provenance
+
+
+@dataclass(frozen=True)
+class ProbeSetInfo:
+    """What a stored probe set holds (without its pixels).
+
+    Attributes:
+        probe_id: The set's id (the first 32 hex digits of ``content_hash``).
+        n_images, height, width: Image count and size.
+        image_ids: One id per image, in row order.
+        source: Where the images came from (free text).
+        content_hash: sha256 of the image ids, shape and pixels.
+    """
+
+    probe_id: str
+    n_images: int
+    height: int
+    width: int
+    image_ids: tuple[str, ...]
+    source: str
+    content_hash: str
+
+
+def _check_images(images: np.ndarray, image_ids: Sequence[str]) -> None:
+    shape = getattr(images, "shape", None)
+    if not isinstance(images, np.ndarray) or images.ndim != 4 or images.shape[-1] != 3 or images.shape[0] < 1:
+        raise EntryShapeError(f"probe set images must be a numpy array of shape (M, H, W, 3), got {shape}")
+    if images.dtype != np.uint8:
+        raise EntryShapeError(f"probe set images must have dtype uint8 (shape (M, H, W, 3)), got {images.dtype}")
+    if isinstance(image_ids, str) or len(image_ids) != images.shape[0]:
+        raise ValueError(f"probe set needs one image id per image ({images.shape[0]}), got {len(image_ids)}")
+    if not all(isinstance(image_id, str) and image_id for image_id in image_ids):
+        raise ValueError("probe set image ids must be non-empty strings")
+    if len(set(image_ids)) != len(image_ids):
+        raise ValueError("probe set image ids must be unique")
+
+
+def content_hash(images: np.ndarray, image_ids: Sequence[str]) -> str:
+    """sha256 of what defines a probe set: its image ids, shape and pixels.
+
+    Example:
+        >>> len(content_hash(np.zeros((1, 2, 2, 3), np.uint8), ["a"]))
+        64
+    """
+    digest = hashlib.sha256(canonical_json({"image_ids": list(image_ids), "shape": list(images.shape)}).encode())
+    digest.update(np.ascontiguousarray(images).view(np.uint8).reshape(-1))
+    return digest.hexdigest()
+
+
+def add(backend: Backend, images: np.ndarray, image_ids: Sequence[str], source: str,
+        rows_per_chunk: int | None = None) -> str:
+    """Stores a probe set (or finishes an interrupted store of it) and returns its id."""
+    _check_images(images, image_ids)
+    full_hash = content_hash(images, image_ids)
+    probe_id = full_hash[:32]
+    path = f"probes/{probe_id}"
+    if entries.read_marker(backend, path) is not None:
+        return probe_id  # the id is the content: the same set is already stored
+    attributes = {"kind": "probes", "source": str(source), "image_ids": list(image_ids),
+                  "content_hash": full_hash, "provenance": Provenance(probe_hash=full_hash).to_attrs()}
+    layout = entries.create(backend, path, images.shape, "uint8", attributes, rows_per_chunk)
+    for start, stop in entries.contiguous_runs(layout.pending):
+        entries.write_rows(backend, path, start, images[start:stop])
+    entries.finalize(backend, path)
+    return probe_id
+
+
+def info(backend: Backend, probe_id: str) -> ProbeSetInfo:
+    """The stored probe set's description.
+
+    Raises:
+        EntryNotFoundError: If no complete probe set has this id.
+    """
+    path = f"probes/{validate_id(probe_id, 'probe set id')}"
+    marker = entries.read_marker(backend, path)
+    if marker is None:
+        raise EntryNotFoundError(f"probe set {probe_id!r} is not (completely) stored in {backend.url}")
+    attrs = entries.attributes(backend, path)
+    _, height, width, _ = marker["shape"]
+    return ProbeSetInfo(probe_id, marker["shape"][0], height, width, tuple(attrs["image_ids"]),
+                        attrs["source"], attrs["content_hash"])
+
+
+def read(backend: Backend, probe_id: str, rows: Sequence[int] | slice | None = None) -> np.ndarray:
+    """The probe images (all, or the given rows), verified against their checksums."""
+    path = f"probes/{validate_id(probe_id, 'probe set id')}"
+    try:
+        return reading.read(backend, path, rows)
+    except IncompleteEntryError:
+        raise EntryNotFoundError(f"probe set {probe_id!r} is not (completely) stored in {backend.url}") from None
+
+
+def list_ids(backend: Backend) -> tuple[str, ...]:
+    """Ids of the complete probe sets."""
+    names = backend.list_names("probes")
+    candidates = [f"probes/{name}" for name in names if name != "zarr.json"]
+    complete = entries.complete_paths(backend, candidates) if candidates else set()
+    return tuple(path.split("/", 1)[1] for path in candidates if path in complete)

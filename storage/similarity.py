@@ -1,0 +1,143 @@
+"""Versioned similarity matrices: ``similarity/{probe_id}/{layer}/v{n:05d}``, [N, N] float64.
+
+Each version holds its ordered model ids, the method and the inputs it was
+computed from (entry paths and their completion checksums). Writing never
+changes an existing version: adding models writes version n+1 and the history
+stays. Versions are numbered by the driver that writes them (one writer per
+(probe set, layer)); an interrupted version is never read and its number is not reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from storage import entries, reading
+from storage.backend import Backend, backend_errors
+from storage.errors import EntryNotFoundError, EntryShapeError
+from storage.names import EntryKey, EntryKind, validate_id
+from storage.provenance import Provenance
+
+
+@dataclass(frozen=True)
+class SimilarityInput:
+    """One input of a similarity version: an entry path and its completion checksum (None if incomplete)."""
+
+    path: str
+    checksum: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class SimilarityMatrix:
+    """One stored version of the similarity matrix of a (probe set, layer).
+
+    Attributes:
+        probe_id, layer: What the matrix compares models on.
+        version: The version number (1, 2, ...).
+        model_ids: Row/column order of ``matrix``.
+        matrix: [N, N] float64 similarities.
+        method: The comparison method's name (e.g. ``"spearman"``).
+        inputs: What the matrix was computed from.
+        created: UTC time of writing.
+    """
+
+    probe_id: str
+    layer: str
+    version: int
+    model_ids: tuple[str, ...]
+    matrix: np.ndarray
+    method: str
+    inputs: tuple[SimilarityInput, ...]
+    created: str
+
+
+def _folder(probe_id: str, layer: str) -> str:
+    return f"similarity/{validate_id(probe_id, 'probe set id')}/{validate_id(layer, 'layer')}"
+
+
+def _version_number(name: str) -> int | None:
+    return int(name[1:]) if name.startswith("v") and name[1:].isdigit() else None
+
+
+def versions(backend: Backend, probe_id: str, layer: str) -> tuple[int, ...]:
+    """The complete versions of a (probe set, layer), oldest first."""
+    folder = _folder(probe_id, layer)
+    with backend_errors(backend.url, folder, "listing"):
+        numbers = sorted(n for n in map(_version_number, backend.list_names(folder)) if n is not None)
+        paths = [f"{folder}/v{n:05d}" for n in numbers]
+        complete = entries.complete_paths(backend, paths) if paths else set()
+    return tuple(n for n, path in zip(numbers, paths) if path in complete)
+
+
+def _check(model_ids: Sequence[str], matrix: np.ndarray, label: str) -> np.ndarray:
+    for model_id in model_ids:
+        validate_id(model_id, "model id")
+    if len(set(model_ids)) != len(model_ids) or not model_ids:
+        raise ValueError(f"{label}: model ids must be unique and non-empty, got {list(model_ids)}")
+    n_models = len(model_ids)
+    matrix = np.asarray(matrix)
+    if matrix.shape != (n_models, n_models) or matrix.dtype.kind != "f":
+        raise EntryShapeError(
+            f"{label}: matrix must be floating point of shape ({n_models}, {n_models}) for {n_models} model ids, "
+            f"got {matrix.dtype} {matrix.shape}"
+        )
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"{label}: matrix holds NaN or Inf")
+    return matrix.astype(np.float64)
+
+
+def write(backend: Backend, probe_id: str, layer: str, model_ids: Sequence[str], matrix: np.ndarray,
+          method: str, inputs: Sequence[str] | None = None, provenance: Provenance | None = None) -> int:
+    """Writes a new version and returns its number.
+
+    Args:
+        inputs: Entry paths the matrix was computed from; default the rank-vector
+            entries of ``model_ids``. Their completion checksums are recorded.
+    """
+    folder = _folder(probe_id, layer)
+    matrix = _check(list(model_ids), matrix, f"similarity {folder}")
+    if not isinstance(method, str) or not method:
+        raise ValueError(f"similarity {folder}: method must be a non-empty name, got {method!r}")
+    if inputs is None:
+        inputs = [EntryKey(probe_id, model_id, layer).path(EntryKind.RANKS) for model_id in model_ids]
+    with backend_errors(backend.url, folder, "writing a version of"):
+        existing = [n for n in map(_version_number, backend.list_names(folder)) if n is not None]
+        version = max(existing, default=0) + 1
+        checksums = {path: (marker or {}).get("checksum") for path, marker in entries.markers(backend, inputs).items()}
+    path = f"{folder}/v{version:05d}"
+    attributes = {
+        "kind": "similarity", "model_ids": list(model_ids), "method": method,
+        "inputs": [{"path": key, "checksum": checksum} for key, checksum in checksums.items()],
+        "provenance": (provenance or Provenance()).to_attrs(),
+    }
+    entries.create(backend, path, matrix.shape, "float64", attributes)
+    entries.write_rows(backend, path, 0, matrix)
+    entries.finalize(backend, path)
+    return version
+
+
+def read(backend: Backend, probe_id: str, layer: str, version: int | None = None) -> SimilarityMatrix:
+    """A given version, or the latest complete one.
+
+    Raises:
+        EntryNotFoundError: If there is no complete version (or not the one asked for).
+    """
+    folder = _folder(probe_id, layer)
+    available = versions(backend, probe_id, layer)
+    if version is None and available:
+        version = available[-1]
+    if version not in available:
+        raise EntryNotFoundError(
+            f"similarity {folder}: no complete version {version if version is not None else ''}".rstrip()
+            + f" (complete versions: {list(available)})"
+        )
+    path = f"{folder}/v{version:05d}"
+    matrix = reading.read(backend, path)
+    attrs = entries.attributes(backend, path)
+    return SimilarityMatrix(
+        probe_id=probe_id, layer=layer, version=version, model_ids=tuple(attrs["model_ids"]), matrix=matrix,
+        method=attrs["method"], inputs=tuple(SimilarityInput(item["path"], item["checksum"]) for item in attrs["inputs"]),
+        created=attrs["provenance"]["created"],
+    )

@@ -1,0 +1,348 @@
+"""The :class:`Store`: a small picklable value naming one Zarr v3 group by URL, and its API.
+
+The store holds only ``(url, storage_options)``; filesystems and Zarr handles are
+rebuilt lazily in each process, so a store can be shipped to any worker. The
+storage options (credentials, endpoint) never appear in its repr, in errors or in
+stored attributes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from storage import entries, probes, reading, registry, similarity, tables
+from storage.backend import Backend, backend_errors, normalize_url
+from storage.entries import EntryLayout, group_document
+from storage.errors import EntryShapeError
+from storage.manifest import ModelEntry
+from storage.names import EntryKey, EntryKind
+from storage.probes import ProbeSetInfo
+from storage.provenance import Provenance
+from storage.similarity import SimilarityMatrix
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ACTIVATION_DTYPES = ("float16", "float32")
+# The root group and its top-level groups (DESIGN.md §3), created when a store is first opened.
+_GROUPS = ("", "probes/", "models/", "activations/", "rdms/", "ranks/", "similarity/")
+
+
+@dataclass(frozen=True)
+class Store:
+    """One store at a URL: a local folder (the default), ``file://`` or ``s3://bucket/prefix``.
+
+    Attributes:
+        url: The normalized URL (local paths become absolute ``file://`` URLs).
+        storage_options: fsspec options (for s3: ``endpoint_url``, ``key``, ``secret``,
+            ``client_kwargs``...). Left out of ``repr`` and equality; default: the standard
+            AWS environment variables and config files.
+
+    Example:
+        >>> Store.open("s3://bucket/prefix", {"profile": "team"})  # doctest: +SKIP
+        Store(url='s3://bucket/prefix')
+        >>> Store.open("memory://store-example")
+        Store(url='memory://store-example')
+    """
+
+    url: str
+    storage_options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def open(cls, url: str, storage_options: Mapping[str, Any] | None = None) -> "Store":
+        """Opens (creating if needed) the store group at ``url``.
+
+        Raises:
+            ValueError: If the URL embeds credentials.
+            StoreUnavailableError: If the backend cannot be reached.
+
+        Example:
+            >>> Store.open("memory://example").url
+            'memory://example'
+        """
+        store = cls(normalize_url(url), dict(storage_options or {}))
+        backend = store._backend
+        with backend_errors(store.url, "zarr.json", "opening the root group of"):
+            if backend.get_many(["zarr.json"])["zarr.json"] is None:
+                backend.put_many({f"{folder}zarr.json": group_document({}) for folder in _GROUPS if folder})
+                backend.put_bytes("zarr.json", group_document({}))  # last: its presence means all are there
+        return store
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self.url, "storage_options": dict(self.storage_options)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        object.__setattr__(self, "url", state["url"])
+        object.__setattr__(self, "storage_options", state["storage_options"])
+
+    @functools.cached_property
+    def _backend(self) -> Backend:
+        return Backend.open(self.url, self.storage_options)
+
+    # Probe sets ------------------------------------------------------------------------------
+
+    def add_probe_set(self, images: np.ndarray, ids: Sequence[str], source: str,
+                      rows_per_chunk: int | None = None) -> str:
+        """Stores uint8 images [M, H, W, 3] with one id each; returns the content-hash probe set id.
+
+        Adding the same images and ids again writes nothing and returns the same id.
+
+        Example:
+            >>> store = Store.open("memory://probes-example")
+            >>> probe_id = store.add_probe_set(np.zeros((2, 4, 4, 3), np.uint8), ["a", "b"], "zeros")
+            >>> store.probe_set(probe_id).n_images
+            2
+        """
+        return probes.add(self._backend, images, ids, source, rows_per_chunk)
+
+    def probe_set(self, probe_id: str) -> ProbeSetInfo:
+        """The description of a stored probe set (ids, size, source, hash)."""
+        return probes.info(self._backend, probe_id)
+
+    def read_probe_images(self, probe_id: str, rows: Sequence[int] | slice | None = None) -> np.ndarray:
+        """All images of a probe set, or the given rows, checksum-verified."""
+        return probes.read(self._backend, probe_id, rows)
+
+    def probe_set_ids(self) -> tuple[str, ...]:
+        """Ids of the complete probe sets."""
+        return probes.list_ids(self._backend)
+
+    # Model registry --------------------------------------------------------------------------
+
+    def register_models(self, models: Iterable[ModelEntry], replace: bool = False) -> tuple[str, ...]:
+        """Registers validated manifest entries; returns the ids newly written.
+
+        Example:
+            >>> from storage import parse_manifest
+            >>> store = Store.open("memory://registry-example")
+            >>> store.register_models(parse_manifest([{"id": "m1", "task": "edges", "task_type": "2d",
+            ...     "builder": "small", "weights": {"uri": "w.safetensors", "sha256": "0" * 64},
+            ...     "layers": ["out"]}]))
+            ('m1',)
+        """
+        return registry.register(self._backend, models, replace)
+
+    def model(self, model_id: str) -> ModelEntry:
+        """The registered entry of a model (raises :class:`EntryNotFoundError` if unknown)."""
+        return registry.get(self._backend, model_id)
+
+    def model_ids(self) -> tuple[str, ...]:
+        """Ids of all registered models, sorted."""
+        return registry.list_ids(self._backend)
+
+    # Per-(probe set, model, layer) entries ------------------------------------------------------
+
+    def provenance(self, key: EntryKey) -> Provenance:
+        """The provenance an entry for ``key`` gets by default: from the registry and the probe set."""
+        model = self.model(key.model_id)
+        return Provenance(probe_hash=self.probe_set(key.probe_id).content_hash,
+                          weights_sha256=model.weights_sha256, preprocessing=model.preprocessing.to_dict())
+
+    def entry_provenance(self, key: EntryKey, kind: EntryKind | str = EntryKind.ACTIVATIONS) -> Provenance:
+        """The provenance stored on an existing entry."""
+        return Provenance.from_attrs(entries.attributes(self._backend, key.path(EntryKind(kind)))["provenance"])
+
+    def _create(self, kind: EntryKind, key: EntryKey, shape: tuple[int, ...], dtype: str,
+                provenance: Provenance | None, extra: Mapping[str, Any], rows_per_chunk: int | None,
+                overwrite: bool) -> EntryLayout:
+        attributes = {"kind": kind.value, "probe_id": key.probe_id, "model_id": key.model_id, "layer": key.layer,
+                      **extra, "provenance": (provenance or self.provenance(key)).to_attrs()}
+        return entries.create(self._backend, key.path(kind), shape, dtype, attributes, rows_per_chunk, overwrite)
+
+    def create_activations(self, key: EntryKey, n_features: int, dtype: str = "float32",
+                           rows_per_chunk: int | None = None, provenance: Provenance | None = None,
+                           overwrite: bool = False) -> EntryLayout:
+        """Creates (once; the driver does this) the [M, n_features] activations of ``key``.
+
+        Returns the layout, whose ``pending`` row ranges are what writers still have to fill
+        (each range whole chunks, one writer each). Resumes an interrupted entry.
+
+        Example:
+            >>> store = Store.open("memory://activations-example")
+            >>> probe_id = store.add_probe_set(np.zeros((3, 2, 2, 3), np.uint8), ["a", "b", "c"], "zeros")
+            >>> key = EntryKey(probe_id, "m1", "out")
+            >>> store.create_activations(key, 8, rows_per_chunk=2, provenance=Provenance()).pending
+            ((0, 2), (2, 3))
+        """
+        path = key.path(EntryKind.ACTIVATIONS)
+        if not isinstance(n_features, (int, np.integer)) or n_features < 1:
+            raise EntryShapeError(f"activations {path!r}: n_features must be an integer >= 1, got {n_features!r}")
+        shape = (self.probe_set(key.probe_id).n_images, int(n_features))
+        if np.dtype(dtype).name not in ACTIVATION_DTYPES:
+            raise EntryShapeError(f"activations {path!r}: expected shape {shape} with a dtype in "
+                                  f"{ACTIVATION_DTYPES}, got dtype {np.dtype(dtype).name}")
+        return self._create(EntryKind.ACTIVATIONS, key, shape, np.dtype(dtype).name, provenance, {},
+                            rows_per_chunk, overwrite)
+
+    def write_activation_rows(self, key: EntryKey, start: int, rows: np.ndarray) -> None:
+        """Writes rows ``start:start+len(rows)`` (whole chunks) of a created activations entry."""
+        entries.write_rows(self._backend, key.path(EntryKind.ACTIVATIONS), start, rows)
+
+    def finalize(self, key: EntryKey, kind: EntryKind | str = EntryKind.ACTIVATIONS) -> str:
+        """Marks an entry complete once all its chunks are written; returns its checksum."""
+        return entries.finalize(self._backend, key.path(EntryKind(kind)))["checksum"]
+
+    def write_activations(self, key: EntryKey, features: np.ndarray, provenance: Provenance | None = None,
+                          rows_per_chunk: int | None = None, overwrite: bool = False) -> str:
+        """Creates, fills and completes an activations entry in one call; returns its checksum.
+
+        Writes only the chunks not yet written (resuming an interrupted write); a complete
+        entry is kept as it is unless ``overwrite``.
+
+        Raises:
+            EntryShapeError: If ``features`` is not [M, D] float16/float32 for the probe set's M.
+        """
+        features = np.asarray(features)
+        if features.ndim != 2:
+            raise EntryShapeError(f"activations {key.path(EntryKind.ACTIVATIONS)!r}: features must have shape "
+                                  f"(M, D) = ({self.probe_set(key.probe_id).n_images}, D), got {features.shape}")
+        layout = self.create_activations(key, features.shape[1], features.dtype.name, rows_per_chunk, provenance,
+                                         overwrite)
+        if features.shape[0] != layout.shape[0]:
+            raise EntryShapeError(f"activations {layout.path!r}: expected shape {layout.shape}, got {features.shape}")
+        return self._fill(layout, EntryKind.ACTIVATIONS, key, features)
+
+    def _fill(self, layout: EntryLayout, kind: EntryKind, key: EntryKey, values: np.ndarray) -> str:
+        for start, stop in entries.contiguous_runs(layout.pending):
+            entries.write_rows(self._backend, layout.path, start, values[start:stop])
+        return self.finalize(key, kind)
+
+    def read_activations(self, key: EntryKey, rows: Sequence[int] | slice | None = None) -> np.ndarray:
+        """A complete activations entry (all rows or some), checksum-verified."""
+        return reading.read(self._backend, key.path(EntryKind.ACTIVATIONS), rows)
+
+    def _write_vector(self, kind: EntryKind, key: EntryKey, vector: np.ndarray, provenance: Provenance | None,
+                      extra: Mapping[str, Any], overwrite: bool) -> str:
+        from rsa_ray.rdm import condensed_length  # imported here: rsa_ray pulls in scipy, writers need none
+
+        path = key.path(kind)
+        expected = (condensed_length(self.probe_set(key.probe_id).n_images),)
+        vector = np.asarray(vector)
+        if vector.shape != expected or vector.dtype.name not in ("float32", "float64"):
+            raise EntryShapeError(f"{kind.value} {path!r}: expected float32/float64 of shape {expected} "
+                                  f"(the condensed triangle), got {vector.dtype} {vector.shape}")
+        if not np.isfinite(vector).all():
+            raise ValueError(f"{kind.value} {path!r}: holds NaN or Inf at {np.flatnonzero(~np.isfinite(vector))[:5]}")
+        layout = self._create(kind, key, expected, "float32", provenance, extra, None, overwrite)
+        return self._fill(layout, kind, key, vector.astype(np.float32))
+
+    def write_rdm(self, key: EntryKey, condensed_rdm: np.ndarray, distance: str = "correlation",
+                  center_features: bool = True, provenance: Provenance | None = None, overwrite: bool = False) -> str:
+        """Stores a condensed RDM [L] (as float32) with its distance and centring; returns its checksum.
+
+        A complete entry is kept as it is unless ``overwrite``.
+
+        Example:
+            >>> import rsa_ray
+            >>> store = Store.open("memory://rdm-example")
+            >>> probe_id = store.add_probe_set(np.zeros((4, 2, 2, 3), np.uint8), list("abcd"), "zeros")
+            >>> features = np.random.default_rng(0).normal(size=(4, 16))
+            >>> key = EntryKey(probe_id, "m1", "out")
+            >>> checksum = store.write_rdm(key, rsa_ray.compute_rdm(features), provenance=Provenance())
+            >>> store.read_rdm(key).shape
+            (6,)
+        """
+        extra = {"distance": str(distance), "center_features": bool(center_features)}
+        return self._write_vector(EntryKind.RDMS, key, condensed_rdm, provenance, extra, overwrite)
+
+    def read_rdm(self, key: EntryKey) -> np.ndarray:
+        """A complete condensed RDM [L] float32, checksum-verified."""
+        return reading.read(self._backend, key.path(EntryKind.RDMS))
+
+    def write_rank_vector(self, key: EntryKey, rank_vector: np.ndarray, provenance: Provenance | None = None,
+                          overwrite: bool = False) -> str:
+        """Stores a standardised rank vector [L] (as float32); returns its checksum."""
+        return self._write_vector(EntryKind.RANKS, key, rank_vector, provenance, {}, overwrite)
+
+    def read_rank_vectors(self, probe_id: str, layer: str, model_ids: Sequence[str]) -> np.ndarray:
+        """Stacked standardised rank vectors [N, L] of ``model_ids``, in that order."""
+        return np.stack([reading.read(self._backend, EntryKey(probe_id, model_id, layer).path(EntryKind.RANKS))
+                         for model_id in model_ids])
+
+    def layout(self, key: EntryKey, kind: EntryKind | str = EntryKind.ACTIVATIONS) -> EntryLayout:
+        """An existing entry's layout: shape, chunking, completeness and pending row ranges."""
+        return entries.layout(self._backend, key.path(EntryKind(kind)))
+
+    def is_complete(self, key: EntryKey, kind: EntryKind | str = EntryKind.ACTIVATIONS) -> bool:
+        """Whether the entry is marked complete (its marker is written last, after every chunk)."""
+        return entries.read_marker(self._backend, key.path(EntryKind(kind))) is not None
+
+    def missing(self, probe_id: str, model_ids: Iterable[str], layers: Iterable[str] | None = None,
+                kind: EntryKind | str = EntryKind.ACTIVATIONS) -> tuple[EntryKey, ...]:
+        """The (model, layer) entries of a probe set that still need computing, in one batched check.
+
+        Args:
+            layers: Layers to check for every model; default each model's registered layers.
+
+        Example:
+            >>> store = Store.open("memory://missing-example")
+            >>> probe_id = store.add_probe_set(np.zeros((2, 2, 2, 3), np.uint8), ["a", "b"], "zeros")
+            >>> store.write_activations(EntryKey(probe_id, "m1", "out"), np.ones((2, 4), np.float32),
+            ...                         provenance=Provenance())  # doctest: +ELLIPSIS
+            '...'
+            >>> [key.model_id for key in store.missing(probe_id, ["m1", "m2"], ["out"])]
+            ['m2']
+        """
+        model_ids = list(model_ids)
+        if layers is not None:
+            layers_of = dict.fromkeys(model_ids, tuple(layers))
+        else:
+            layers_of = {model.model_id: model.layers for model in registry.get_many(self._backend, model_ids)}
+        keys = [EntryKey(probe_id, model_id, layer) for model_id in model_ids for layer in layers_of[model_id]]
+        paths = [key.path(EntryKind(kind)) for key in keys]
+        complete = entries.complete_paths(self._backend, paths) if paths else set()
+        return tuple(key for key, path in zip(keys, paths) if path not in complete)
+
+    # Similarity versions and tables --------------------------------------------------------------
+
+    def write_similarity(self, probe_id: str, layer: str, model_ids: Sequence[str], matrix: np.ndarray,
+                         method: str, inputs: Sequence[str] | None = None) -> int:
+        """Writes a new similarity version for (probe set, layer); returns its number. History is kept.
+
+        Example:
+            >>> store = Store.open("memory://similarity-example")
+            >>> probe_id = store.add_probe_set(np.zeros((2, 2, 2, 3), np.uint8), ["a", "b"], "zeros")
+            >>> store.write_similarity(probe_id, "out", ["m1", "m2"], np.eye(2), "spearman")
+            1
+            >>> store.read_similarity(probe_id, "out").model_ids
+            ('m1', 'm2')
+        """
+        provenance = Provenance(probe_hash=self.probe_set(probe_id).content_hash)
+        return similarity.write(self._backend, probe_id, layer, model_ids, matrix, method, inputs, provenance)
+
+    def read_similarity(self, probe_id: str, layer: str, version: int | None = None) -> SimilarityMatrix:
+        """The latest complete similarity version, or the one asked for."""
+        return similarity.read(self._backend, probe_id, layer, version)
+
+    def similarity_versions(self, probe_id: str, layer: str) -> tuple[int, ...]:
+        """The complete similarity versions of (probe set, layer), oldest first."""
+        return similarity.versions(self._backend, probe_id, layer)
+
+    def write_table(self, name: str, frame: pd.DataFrame) -> None:
+        """Replaces result table ``name`` (Parquet beside the group).
+
+        Example:
+            >>> import pandas as pd
+            >>> store = Store.open("memory://tables-example")
+            >>> store.write_table("rankings", pd.DataFrame({"model_id": ["m2", "m1"], "similarity": [0.9, 0.4]}))
+            >>> store.read_table("rankings")["model_id"].tolist()
+            ['m2', 'm1']
+        """
+        tables.write(self._backend, name, frame)
+
+    def append_table(self, name: str, frame: pd.DataFrame) -> None:
+        """Appends rows to table ``name``; safe from many writers at once."""
+        tables.append(self._backend, name, frame)
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        """The whole table ``name``."""
+        return tables.read(self._backend, name)
+
+    def table_names(self) -> tuple[str, ...]:
+        """Names of the stored tables."""
+        return tables.names(self._backend)

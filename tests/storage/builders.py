@@ -1,0 +1,51 @@
+"""Small deterministic inputs for the storage tests (shared with the writer subprocess)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from storage import EntryKey
+
+
+def probe_images(n_images: int = 10, size: int = 4, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n_images, size, size, 3), dtype=np.uint8)
+
+
+def model_manifest(*model_ids: str, layers=("block4", "out")) -> list[dict[str, Any]]:
+    return [
+        {"id": model_id, "task": f"task-{model_id}", "task_type": "2d", "builder": "small",
+         "weights": {"uri": f"file:///zoo/{model_id}.safetensors", "sha256": f"{index:064x}"},
+         "layers": list(layers)}
+        for index, model_id in enumerate(model_ids)
+    ]
+
+
+def features_for(model_id: str, n_images: int, n_features: int = 6, dtype=np.float32) -> np.ndarray:
+    """Deterministic activations for a model (a writer process recomputes the same ones)."""
+    seed = sum(model_id.encode())
+    return np.random.default_rng(seed).normal(size=(n_images, n_features)).astype(dtype)
+
+
+def key(probe_id: str, model_id: str = "m1", layer: str = "out") -> EntryKey:
+    return EntryKey(probe_id, model_id, layer)
+
+
+def run_writer(target, job: dict, **popen_kwargs):
+    """Starts ``tests.storage.writer_process`` for ``job`` against ``target``; returns the Popen."""
+    root = Path(__file__).resolve().parents[2]
+    shipped = base64.b64encode(pickle.dumps(target.open())).decode()
+    full_job = {"store": shipped, "layer": "out", **job}
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.storage.writer_process", json.dumps(full_job)],
+        cwd=root, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen_kwargs,
+    )
