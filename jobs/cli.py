@@ -18,7 +18,7 @@ from rsa_ray._version import __version__
 
 
 def _subcommands() -> tuple[Subcommand, ...]:
-    from jobs import models, probes, rank, rerank, similarity, taxonomy
+    from jobs import demo, models, probes, rank, rerank, similarity, taxonomy, train_target
 
     return (
         probes.SUBCOMMAND,
@@ -28,6 +28,8 @@ def _subcommands() -> tuple[Subcommand, ...]:
         taxonomy.SUBCOMMAND,
         rank.SUBCOMMAND,
         rerank.SUBCOMMAND,
+        train_target.SUBCOMMAND,
+        demo.SUBCOMMAND,
     )
 
 

@@ -54,23 +54,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer", default=None, help="layer (default: the target's default layer)")
 
 
+def print_ranking(store: Store, probe_id: str, layer: str, target: str, top: int, out) -> pd.DataFrame:
+    """Ranks the zoo for ``target``, writes the table and the bar plot, and prints the top candidates."""
+    ranking = ranking_for(store, probe_id, layer, target)
+    task_type_of = {c.name: store.model(c.name).task_type or "other" for c in ranking}
+    table = ranking_table(ranking, target, layer, task_type_of)
+    store.write_table(f"ranking.{target}.{layer}", table)
+    table.to_csv(out / f"ranking.{target}.csv", index=False)
+    figure = plot_ranking_bars(ranking, target, task_type_of, out / f"ranking.{target}.png")
+    print(f"best sources to finetune {target} from (layer {layer}):")
+    for candidate in ranking[:top]:
+        print(f"  {candidate.rank:>3}. {candidate.name:<30} {candidate.score:.4f}  ({task_type_of[candidate.name]})")
+    print(f"ranking table: {store.url} (table ranking.{target}.{layer}) and {out / f'ranking.{target}.csv'}; plot: {figure}")
+    return table
+
+
 def run(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     probe_id = choose_probe(store, args.probe)
     if args.target not in store.model_ids():
         raise ValueError(f"target {args.target!r} is not a registered model")
     layer = args.layer or store.model(args.target).default_layer
-    ranking = ranking_for(store, probe_id, layer, args.target)
-    task_type_of = {m: store.model(m).task_type or "other" for m in [c.name for c in ranking]}
-    table = ranking_table(ranking, args.target, layer, task_type_of)
-    store.write_table(f"ranking.{args.target}.{layer}", table)
-    out = output_dir(args.out)
-    table.to_csv(out / f"ranking.{args.target}.csv", index=False)
-    figure = plot_ranking_bars(ranking, args.target, task_type_of, out / f"ranking.{args.target}.png")
-    print(f"best sources to finetune {args.target} from (layer {layer}):")
-    for candidate in ranking[: args.top]:
-        print(f"  {candidate.rank:>3}. {candidate.name:<30} {candidate.score:.4f}  ({task_type_of[candidate.name]})")
-    print(f"ranking table: {store.url} (table ranking.{args.target}.{layer}) and {out / f'ranking.{args.target}.csv'}; plot: {figure}")
+    print_ranking(store, probe_id, layer, args.target, args.top, output_dir(args.out))
     return 0
 
 

@@ -1,0 +1,112 @@
+"""``rsa-ray train-target``: the paper's workflow for a new task.
+
+Train the small Table S1 model on the task's few labelled examples, register it
+as a model, compute its similarity to the zoo, and rank the zoo as sources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs.cli_types import Subcommand
+from jobs.common import add_output_argument, choose_models, choose_probe, open_store, output_dir
+from jobs.compute import compute_similarities, exit_code
+from jobs.config import add_common_arguments
+from storage import Store
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """How the target model is trained.
+
+    Attributes:
+        data: ``sklearn-digits``, an .npz (``images``, ``labels``) or a folder of class folders.
+        name: The task's name and the model's id.
+        task_type: The task's type.
+        steps: Optimiser steps.
+        image_size: Input side (a multiple of 16).
+        seed: Seed of the split, the initialisation and the batches.
+    """
+
+    data: str
+    name: str
+    task_type: str = "semantic"
+    steps: int = 300
+    image_size: int = 64
+    seed: int = 0
+
+
+def train_and_register(store: Store, options: TargetOptions, weights_dir: Path) -> tuple[str, float]:
+    """Trains the target model, saves its weights and registers it; returns its id and validation loss.
+
+    Example:
+        >>> train_and_register(store, TargetOptions("sklearn-digits", "digits"), Path("weights"))  # doctest: +SKIP
+        ('digits', 0.41)
+    """
+    from safetensors.torch import save_file
+
+    from rsa_ray.datasets.labelled import load_labelled_task
+    from rsa_ray.models import ENCODER_LAYERS, ModelEntry, ModelSource, PreprocessingSpec, WeightsRef, sha256_of_file
+    from rsa_ray.training import TrainingSettings, architecture_for_task, train_task
+
+    labelled = load_labelled_task(options.data, options.name, options.task_type, options.image_size)
+    train_split, val_split = labelled.split(seed=options.seed)
+    settings = TrainingSettings(steps=options.steps, seed=options.seed, checkpoint_fractions=(1.0,))
+    print(f"training target {options.name!r} on {len(train_split[0])} examples of {labelled.source} ({options.steps} steps)")
+    result = train_task(labelled.task, train_split, val_split, settings)
+    final = result.checkpoints[-1]
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    path = (weights_dir / f"{options.name}.safetensors").resolve()
+    save_file({name: tensor.contiguous() for name, tensor in final.state_dict.items()}, os.fspath(path))
+    entry = ModelEntry(
+        model_id=options.name,
+        source=ModelSource.SAFETENSORS,
+        architecture=architecture_for_task(labelled.task),
+        weights=WeightsRef(os.fspath(path), sha256_of_file(path)),
+        layers=ENCODER_LAYERS,
+        default_layer="encoder.output",
+        preprocessing=PreprocessingSpec(resize=options.image_size, crop=options.image_size),
+        task=options.name,
+        task_type=options.task_type,
+    )
+    store.register_models([entry], replace=True)
+    return options.name, final.validation_loss
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    add_output_argument(parser)
+    parser.add_argument("--data", required=True, help="sklearn-digits, an .npz with images and labels, or a folder of class folders")
+    parser.add_argument("--name", required=True, help="the new task's name (the target model's id)")
+    parser.add_argument("--task-type", default="semantic", choices=["2d", "3d", "semantic", "geometric"], help="the task's type")
+    parser.add_argument("--steps", type=int, default=300, help="training steps")
+    parser.add_argument("--image-size", type=int, default=64, help="input side, a multiple of 16")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weights-dir", default=None, help="where the weights go (default: <store>/weights for a local store)")
+    parser.add_argument("--probe", default=None, help="probe set id (default: the store's only one)")
+    parser.add_argument("--top", type=int, default=5, help="candidates to print")
+
+
+def run(args: argparse.Namespace) -> int:
+    from jobs.rank import print_ranking
+
+    store = open_store(args.store)
+    probe_id = choose_probe(store, args.probe)
+    if args.weights_dir is None:
+        if not store.url.startswith("file://"):
+            raise ValueError("--weights-dir is required when the store is not a local folder")
+        args.weights_dir = os.path.join(store.url[len("file://"):], "weights")
+    options = TargetOptions(args.data, args.name, args.task_type, args.steps, args.image_size, args.seed)
+    model_id, loss = train_and_register(store, options, Path(args.weights_dir))
+    print(f"target {model_id!r} registered (validation loss {loss:.4f})")
+    models = choose_models(store, None)
+    layer = store.model(model_id).default_layer
+    summary = compute_similarities(store, probe_id, models, [layer], address=args.address)
+    print_ranking(store, probe_id, layer, model_id, args.top, output_dir(args.out))
+    return exit_code(summary)
+
+
+SUBCOMMAND = Subcommand("train-target", "train a small model on a new task's examples, register it and rank the zoo for it", add_arguments, run)

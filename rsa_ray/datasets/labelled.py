@@ -1,0 +1,122 @@
+"""Labelled examples of a new task, for training its small target model.
+
+A new task comes as images with class labels or dense targets: scikit-learn's
+digits (built in), an ``.npz`` (``images`` and ``labels``) or a folder with one
+sub-folder of images per class.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rsa_ray.datasets.real_images import IMAGE_SUFFIXES, square_resize, to_uint8_rgb
+from rsa_ray.datasets.tasks import LossKind, TargetKind, TaskSpec, TaskType
+
+
+@dataclass(frozen=True)
+class LabelledTask:
+    """A new task's examples.
+
+    Attributes:
+        images: uint8 RGB [N, S, S, 3], resized to the model's input side.
+        targets: int64 [N] class labels, int64 [N, S, S] dense classes or float32 [N, C, S, S] maps.
+        task: The task spec (head and loss follow from the targets).
+        source: Where the examples came from.
+    """
+
+    images: np.ndarray
+    targets: np.ndarray
+    task: TaskSpec
+    source: str
+
+    def split(self, validation_fraction: float = 0.2, seed: int = 0):
+        """Seeded train / validation splits as ``((inputs, targets), (inputs, targets))`` in torch layout."""
+        order = np.random.default_rng(seed).permutation(len(self.images))
+        n_val = max(1, int(round(len(order) * validation_fraction)))
+        inputs = self.images.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+        val, train = order[:n_val], order[n_val:]
+        if len(train) == 0:
+            raise ValueError(f"{self.source}: too few examples ({len(order)}) to hold out a validation split")
+        return (inputs[train], self.targets[train]), (inputs[val], self.targets[val])
+
+
+def _task_for(name: str, task_type: str, targets: np.ndarray, source: str) -> tuple[TaskSpec, np.ndarray]:
+    kind_type = TaskType(task_type)
+    if targets.ndim == 1:
+        if not np.issubdtype(targets.dtype, np.integer) or targets.min() < 0:
+            raise ValueError(f"{source}: class labels must be integers >= 0, got {targets.dtype} from {targets.min()}")
+        return TaskSpec(name, kind_type, "labels", TargetKind.CLASS, int(targets.max()) + 1, LossKind.CROSS_ENTROPY, description="class labels"), targets.astype(np.int64)
+    if targets.ndim == 3 and np.issubdtype(targets.dtype, np.integer):
+        return TaskSpec(name, kind_type, "labels", TargetKind.DENSE_CLASSES, int(targets.max()) + 1, LossKind.CROSS_ENTROPY, description="dense classes"), targets.astype(np.int64)
+    if targets.ndim in (3, 4):
+        maps = targets[:, None] if targets.ndim == 3 else targets.transpose(0, 3, 1, 2)
+        return TaskSpec(name, kind_type, "labels", TargetKind.DENSE_REGRESSION, maps.shape[1], LossKind.L1, description="dense maps"), maps.astype(np.float32)
+    raise ValueError(f"{source}: labels must be [N] classes, [N, H, W] or [N, H, W, C] maps, got shape {targets.shape}")
+
+
+def _resize_dense(targets: np.ndarray, size: int) -> np.ndarray:
+    if targets.ndim == 1 or targets.shape[1] == size:
+        return targets
+    from PIL import Image
+
+    mode = Image.Resampling.NEAREST if np.issubdtype(targets.dtype, np.integer) else Image.Resampling.BILINEAR
+    if targets.ndim == 3:
+        return np.stack([np.asarray(Image.fromarray(t.astype(np.float32)).resize((size, size), mode)) for t in targets]).astype(targets.dtype)
+    return np.stack([_resize_dense(targets[..., c], size) for c in range(targets.shape[-1])], axis=-1)
+
+
+def load_labelled_task(source: str, name: str, task_type: str = "semantic", size: int = 64) -> LabelledTask:
+    """Loads a new task's labelled examples.
+
+    Args:
+        source: ``"sklearn-digits"``, an ``.npz`` with ``images`` and ``labels``, or a folder
+            with one sub-folder per class.
+        name: The task's name (also the target model's id).
+        task_type: One of ``2d``, ``3d``, ``semantic``, ``geometric``.
+        size: Side the images (and dense targets) are resized to; a multiple of 16.
+
+    Raises:
+        ValueError: An unknown source, malformed arrays, or a bad size or task type (naming it).
+
+    Example:
+        >>> task = load_labelled_task("sklearn-digits", "digits", size=16)
+        >>> task.images.shape, task.task.channels
+        ((1797, 16, 16, 3), 10)
+    """
+    if size < 16 or size % 16:
+        raise ValueError(f"size must be a multiple of 16 (the encoder downsamples by 16), got {size}")
+    if task_type not in {t.value for t in TaskType}:
+        raise ValueError(f"task type {task_type!r} is not one of {[t.value for t in TaskType]}")
+    if source == "sklearn-digits":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        raw_images, labels = list(digits.images), np.asarray(digits.target)
+        images = np.stack([square_resize(to_uint8_rgb(image, 16.0), size) for image in raw_images])
+    elif source.endswith(".npz"):
+        with np.load(source, allow_pickle=False) as archive:
+            missing = {"images", "labels"} - set(archive.files)
+            if missing:
+                raise ValueError(f"{source}: missing arrays {sorted(missing)} (found {archive.files})")
+            raw_images, labels = archive["images"], archive["labels"]
+        if len(raw_images) != len(labels) or len(labels) == 0:
+            raise ValueError(f"{source}: {len(raw_images)} images but {len(labels)} labels")
+        images = np.stack([square_resize(to_uint8_rgb(image), size) for image in raw_images])
+        labels = _resize_dense(labels, size)
+    elif os.path.isdir(source):
+        folders = sorted(p for p in Path(source).iterdir() if p.is_dir())
+        from PIL import Image
+
+        pairs = [(path, index) for index, folder in enumerate(folders) for path in sorted(folder.iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
+        if not pairs:
+            raise ValueError(f"{source}: no class folders with images ({', '.join(IMAGE_SUFFIXES)})")
+        images = np.stack([square_resize(to_uint8_rgb(np.asarray(Image.open(path).convert("RGB"))), size) for path, _ in pairs])
+        labels = np.array([index for _, index in pairs], dtype=np.int64)
+    else:
+        raise ValueError(f"labelled data {source!r} is neither 'sklearn-digits', an .npz file nor a folder of class folders")
+    task, targets = _task_for(name, task_type, np.asarray(labels), source)
+    return LabelledTask(images, targets, task, source)
