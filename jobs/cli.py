@@ -18,7 +18,7 @@ from rsa_ray._version import __version__
 
 
 def _subcommands() -> tuple[Subcommand, ...]:
-    from jobs import demo, models, probes, rank, rerank, similarity, taxonomy, train_target
+    from jobs import demo, models, probes, rank, rerank, similarity, submit, taxonomy, train_target, train_zoo
 
     return (
         probes.SUBCOMMAND,
@@ -29,7 +29,9 @@ def _subcommands() -> tuple[Subcommand, ...]:
         rank.SUBCOMMAND,
         rerank.SUBCOMMAND,
         train_target.SUBCOMMAND,
+        train_zoo.SUBCOMMAND,
         demo.SUBCOMMAND,
+        submit.SUBCOMMAND,
     )
 
 

@@ -1,0 +1,77 @@
+"""Models: registry entries, safe weight loading, builders, layer extraction, preprocessing,
+batched inference, the paper's small encoder-decoder, and the shipped demo zoo.
+
+Uses torch; timm and torchvision are imported only inside their loaders.
+"""
+
+from rsa_ray.models.builders import build_model, instantiate_architecture, resolve_callable
+from rsa_ray.models.encoder_decoder import ENCODER_LAYERS, EncoderDecoder, build_encoder_decoder
+from rsa_ray.models.entry import ArchitectureSpec, ModelEntry, ModelSource, TrainingRecord, WeightsRef
+from rsa_ray.models.hub import build_timm_model, build_torchvision_model
+from rsa_ray.models.inference import ComputeDtype, InferenceOptions, extract_features, predict
+from rsa_ray.models.layers import LayerNotFoundError, capture_layers, flatten_per_image, layer_names, resolve_layers
+from rsa_ray.models.manifest import (
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    ZooManifest,
+    entry_from_dict,
+    entry_to_dict,
+    read_manifest,
+    write_manifest,
+)
+from rsa_ray.models.preprocessing import ChannelOrder, PreprocessingSpec, preprocess_images
+from rsa_ray.models.weights import (
+    UnsafeCheckpointError,
+    WeightsIntegrityError,
+    load_safetensors,
+    load_state_dict,
+    load_torch_weights_only,
+    sha256_of_file,
+    verify_sha256,
+)
+from rsa_ray.models.zoo import build_zoo_model, read_shipped_zoo, shipped_zoo_dir
+
+__all__ = [
+    "ENCODER_LAYERS",
+    "MANIFEST_FORMAT",
+    "MANIFEST_NAME",
+    "ArchitectureSpec",
+    "ChannelOrder",
+    "ComputeDtype",
+    "EncoderDecoder",
+    "InferenceOptions",
+    "LayerNotFoundError",
+    "ModelEntry",
+    "ModelSource",
+    "PreprocessingSpec",
+    "TrainingRecord",
+    "UnsafeCheckpointError",
+    "WeightsIntegrityError",
+    "WeightsRef",
+    "ZooManifest",
+    "build_encoder_decoder",
+    "build_model",
+    "build_timm_model",
+    "build_torchvision_model",
+    "build_zoo_model",
+    "capture_layers",
+    "entry_from_dict",
+    "entry_to_dict",
+    "extract_features",
+    "flatten_per_image",
+    "instantiate_architecture",
+    "layer_names",
+    "load_safetensors",
+    "load_state_dict",
+    "load_torch_weights_only",
+    "predict",
+    "preprocess_images",
+    "read_manifest",
+    "read_shipped_zoo",
+    "resolve_callable",
+    "resolve_layers",
+    "sha256_of_file",
+    "shipped_zoo_dir",
+    "verify_sha256",
+    "write_manifest",
+]

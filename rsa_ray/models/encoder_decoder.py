@@ -1,0 +1,112 @@
+"""The small encoder-decoder of the paper's supplement (Table S1), with task heads.
+
+Encoder: 3×3 convolutions with 16, 32, 64, 64 channels at stride 2 (each
+followed by ReLU), then 8 channels at stride 1 (the compressed representation,
+no activation). Decoder: conv 32, up×2, conv 16, up×2, conv 4, up×2, conv 4,
+up×2, conv n — a dense head back at input resolution. Per-image tasks use a
+pooled + linear head on the encoder output instead. ``width`` scales every
+hidden channel count (the model-size analysis); the 8-channel bottleneck stays.
+
+Stable layer names (for hooks and manifests): ``encoder.block1`` …
+``encoder.block4``, ``encoder.output``, and ``head``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ENCODER_CHANNELS: tuple[int, ...] = (16, 32, 64, 64)
+DECODER_CHANNELS: tuple[int, ...] = (32, 16, 4, 4)
+BOTTLENECK_CHANNELS = 8
+#: Layer names every encoder-decoder has, earliest first.
+ENCODER_LAYERS: tuple[str, ...] = ("encoder.block1", "encoder.block2", "encoder.block3", "encoder.block4", "encoder.output")
+HEADS: tuple[str, ...] = ("dense", "pooled")
+
+
+def _conv(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1)
+
+
+class Encoder(nn.Module):
+    """Table S1 encoder: four stride-2 conv+ReLU blocks, then a stride-1 8-channel conv."""
+
+    def __init__(self, width: int = 1, bottleneck_channels: int = BOTTLENECK_CHANNELS):
+        super().__init__()
+        channels = [3] + [c * width for c in ENCODER_CHANNELS]
+        for index in range(len(ENCODER_CHANNELS)):
+            block = nn.Sequential(_conv(channels[index], channels[index + 1], stride=2), nn.ReLU(inplace=True))
+            self.add_module(f"block{index + 1}", block)
+        self.output = _conv(channels[-1], bottleneck_channels)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = images
+        for index in range(len(ENCODER_CHANNELS)):
+            features = getattr(self, f"block{index + 1}")(features)
+        return self.output(features)
+
+
+class DenseDecoder(nn.Module):
+    """Table S1 decoder: conv 32, up×2, conv 16, up×2, conv 4, up×2, conv 4, up×2 (then the head)."""
+
+    def __init__(self, width: int = 1, bottleneck_channels: int = BOTTLENECK_CHANNELS):
+        super().__init__()
+        channels = [bottleneck_channels] + [c * width for c in DECODER_CHANNELS]
+        layers: list[nn.Module] = []
+        for index in range(len(DECODER_CHANNELS)):
+            layers += [_conv(channels[index], channels[index + 1]), nn.ReLU(inplace=True), nn.Upsample(scale_factor=2.0)]
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = channels[-1]
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.layers(code)
+
+
+class EncoderDecoder(nn.Module):
+    """Encoder, optional dense decoder, and head (``dense``: conv to n maps; ``pooled``: pool + linear)."""
+
+    def __init__(self, out_channels: int, head: str = "dense", width: int = 1, pool_size: int = 2):
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        if out_channels < 1 or width < 1 or pool_size < 1:
+            raise ValueError(
+                f"out_channels, width and pool_size must be >= 1, got {out_channels}, {width}, {pool_size}"
+            )
+        self.encoder = Encoder(width)
+        self.head_kind = head
+        if head == "dense":
+            self.decoder = DenseDecoder(width)
+            self.head = _conv(self.decoder.out_channels, out_channels)
+        else:
+            self.pool = nn.AdaptiveAvgPool2d(pool_size)
+            self.head = nn.Linear(BOTTLENECK_CHANNELS * pool_size * pool_size, out_channels)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        side = images.shape[-1]
+        if images.shape[-2] % 16 or side % 16:
+            raise ValueError(f"input height and width must be multiples of 16, got {tuple(images.shape[-2:])}")
+        code = self.encoder(images)
+        if self.head_kind == "dense":
+            return self.head(self.decoder(code))
+        return self.head(torch.flatten(self.pool(code), 1))
+
+
+def build_encoder_decoder(out_channels: int, head: str = "dense", width: int = 1, pool_size: int = 2) -> EncoderDecoder:
+    """Builds the Table S1 network (the import path zoo manifests name).
+
+    Args:
+        out_channels: Output maps (dense head) or logits / values (pooled head).
+        head: ``"dense"`` or ``"pooled"``.
+        width: Multiplier of the hidden channel counts (1 = the paper's small model).
+        pool_size: Side of the adaptive average pool of the pooled head.
+
+    Returns:
+        A randomly initialised model.
+
+    Example:
+        >>> model = build_encoder_decoder(1)
+        >>> model(torch.zeros(2, 3, 64, 64)).shape
+        torch.Size([2, 1, 64, 64])
+    """
+    return EncoderDecoder(out_channels, head=head, width=width, pool_size=pool_size)

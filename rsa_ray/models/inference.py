@@ -1,0 +1,119 @@
+"""Batched feature extraction: preprocess, run under ``torch.inference_mode``, read layers, flatten.
+
+>>> import numpy as np
+>>> from rsa_ray.models.encoder_decoder import build_encoder_decoder
+>>> model = build_encoder_decoder(1).eval()
+>>> images = np.zeros((3, 64, 64, 3), np.uint8)
+>>> features = extract_features(model, images, ["encoder.output"], PreprocessingSpec())
+>>> features["encoder.output"].shape
+(3, 128)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from rsa_ray.models.layers import capture_layers, flatten_per_image, resolve_layers
+from rsa_ray.models.preprocessing import PreprocessingSpec, preprocess_images
+
+
+class ComputeDtype(str, enum.Enum):
+    """Numeric type of the forward pass: full float32, or bf16 / fp16 autocast."""
+
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+    FLOAT16 = "float16"
+
+
+_AUTOCAST_DTYPES = {ComputeDtype.BFLOAT16: torch.bfloat16, ComputeDtype.FLOAT16: torch.float16}
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How to run a model over probe images.
+
+    Attributes:
+        device: Torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
+        dtype: ``float32`` or an autocast type (``bfloat16``, ``float16``).
+        batch_size: Images per forward pass.
+
+    Example:
+        >>> InferenceOptions(dtype="bfloat16").dtype
+        <ComputeDtype.BFLOAT16: 'bfloat16'>
+    """
+
+    device: str = "cpu"
+    dtype: ComputeDtype = ComputeDtype.FLOAT32
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "dtype", ComputeDtype(self.dtype))
+        except ValueError:
+            raise ValueError(f"dtype must be one of {[d.value for d in ComputeDtype]}, got {self.dtype!r}") from None
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        torch.device(self.device)  # raises on a malformed device string
+
+
+def _autocast(device: torch.device, dtype: ComputeDtype):
+    if dtype is ComputeDtype.FLOAT32:
+        return torch.autocast(device_type=device.type, enabled=False)
+    return torch.autocast(device_type=device.type, dtype=_AUTOCAST_DTYPES[dtype])
+
+
+def extract_features(
+    model: nn.Module,
+    images: np.ndarray,
+    layers: Sequence[str],
+    preprocessing: PreprocessingSpec,
+    options: InferenceOptions = InferenceOptions(),
+) -> dict[str, np.ndarray]:
+    """Outputs of several layers for every image, in one forward pass per batch.
+
+    Args:
+        model: The model (switched to eval mode and moved to ``options.device``).
+        images: uint8 RGB images [M, H, W, 3].
+        layers: Module names to read.
+        preprocessing: The model's input spec.
+        options: Device, dtype and batch size.
+
+    Returns:
+        Layer name → float32 array [M, D] (each image's output flattened).
+
+    Raises:
+        LayerNotFoundError: If a layer is missing (nearest names listed).
+        ValueError: On malformed images or options.
+    """
+    resolve_layers(model, layers)  # fail before any work
+    device = torch.device(options.device)
+    model = model.eval().to(device)
+    chunks: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    with torch.inference_mode(), capture_layers(model, layers) as captured:
+        for start in range(0, len(images), options.batch_size):
+            batch = preprocess_images(images[start : start + options.batch_size], preprocessing).to(device)
+            with _autocast(device, options.dtype):
+                model(batch)
+            for name in layers:
+                chunks[name].append(flatten_per_image(captured[name]).float().cpu().numpy())
+    return {name: np.concatenate(parts) for name, parts in chunks.items()}
+
+
+def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """The model's final outputs for already-preprocessed inputs, batched, under inference mode.
+
+    Example:
+        >>> predict(torch.nn.Identity(), torch.ones(3, 2)).shape
+        torch.Size([3, 2])
+    """
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, len(inputs), batch_size):
+            outputs.append(model(inputs[start : start + batch_size]))
+    return torch.cat(outputs)

@@ -1,0 +1,23 @@
+"""The examples in the docstrings of rsa_ray.models, rsa_ray.datasets and the train-zoo modules run."""
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import rsa_ray.datasets
+import rsa_ray.models
+
+MODULES = sorted(
+    f"{package.__name__}.{info.name}"
+    for package in (rsa_ray.models, rsa_ray.datasets)
+    for info in pkgutil.iter_modules(package.__path__)
+) + ["rsa_ray.training", "jobs.train_zoo", "cluster.train_zoo"]
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_docstring_examples(module_name):
+    module = importlib.import_module(module_name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {module_name}"
