@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test
+.PHONY: demo test
+
+demo: $(STAMP)
+	$(BIN)/rsa-ray demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,6 +1,5 @@
 """``rsa-ray train-zoo``: train the demo zoo (one small model per mini-Taskonomy task) on Ray.
 
-Register :data:`SUBCOMMAND` in :data:`jobs.cli.SUBCOMMANDS`.
 """
 
 from __future__ import annotations
