@@ -1,6 +1,4 @@
-"""``rsa-ray train-zoo``: train the demo zoo (one small model per mini-Taskonomy task) on Ray.
-
-"""
+"""``rsa-ray train-zoo``: train the demo zoo (one small model per mini-Taskonomy task) on Ray."""
 
 from __future__ import annotations
 
