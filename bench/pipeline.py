@@ -41,21 +41,10 @@ def write_random_zoo(folder: Path, n_models: int):
         torch.manual_seed(index)
         path = folder / f"enc{index:04d}.safetensors"
         save_file(build_encoder_decoder(out_channels=1).state_dict(), path)
-        weights = dataclasses.replace(template.weights, path=path.name, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+        weights = dataclasses.replace(template.weights, path=str(path.resolve()),
+                                      sha256=hashlib.sha256(path.read_bytes()).hexdigest())
         entries.append(dataclasses.replace(template, model_id=f"enc{index:04d}", weights=weights))
     return tuple(entries)
-
-
-def storage_entries(model_ids, layer):
-    from storage import parse_manifest
-
-    return parse_manifest(
-        [
-            {"id": m, "task": "random", "task_type": "other", "builder": "encoder_decoder",
-             "weights": {"uri": f"file:///bench/{m}.safetensors", "sha256": "0" * 64}, "layers": [layer]}
-            for m in model_ids
-        ]
-    )
 
 
 def run_once(n_models: int, n_images: int, layer: str, folder: Path) -> dict[str, float]:
@@ -72,7 +61,7 @@ def run_once(n_models: int, n_images: int, layer: str, folder: Path) -> dict[str
     store = Store.open(str(folder / "store"))
     images = np.random.default_rng(0).integers(0, 255, size=(n_images, 64, 64, 3), dtype=np.uint8)
     probe_id = store.add_probe_set(images, [f"i{i}" for i in range(n_images)], "random")
-    store.register_models(storage_entries(model_ids, layer))
+    store.register_models(entries)  # the same rsa_ray.models entries the resolver builds from
 
     start = time.perf_counter()
     outcomes = extract_all(store, probe_id, [ExtractionTask(m, (layer,)) for m in model_ids],

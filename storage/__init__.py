@@ -2,7 +2,9 @@
 
 Holds probe sets, the model registry, activations, RDMs, standardised rank vectors,
 versioned similarity matrices and Parquet result tables (DESIGN.md §3). May import
-``rsa_ray``; never imports Ray or the layers above it.
+``rsa_ray``; never imports Ray or the layers above it. Registry entries are
+``rsa_ray.models.ModelEntry`` values (re-exported here as ``ModelEntry``; torch is
+loaded only when entries are parsed or built, not by ``import storage``).
 
 Example:
     >>> import numpy as np
@@ -24,12 +26,13 @@ from storage.errors import (
     ManifestError,
     StoreUnavailableError,
 )
-from storage.manifest import TASK_TYPES, ModelEntry, Preprocessing, load_manifest, parse_manifest
+from storage.manifest import TASK_TYPES, load_manifest, parse_manifest
 from storage.names import EntryKey, EntryKind, validate_id
 from storage.probes import ProbeSetInfo
 from storage.provenance import Provenance, library_versions
 from storage.similarity import SimilarityInput, SimilarityMatrix
 from storage.store import ACTIVATION_DTYPES, Store
+from storage.weights import default_cache_dir, fetch_weights
 
 __all__ = [
     "ACTIVATION_DTYPES",
@@ -45,15 +48,25 @@ __all__ = [
     "InvalidIdError",
     "ManifestError",
     "ModelEntry",
-    "Preprocessing",
     "ProbeSetInfo",
     "Provenance",
     "SimilarityInput",
     "SimilarityMatrix",
     "Store",
     "StoreUnavailableError",
+    "default_cache_dir",
+    "fetch_weights",
     "library_versions",
     "load_manifest",
     "parse_manifest",
     "validate_id",
 ]
+
+
+def __getattr__(name: str):
+    """``storage.ModelEntry`` is ``rsa_ray.models.ModelEntry``, imported on first use (it loads torch)."""
+    if name == "ModelEntry":
+        from rsa_ray.models import ModelEntry
+
+        return ModelEntry
+    raise AttributeError(f"module 'storage' has no attribute {name!r}")

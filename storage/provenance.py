@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import importlib.metadata
 import platform
 from dataclasses import dataclass, field
@@ -21,20 +22,28 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    # importlib.metadata scans every installed distribution (~60 ms); versions do not change in a process.
+    versions = [("python", platform.python_version())]
+    for name in _LIBRARIES:
+        try:
+            versions.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return tuple(versions)
+
+
 def library_versions() -> dict[str, str]:
     """Versions of Python and the installed libraries that shape stored results (no imports done).
+
+    Looked up once per process (cached); each call returns a new dict.
 
     Example:
         >>> "python" in library_versions()
         True
     """
-    versions = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
+    return dict(_installed_versions())
 
 
 @dataclass(frozen=True)

@@ -1,46 +1,96 @@
 """The model registry in the store: one Zarr group ``models/{model_id}`` per model, its entry as attributes.
 
-The group documents are written directly (one atomic object each, no Zarr round
-trips): ``{"zarr_format": 3, "node_type": "group", "attributes": {...}}``.
+Entries are ``rsa_ray.models.ModelEntry`` values, stored as ``entry_to_dict(entry)`` under the
+``registry_entry`` attribute and read back with ``entry_from_dict``. The group documents are
+written directly (one atomic object each, no Zarr round trips):
+``{"zarr_format": 3, "node_type": "group", "attributes": {...}}``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from storage.backend import Backend, backend_errors
 from storage.entries import group_document
-from storage.errors import EntryConflictError, EntryNotFoundError
-from storage.manifest import ModelEntry, parse_entry
+from storage.entry_fields import fail
+from storage.errors import CorruptEntryError, EntryConflictError, EntryNotFoundError
+from storage.manifest import is_location_independent, parse_entry
 from storage.names import validate_id
 from storage.provenance import utc_now
 
+if TYPE_CHECKING:
+    from rsa_ray.models import ModelEntry
 
-def _stored_entries(backend: Backend, model_ids: list[str]) -> dict[str, ModelEntry | None]:
+def _documents(backend: Backend, model_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """The stored ``entry_to_dict`` form of each model (None where it is not registered)."""
     payloads = backend.get_many(f"models/{model_id}/zarr.json" for model_id in model_ids)
-    found: dict[str, ModelEntry | None] = {}
+    found: dict[str, dict[str, Any] | None] = {}
     for model_id in model_ids:
         payload = payloads[f"models/{model_id}/zarr.json"]
-        raw = json.loads(payload).get("attributes", {}).get("registry_entry") if payload else None
-        found[model_id] = parse_entry(raw) if raw is not None else None
+        found[model_id] = json.loads(payload).get("attributes", {}).get("registry_entry") if payload else None
     return found
+
+
+def _entry(backend: Backend, model_id: str, document: dict[str, Any]) -> ModelEntry:
+    from rsa_ray.models import entry_from_dict
+
+    try:
+        return entry_from_dict(document)
+    except ValueError as error:
+        raise CorruptEntryError(f"model {model_id!r} in store {backend.url}: its registry entry does not "
+                                f"parse ({error}); register it again with replace=True") from None
+
+
+def check_registrable(entry: Any, position: int = 0) -> dict[str, Any]:
+    """The stored form of an entry, once it passes the manifest's checks and its weights path is absolute.
+
+    Raises:
+        TypeError: If ``entry`` is not an ``rsa_ray.models.ModelEntry``.
+        ManifestError: Naming the entry and field (e.g. no weights sha256, a relative weights path).
+
+    Example:
+        >>> from rsa_ray.models.manifest import example_entry
+        >>> check_registrable(example_entry())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        storage.errors.ManifestError: manifest entry 'depth-small': field 'weights.sha256' must be 64 ...
+    """
+    from rsa_ray.models import ModelEntry, entry_to_dict
+
+    if not isinstance(entry, ModelEntry):
+        raise TypeError(f"register_models takes rsa_ray.models.ModelEntry values, got {type(entry).__name__} "
+                        f"at position {position}")
+    document = json.loads(json.dumps(entry_to_dict(entry)))
+    parse_entry(document, position)  # the same rules as a manifest: safe names, sha256, task type...
+    if entry.weights is not None and not is_location_independent(entry.weights.path):
+        raise fail(repr(entry.model_id), "weights.path", f"must be a URL or an absolute path in the registry, got "
+                   f"{entry.weights.path!r}; load manifests with load_manifest (or parse_manifest with base_url)")
+    return document
 
 
 def register(backend: Backend, models: Iterable[ModelEntry], replace: bool = False) -> tuple[str, ...]:
     """Registers models; returns the ids newly written (ones already registered identically are skipped).
 
     Raises:
+        TypeError: If a value is not an ``rsa_ray.models.ModelEntry``.
+        ManifestError: If an entry is invalid (no weights sha256, relative weights path...).
         EntryConflictError: If a model id is registered with a different entry and ``replace`` is False;
             nothing is written then.
     """
+    from rsa_ray.models import MANIFEST_FORMAT
+
     models = list(models)
-    for entry in models:
-        if not isinstance(entry, ModelEntry):
-            raise TypeError(f"register_models takes ModelEntry values, got {type(entry).__name__}")
+    documents: dict[str, dict[str, Any]] = {}
+    for position, entry in enumerate(models):
+        document = check_registrable(entry, position)
+        if entry.model_id in documents:
+            raise fail(repr(entry.model_id), "model_id", "is used by more than one entry")
+        documents[entry.model_id] = document
     with backend_errors(backend.url, "models", "registering models in"):
-        existing = _stored_entries(backend, [entry.model_id for entry in models])
-        changed = [entry for entry in models if existing[entry.model_id] != entry]
+        existing = _documents(backend, list(documents))
+        changed = [entry for entry in models if existing[entry.model_id] != documents[entry.model_id]]
         for entry in changed:
             if existing[entry.model_id] is not None and not replace:
                 raise EntryConflictError(
@@ -48,11 +98,25 @@ def register(backend: Backend, models: Iterable[ModelEntry], replace: bool = Fal
                     "pass replace=True to replace it (its stored results keep the old provenance)"
                 )
         backend.put_many({
-            f"models/{entry.model_id}/zarr.json": group_document(
-                {"registry_entry": entry.to_dict(), "registered": utc_now()})
+            f"models/{entry.model_id}/zarr.json": group_document({
+                "registry_entry": documents[entry.model_id], "entry_format": MANIFEST_FORMAT, "registered": utc_now()})
             for entry in changed
         })
     return tuple(entry.model_id for entry in changed)
+
+
+def get_document(backend: Backend, model_id: str) -> dict[str, Any]:
+    """The stored ``entry_to_dict`` form of a model's entry (no torch import needed to read it).
+
+    Raises:
+        EntryNotFoundError: If the model is not registered.
+    """
+    model_id = validate_id(model_id, "model id")
+    with backend_errors(backend.url, "models", "reading models from"):
+        document = _documents(backend, [model_id])[model_id]
+    if document is None:
+        raise EntryNotFoundError(f"model {model_id!r} is not registered in {backend.url}")
+    return document
 
 
 def get(backend: Backend, model_id: str) -> ModelEntry:
@@ -69,14 +133,15 @@ def get_many(backend: Backend, model_ids: Iterable[str]) -> tuple[ModelEntry, ..
 
     Raises:
         EntryNotFoundError: Naming the first model that is not registered.
+        CorruptEntryError: If a stored entry does not parse.
     """
     model_ids = [validate_id(model_id, "model id") for model_id in model_ids]
     with backend_errors(backend.url, "models", "reading models from"):
-        found = _stored_entries(backend, model_ids)
+        found = _documents(backend, model_ids)
     for model_id in model_ids:
         if found[model_id] is None:
             raise EntryNotFoundError(f"model {model_id!r} is not registered in {backend.url}")
-    return tuple(found[model_id] for model_id in model_ids)
+    return tuple(_entry(backend, model_id, found[model_id]) for model_id in model_ids)
 
 
 def list_ids(backend: Backend) -> tuple[str, ...]:

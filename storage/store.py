@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from storage import entries, probes, reading, registry, similarity, tables
+from storage import entries, probes, reading, registry, similarity, tables, weights
 from storage.backend import Backend, backend_errors, normalize_url
 from storage.entries import EntryLayout, group_document
 from storage.errors import EntryShapeError
-from storage.manifest import ModelEntry
 from storage.names import EntryKey, EntryKind
 from storage.probes import ProbeSetInfo
 from storage.provenance import Provenance
@@ -28,9 +27,17 @@ from storage.similarity import SimilarityMatrix
 if TYPE_CHECKING:
     import pandas as pd
 
+    from rsa_ray.models import ModelEntry
+
 ACTIVATION_DTYPES = ("float16", "float32")
 # The root group and its top-level groups (DESIGN.md §3), created when a store is first opened.
 _GROUPS = ("", "probes/", "models/", "activations/", "rdms/", "ranks/", "similarity/")
+
+
+def _protocol(url: str) -> str:
+    """``s3`` for ``s3://`` and ``s3a://``, ``file`` for local paths and ``file://``, else the scheme."""
+    scheme = url.split("://", 1)[0] if "://" in url else "file"
+    return "s3" if scheme == "s3a" else scheme
 
 
 @dataclass(frozen=True)
@@ -115,33 +122,77 @@ class Store:
     # Model registry --------------------------------------------------------------------------
 
     def register_models(self, models: Iterable[ModelEntry], replace: bool = False) -> tuple[str, ...]:
-        """Registers validated manifest entries; returns the ids newly written.
+        """Registers ``rsa_ray.models.ModelEntry`` values; returns the ids newly written.
+
+        Each entry must pass the manifest's checks, with a weights sha256 and a URL or absolute
+        weights path (:func:`storage.load_manifest` resolves relative ones).
+
+        Raises:
+            ManifestError: Naming the entry and field that is not registrable.
+            EntryConflictError: If an id is registered with another entry and ``replace`` is False.
 
         Example:
             >>> from storage import parse_manifest
             >>> store = Store.open("memory://registry-example")
-            >>> store.register_models(parse_manifest([{"id": "m1", "task": "edges", "task_type": "2d",
-            ...     "builder": "small", "weights": {"uri": "w.safetensors", "sha256": "0" * 64},
-            ...     "layers": ["out"]}]))
+            >>> store.register_models(parse_manifest([{"model_id": "m1", "source": "safetensors",
+            ...     "task": "edges", "task_type": "2d",
+            ...     "architecture": {"target": "rsa_ray.models.encoder_decoder:build_encoder_decoder"},
+            ...     "weights": {"path": "s3://zoo/m1.safetensors", "sha256": "0" * 64}, "layers": ["out"]}]))
             ('m1',)
+            >>> store.model("m1").weights.path
+            's3://zoo/m1.safetensors'
         """
         return registry.register(self._backend, models, replace)
 
     def model(self, model_id: str) -> ModelEntry:
-        """The registered entry of a model (raises :class:`EntryNotFoundError` if unknown)."""
+        """The registered ``rsa_ray.models.ModelEntry`` of a model (raises :class:`EntryNotFoundError` if unknown)."""
         return registry.get(self._backend, model_id)
 
     def model_ids(self) -> tuple[str, ...]:
         """Ids of all registered models, sorted."""
         return registry.list_ids(self._backend)
 
+    def fetch_weights(self, model_id: str, cache_dir: str | None = None) -> str | None:
+        """A local, sha256-verified copy of a registered model's weights (None if it has none).
+
+        Weights on the store's own protocol (e.g. ``s3://`` beside an ``s3://`` store) are read
+        with the store's storage options, so its endpoint and credentials apply.
+
+        Args:
+            model_id: The registered model.
+            cache_dir: Download cache; default ``$RSA_RAY_CACHE`` or ``~/.cache/rsa_ray/weights``.
+
+        Raises:
+            EntryNotFoundError: If the model is not registered.
+            rsa_ray.models.WeightsIntegrityError: If the bytes do not match the registered sha256.
+
+        Example:
+            >>> Store.open("s3://bucket/store").fetch_weights("depth-small")  # doctest: +SKIP
+            '/root/.cache/rsa_ray/weights/5f1c.../depth-small.safetensors'
+        """
+        document = registry.get_document(self._backend, model_id)
+        reference = document.get("weights")
+        if reference is None:
+            return None
+        uri = reference["path"]
+        same_protocol = _protocol(uri) == _protocol(self.url)
+        return weights.fetch_weights(uri, reference["sha256"], cache_dir or weights.default_cache_dir(),
+                                     self.storage_options if same_protocol else None)
+
     # Per-(probe set, model, layer) entries ------------------------------------------------------
 
     def provenance(self, key: EntryKey) -> Provenance:
-        """The provenance an entry for ``key`` gets by default: from the registry and the probe set."""
-        model = self.model(key.model_id)
+        """The provenance an entry for ``key`` gets by default: from the registry and the probe set.
+
+        The weights sha256 (None without weights) and the preprocessing (a plain dict) are read
+        from the stored entry as they are: equal to ``entry_to_dict(store.model(...))``'s, without
+        loading torch in the processes that only compute RDMs.
+        """
+        document = registry.get_document(self._backend, key.model_id)
+        weights_reference = document.get("weights")
         return Provenance(probe_hash=self.probe_set(key.probe_id).content_hash,
-                          weights_sha256=model.weights_sha256, preprocessing=model.preprocessing.to_dict())
+                          weights_sha256=weights_reference["sha256"] if weights_reference else None,
+                          preprocessing=dict(document["preprocessing"]))
 
     def entry_provenance(self, key: EntryKey, kind: EntryKind | str = EntryKind.ACTIVATIONS) -> Provenance:
         """The provenance stored on an existing entry."""

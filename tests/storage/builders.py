@@ -20,11 +20,18 @@ def probe_images(n_images: int = 10, size: int = 4, seed: int = 0) -> np.ndarray
     return np.random.default_rng(seed).integers(0, 256, (n_images, size, size, 3), dtype=np.uint8)
 
 
+ARCHITECTURE = {"target": "rsa_ray.models.encoder_decoder:build_encoder_decoder", "kwargs": {"out_channels": 1}}
+PREPROCESSING = {"resize": 64, "crop": 64, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
+                 "channel_order": "RGB", "value_range": [0, 1], "interpolation": "bilinear"}
+
+
 def model_manifest(*model_ids: str, layers=("block4", "out")) -> list[dict[str, Any]]:
+    """Valid entries (the ``entry_to_dict`` form) with absolute weights paths and distinct sha256s."""
     return [
-        {"id": model_id, "task": f"task-{model_id}", "task_type": "2d", "builder": "small",
-         "weights": {"uri": f"file:///zoo/{model_id}.safetensors", "sha256": f"{index:064x}"},
-         "layers": list(layers)}
+        {"model_id": model_id, "source": "safetensors", "task": f"task-{model_id}", "task_type": "2d",
+         "architecture": dict(ARCHITECTURE),
+         "weights": {"path": f"/zoo/{model_id}.safetensors", "sha256": f"{index:064x}"},
+         "layers": list(layers), "default_layer": layers[-1], "preprocessing": dict(PREPROCESSING)}
         for index, model_id in enumerate(model_ids)
     ]
 

@@ -1,32 +1,64 @@
-"""Model manifests: YAML and JSON parse to frozen entries; every malformed field names entry and field."""
+"""Model manifests (the zoo format, ``rsa_ray.zoo/v1``): YAML and JSON parse to ``rsa_ray.models.ModelEntry``
+values; every malformed field names the entry and the field."""
 
 import copy
+import dataclasses
 import json
 
 import pytest
 import yaml
 
-from storage import ManifestError, ModelEntry, Preprocessing, load_manifest, parse_manifest
+from rsa_ray.models import (
+    MANIFEST_FORMAT,
+    ModelEntry,
+    PreprocessingSpec,
+    WeightsRef,
+    ZooManifest,
+    entry_to_dict,
+    read_manifest,
+    write_manifest,
+)
+from storage import ManifestError, load_manifest, parse_manifest
 from tests.storage.builders import model_manifest
 
 
-def test_yaml_and_json_manifests_give_the_same_frozen_entries(tmp_path):
-    document = {"models": model_manifest("depth", "edges")}
-    document["models"][0]["preprocessing"] = {"image_size": 256, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+def test_yaml_and_json_manifests_give_the_same_rsa_ray_entries(tmp_path):
+    document = {"format": MANIFEST_FORMAT, "description": "two models", "command": "make zoo",
+                "dataset": {"name": "mini", "seed": 0}, "models": model_manifest("depth", "edges")}
     (tmp_path / "zoo.yaml").write_text(yaml.safe_dump(document))
     (tmp_path / "zoo.json").write_text(json.dumps(document))
     from_yaml = load_manifest(str(tmp_path / "zoo.yaml"))
-    assert from_yaml == load_manifest(str(tmp_path / "zoo.json"))
+    assert from_yaml == load_manifest(str(tmp_path / "zoo.json")) == parse_manifest(document["models"])
     depth = from_yaml[0]
     assert isinstance(depth, ModelEntry) and depth.model_id == "depth" and depth.layers == ("block4", "out")
-    assert depth.preprocessing == Preprocessing(256, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
-    assert parse_manifest([depth.to_dict()]) == (depth,)  # the stored form reads back
+    assert depth.preprocessing == PreprocessingSpec(64, 64, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    assert depth.architecture.kwargs_dict() == {"out_channels": 1} and depth.weights.sha256 == "0" * 64
+    assert parse_manifest([entry_to_dict(depth)]) == (depth,)  # the stored form reads back
     with pytest.raises(AttributeError):
         depth.task = "other"  # frozen
 
 
-def _broken(path: str, value, delete: bool = False):
-    entry = copy.deepcopy(model_manifest("m1")[0])
+def test_a_manifest_written_by_rsa_ray_loads_with_weights_resolved(tmp_path):
+    entries = parse_manifest([{**model_manifest("m1")[0], "weights": {"path": "m1.safetensors", "sha256": "1" * 64}}])
+    write_manifest(ZooManifest(models=entries, description="zoo"), tmp_path / "manifest.yaml")
+    assert read_manifest(tmp_path / "manifest.yaml").models == entries  # rsa_ray keeps the relative path
+    loaded = load_manifest(f"file://{tmp_path}/manifest.yaml")
+    absolute = WeightsRef(str(tmp_path / "m1.safetensors"), "1" * 64)
+    assert loaded == (dataclasses.replace(entries[0], weights=absolute),)
+
+
+def test_defaults_default_layer_is_the_last_and_hub_models_need_no_weights():
+    entry = model_manifest("m1")[0]
+    del entry["default_layer"], entry["preprocessing"], entry["task"]
+    parsed = parse_manifest([entry])[0]
+    assert (parsed.default_layer, parsed.preprocessing, parsed.task) == ("out", PreprocessingSpec(), "")
+    hub = {"model_id": "r18", "source": "timm", "task_type": "semantic", "architecture": {"target": "resnet18"},
+           "layers": ["layer4"]}
+    assert parse_manifest({"models": [hub]})[0].weights is None
+
+
+def _broken(path: str, value, delete: bool = False, **changes):
+    entry = {**copy.deepcopy(model_manifest("m1")[0]), **changes}
     *parents, last = path.split(".")
     target = entry
     for parent in parents:
@@ -41,19 +73,46 @@ def _broken(path: str, value, delete: bool = False):
 @pytest.mark.parametrize(
     ("entry", "field"),
     [
-        (_broken("task", None, delete=True), "task"),
-        (_broken("builder", ""), "builder"),
+        (_broken("colour", "red"), "colour"),
+        (_broken("task", 3), "task"),
+        (_broken("task_type", None, delete=True), "task_type"),
         (_broken("task_type", "4d"), "task_type"),
+        (_broken("source", None, delete=True), "source"),
+        (_broken("source", "pickle"), "source"),
+        (_broken("architecture", None, delete=True), "architecture"),
+        (_broken("architecture", "resnet"), "architecture"),
+        (_broken("architecture.target", ""), "architecture.target"),
+        (_broken("architecture.target", "os.system"), "architecture.target"),
+        (_broken("architecture.code", "x"), "architecture.code"),
+        (_broken("architecture.kwargs", {"sizes": [1, 2]}), "architecture.kwargs.sizes"),
+        (_broken("architecture.kwargs", [1]), "architecture.kwargs"),
+        (_broken("weights", None, delete=True), "weights"),
+        (_broken("weights", None, source="torchscript", architecture=None), "weights"),
+        (_broken("weights", "/zoo/m1.safetensors"), "weights"),
+        (_broken("weights.path", None, delete=True), "weights.path"),
+        (_broken("weights.path", "s3://AKIA:secret@bucket/w"), "weights.path"),
+        (_broken("weights.sha256", None, delete=True), "weights.sha256"),
         (_broken("weights.sha256", "abc"), "weights.sha256"),
-        (_broken("weights.uri", None, delete=True), "weights.uri"),
-        (_broken("weights", "file:///w"), "weights"),
+        (_broken("weights.sha256", "A" * 64), "weights.sha256"),
+        (_broken("weights.uri", "s3://b/w"), "weights.uri"),
+        (_broken("layers", None, delete=True), "layers"),
         (_broken("layers", []), "layers"),
+        (_broken("layers", "out"), "layers"),
         (_broken("layers", ["ok", "../up"]), "layers"),
         (_broken("layers", ["a", "a"]), "layers"),
-        (_broken("preprocessing", {"std": [1, 0, 1]}), "preprocessing.std"),
-        (_broken("preprocessing", {"image_size": "big"}), "preprocessing.image_size"),
-        (_broken("preprocessing", {"crop": 3}), "preprocessing.crop"),
-        (_broken("colour", "red"), "colour"),
+        (_broken("default_layer", "head"), "default_layer"),
+        (_broken("preprocessing", [64]), "preprocessing"),
+        (_broken("preprocessing.std", [1, 0, 1]), "preprocessing.std"),
+        (_broken("preprocessing.std", [1, 1]), "preprocessing.std"),
+        (_broken("preprocessing.mean", ["a", 0, 0]), "preprocessing.mean"),
+        (_broken("preprocessing.resize", "big"), "preprocessing.resize"),
+        (_broken("preprocessing.crop", 0), "preprocessing.crop"),
+        (_broken("preprocessing.value_range", [1, 1]), "preprocessing.value_range"),
+        (_broken("preprocessing.channel_order", "GBR"), "preprocessing.channel_order"),
+        (_broken("preprocessing.interpolation", "lanczos"), "preprocessing.interpolation"),
+        (_broken("preprocessing.image_size", 224), "preprocessing.image_size"),
+        (_broken("training", {"variant": "small"}), "training.base_model_id"),
+        (_broken("training", "yes"), "training"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
@@ -61,12 +120,19 @@ def test_malformed_field_names_entry_and_field(entry, field):
     with pytest.raises(ManifestError) as error:
         parse_manifest([entry])
     assert "'m1'" in str(error.value) and repr(field) in str(error.value)
+    assert "secret" not in str(error.value)
 
 
-def test_bad_id_names_the_entry_position():
-    entry = _broken("id", "../m1")
-    with pytest.raises(ManifestError, match=r"entry #0: field 'id'.*'\.\./m1'"):
-        parse_manifest([entry])
+@pytest.mark.parametrize("bad_id", ["../m1", "", None, "a/b"])
+def test_bad_id_names_the_entry_position(bad_id):
+    entry = _broken("model_id", bad_id)
+    with pytest.raises(ManifestError, match=r"entry #1: field 'model_id'"):
+        parse_manifest(model_manifest("m0") + [entry])
+
+
+def test_entry_that_is_not_a_mapping_names_its_position():
+    with pytest.raises(ManifestError, match="entry #0 must be a mapping"):
+        parse_manifest(["m1"])
 
 
 def test_duplicate_ids_are_rejected():
@@ -74,7 +140,33 @@ def test_duplicate_ids_are_rejected():
         parse_manifest(model_manifest("m1", "m2") + model_manifest("m1"))
 
 
-def test_unparseable_file_names_the_file(tmp_path):
+@pytest.mark.parametrize("document", ["models", {"models": "m1"}, {"entries": []}, 3,
+                                      {"format": "rsa_ray.zoo/v0", "models": []}])
+def test_a_document_that_is_not_a_manifest_is_rejected(document):
+    with pytest.raises(ManifestError, match="manifest"):
+        parse_manifest(document)
+
+
+def test_unparseable_or_invalid_file_names_the_file(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ManifestError, match="bad.json"):
         load_manifest(str(tmp_path / "bad.json"))
+    (tmp_path / "invalid.yaml").write_text(yaml.safe_dump([_broken("task_type", "4d")]))
+    with pytest.raises(ManifestError, match=r"invalid\.yaml.*'m1'.*'task_type'"):
+        load_manifest(str(tmp_path / "invalid.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("base_url", "path", "resolved"),
+    [
+        ("s3://b/zoo", "x.safetensors", "s3://b/zoo/x.safetensors"),
+        ("s3://b/zoo", "./sub/../x.safetensors", "s3://b/zoo/x.safetensors"),
+        ("s3://b/zoo", "gs://other/x.safetensors", "gs://other/x.safetensors"),
+        ("/zoo/v1", "../w/x.pt", "/zoo/w/x.pt"),
+        ("file:///zoo", "x.pt", "/zoo/x.pt"),
+        ("/zoo", "/abs/x.pt", "/abs/x.pt"),
+    ],
+)
+def test_relative_weights_paths_resolve_against_the_base_url(base_url, path, resolved):
+    entry = _broken("weights.path", path)
+    assert parse_manifest([entry], base_url=base_url)[0].weights.path == resolved

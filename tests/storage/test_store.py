@@ -1,10 +1,13 @@
 """The store's API on both backends: probe sets, registry, activations, RDMs, similarity, tables."""
 
+import dataclasses
+import json
 import pickle
 
 import numpy as np
 import pandas as pd
 import pytest
+import zarr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,9 +16,11 @@ from storage import (
     EntryKind,
     EntryNotFoundError,
     IncompleteEntryError,
+    ManifestError,
     Store,
     parse_manifest,
 )
+from rsa_ray.models import MANIFEST_FORMAT, ModelEntry, WeightsRef, entry_from_dict, entry_to_dict
 from tests.storage.builders import features_for, key, model_manifest, probe_images
 from tests.support.s3_server import SECRET_KEY
 
@@ -66,6 +71,51 @@ def test_registry_round_trip_and_conflicts(store):
         store.model("nope")
 
 
+def _full_entries():
+    """Entries using every field: a zoo checkpoint with its training record, TorchScript, a hub model."""
+    training = {"variant": "small", "base_model_id": "depth", "checkpoint_fraction": 0.5, "step": 200, "seed": 7,
+                "validation_loss": 0.125, "steps": 400, "batch_size": 32, "learning_rate": 0.002, "n_train": 1500,
+                "n_val": 200, "dataset_seed": 0, "image_size": 64}
+    checkpoint = {**model_manifest("depth-half")[0], "training": training, "task_type": "3d"}
+    scripted = {**model_manifest("scripted")[0], "source": "torchscript", "architecture": None,
+                "weights": {"path": "s3://zoo/scripted.pt", "sha256": "ab" * 32}}
+    hub = {"model_id": "resnet", "source": "torchvision", "task_type": "semantic",
+           "architecture": {"target": "resnet18", "kwargs": {"num_classes": 10, "weights": None}},
+           "layers": ["layer3", "layer4"], "default_layer": "layer3"}
+    return parse_manifest([checkpoint, scripted, hub])
+
+
+def test_registry_holds_rsa_ray_entries_stored_as_entry_to_dict(store):
+    entries = _full_entries()
+    assert all(isinstance(entry, ModelEntry) for entry in entries)
+    assert store.register_models(entries) == ("depth-half", "scripted", "resnet")
+    assert tuple(store.model(entry.model_id) for entry in entries) == entries
+    stored = dict(zarr.open_group(store=store._backend.zarr_store, path="models/depth-half", mode="r").attrs)
+    assert stored["registry_entry"] == json.loads(json.dumps(entry_to_dict(entries[0])))
+    assert entry_from_dict(stored["registry_entry"]) == entries[0] and stored["entry_format"] == MANIFEST_FORMAT
+    assert store.fetch_weights("resnet") is None  # a hub model without weights
+    probe_id = store.add_probe_set(probe_images(3), ["a", "b", "c"], "p")
+    assert store.provenance(key(probe_id, "resnet", "layer3")).weights_sha256 is None
+
+
+def test_registry_refuses_unhashed_relative_or_foreign_entries(store):
+    template = parse_manifest(model_manifest("m1"))[0]
+    unhashed = dataclasses.replace(template, weights=WeightsRef("/zoo/m1.safetensors", None))
+    with pytest.raises(ManifestError, match=r"'m1'.*'weights\.sha256'"):
+        store.register_models([unhashed])
+    relative = dataclasses.replace(template, weights=WeightsRef("m1.safetensors", "0" * 64))
+    with pytest.raises(ManifestError, match=r"'m1'.*'weights\.path'.*relative|'m1'.*'weights\.path'.*absolute"):
+        store.register_models([relative])
+    unsafe_layer = dataclasses.replace(template, layers=("a/b",), default_layer="a/b")
+    with pytest.raises(ManifestError, match=r"'m1'.*'layers'"):
+        store.register_models([unsafe_layer])
+    with pytest.raises(TypeError, match="rsa_ray.models.ModelEntry"):
+        store.register_models([entry_to_dict(template)])
+    with pytest.raises(ManifestError, match="'m1'.*more than one entry"):
+        store.register_models([template, template])
+    assert store.model_ids() == ()  # nothing was written
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
 def test_activations_round_trip_with_provenance(populated, dtype):
     store, probe_id = populated
@@ -77,9 +127,10 @@ def test_activations_round_trip_with_provenance(populated, dtype):
     np.testing.assert_array_equal(read, features)
     np.testing.assert_array_equal(store.read_activations(key(probe_id), [7, 1]), features[[7, 1]])
     provenance = store.entry_provenance(key(probe_id))
-    assert provenance.weights_sha256 == store.model("m1").weights_sha256
+    assert provenance.weights_sha256 == store.model("m1").weights.sha256 == "0" * 64
     assert provenance.probe_hash == store.probe_set(probe_id).content_hash
-    assert provenance.preprocessing["image_size"] == 224
+    assert provenance.preprocessing == entry_to_dict(store.model("m1"))["preprocessing"]
+    assert provenance.preprocessing["resize"] == 64 and provenance.preprocessing["std"] == [0.25, 0.25, 0.25]
     assert {"numpy", "zarr", "python"} <= set(provenance.library_versions) and provenance.created
 
 
@@ -215,7 +266,7 @@ def test_the_store_is_one_zarr_v3_hierarchy_that_zarr_can_walk(populated):
     activations = members[f"activations/{probe_id}/m1/out"]
     assert isinstance(activations, zarr.Array) and activations.shape == (10, 6)
     assert activations.attrs["provenance"]["probe_hash"] == store.probe_set(probe_id).content_hash
-    assert members["models/m2"].attrs["registry_entry"]["id"] == "m2"
+    assert members["models/m2"].attrs["registry_entry"]["model_id"] == "m2"
     assert isinstance(members[f"similarity/{probe_id}/out/v00001"], zarr.Array)
 
 

@@ -8,17 +8,22 @@ from storage import EntryKey, Store, parse_manifest
 
 
 def registry_entries(model_ids, layers=("out",)):
+    """Valid registry entries (``rsa_ray.models.ModelEntry``) for synthetic models; their weights are never read."""
     return parse_manifest(
         [
             {
-                "id": model_id,
+                "model_id": model_id,
+                "source": "safetensors",
                 "task": f"task-{model_id}",
                 "task_type": "2d",
-                "builder": "synthetic",
-                "weights": {"uri": f"file:///synthetic/{model_id}.safetensors", "sha256": "0" * 64},
+                "architecture": {
+                    "target": "rsa_ray.models.encoder_decoder:build_encoder_decoder",
+                    "kwargs": {"out_channels": 1},
+                },
+                "weights": {"path": f"/synthetic/{model_id}.safetensors", "sha256": f"{index:064x}"},
                 "layers": list(layers),
             }
-            for model_id in model_ids
+            for index, model_id in enumerate(model_ids)
         ]
     )
 
@@ -52,3 +57,34 @@ def add_models(store, probe_id, model_ids, layers=("out",), seed=0):
             store.write_activations(EntryKey(probe_id, model_id, layer), values)
             features[(model_id, layer)] = values
     return features
+
+
+def write_random_zoo(folder, model_ids, absolute_paths=False):
+    """Random-init Table S1 encoder-decoders saved as safetensors, with registry entries naming their sha256.
+
+    Returns the entries (``rsa_ray.models.ModelEntry``) and the modules, by id.
+    """
+    import dataclasses
+    import hashlib
+
+    import torch
+    from safetensors.torch import save_file
+
+    from rsa_ray.models import build_encoder_decoder
+    from rsa_ray.models.manifest import example_entry
+
+    template = example_entry()
+    entries, modules = [], {}
+    for index, model_id in enumerate(model_ids):
+        torch.manual_seed(index)
+        module = build_encoder_decoder(out_channels=1).eval()
+        path = folder / f"{model_id}.safetensors"
+        save_file(module.state_dict(), path)
+        weights = dataclasses.replace(
+            template.weights,
+            path=str(path.resolve()) if absolute_paths else path.name,
+            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        )
+        entries.append(dataclasses.replace(template, model_id=model_id, weights=weights))
+        modules[model_id] = module
+    return tuple(entries), modules

@@ -1,0 +1,234 @@
+"""Field checks for one registry entry in the ``entry_to_dict`` form (``rsa_ray.zoo/v1``).
+
+Each check takes the raw value and the entry's label (its id, or ``#position``)
+and returns the typed value, or raises :class:`ManifestError` naming the entry
+and the field. The value types come from :mod:`rsa_ray.models`, imported inside
+the checks: it loads torch, which a process that only reads arrays never needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from storage.errors import InvalidIdError, ManifestError
+from storage.names import validate_id
+
+if TYPE_CHECKING:
+    from rsa_ray.models import ArchitectureSpec, ModelSource, PreprocessingSpec, TrainingRecord, WeightsRef
+
+TASK_TYPES = ("2d", "3d", "semantic", "geometric", "other")
+ENTRY_FIELDS = ("model_id", "source", "architecture", "weights", "layers", "default_layer", "preprocessing", "task",
+                "task_type", "training")
+# Sources whose weights are a file: the file and its sha256 are required.
+FILE_SOURCES = ("safetensors", "torch_state_dict", "torchscript")
+_STATE_DICT_SOURCES = ("safetensors", "torch_state_dict")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", flags=re.ASCII)
+_PREPROCESSING_FIELDS = ("resize", "crop", "mean", "std", "channel_order", "value_range", "interpolation")
+_SCALAR = (str, int, float, bool, type(None))
+
+
+def fail(entry: str, field: str, problem: str) -> ManifestError:
+    """The error for a bad field of an entry.
+
+    Example:
+        >>> str(fail("'m1'", "task_type", "is required"))
+        "manifest entry 'm1': field 'task_type' is required"
+    """
+    return ManifestError(f"manifest entry {entry}: field {field!r} {problem}")
+
+
+def _mapping(raw: Any, entry: str, field: str, allowed: Sequence[str]) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise fail(entry, field, f"must be a mapping with keys {', '.join(allowed)}, got {raw!r}")
+    unknown = sorted(str(key) for key in set(raw) - set(allowed))
+    if unknown:
+        raise fail(entry, f"{field}.{unknown[0]}", f"is not a known field ({', '.join(allowed)})")
+    return raw
+
+
+def _text(raw: Any, entry: str, field: str) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise fail(entry, field, f"must be a non-empty string, got {raw!r}")
+    return raw
+
+
+def check_task(raw: Mapping[str, Any], entry: str) -> tuple[str, str]:
+    """``(task, task_type)``: the task is optional free text; the task type is required, one of TASK_TYPES.
+
+    Example:
+        >>> check_task({"task": "depth", "task_type": "3d"}, "'m1'")
+        ('depth', '3d')
+    """
+    task = raw.get("task", "")
+    if not isinstance(task, str):
+        raise fail(entry, "task", f"must be a string, got {task!r}")
+    if "task_type" not in raw:
+        raise fail(entry, "task_type", f"is required (one of {', '.join(TASK_TYPES)})")
+    if raw["task_type"] not in TASK_TYPES:
+        raise fail(entry, "task_type", f"must be one of {', '.join(TASK_TYPES)}, got {raw['task_type']!r}")
+    return task, raw["task_type"]
+
+
+def check_source(raw: Any, entry: str) -> ModelSource:
+    """The model's source (how it is stored).
+
+    Example:
+        >>> check_source("safetensors", "'m1'").value
+        'safetensors'
+    """
+    from rsa_ray.models import ModelSource
+
+    names = [source.value for source in ModelSource]
+    if raw not in names:
+        raise fail(entry, "source", f"must be one of {', '.join(names)}, got {raw!r}")
+    return ModelSource(raw)
+
+
+def check_architecture(raw: Any, entry: str, source: ModelSource) -> ArchitectureSpec | None:
+    """``{target, kwargs}``; required for every source but TorchScript; kwargs are scalars.
+
+    Example:
+        >>> spec = check_architecture({"target": "pkg.mod:build", "kwargs": {"width": 2}}, "'m1'",
+        ...                           check_source("safetensors", "'m1'"))
+        >>> spec.kwargs
+        (('width', 2),)
+    """
+    from rsa_ray.models import ArchitectureSpec
+
+    if raw is None:
+        if source.value != "torchscript":
+            raise fail(entry, "architecture", f"is required for source {source.value}")
+        return None
+    raw = _mapping(raw, entry, "architecture", ("target", "kwargs"))
+    target = _text(raw.get("target"), entry, "architecture.target")
+    if source.value in _STATE_DICT_SOURCES and not _IMPORT_PATH.fullmatch(target):
+        raise fail(entry, "architecture.target", f"must look like 'package.module:function', got {target!r}")
+    kwargs = raw.get("kwargs") or {}
+    if not isinstance(kwargs, Mapping):
+        raise fail(entry, "architecture.kwargs", f"must be a mapping of names to scalars, got {kwargs!r}")
+    for name, value in kwargs.items():
+        if not isinstance(name, str) or not isinstance(value, _SCALAR):
+            raise fail(entry, f"architecture.kwargs.{name}",
+                       f"must be a scalar (str, int, float, bool, null), got {value!r}")
+    return ArchitectureSpec(target, dict(kwargs))
+
+
+def _has_credentials(path: str) -> bool:
+    return "://" in path and "@" in urlsplit(path).netloc
+
+
+def check_weights(raw: Any, entry: str, source: ModelSource) -> WeightsRef | None:
+    """``{path, sha256}``: required for file sources; whenever given, the sha256 is required.
+
+    Example:
+        >>> check_weights({"path": "w.safetensors", "sha256": "0" * 64}, "'m1'",
+        ...               check_source("safetensors", "'m1'")).path
+        'w.safetensors'
+    """
+    from rsa_ray.models import WeightsRef
+
+    if raw is None:
+        if source.value in FILE_SOURCES:
+            raise fail(entry, "weights", f"is required for source {source.value} (a path and its sha256)")
+        return None
+    raw = _mapping(raw, entry, "weights", ("path", "sha256"))
+    path = _text(raw.get("path"), entry, "weights.path")
+    if _has_credentials(path):
+        raise fail(entry, "weights.path", "must not hold credentials; pass them as storage options")
+    sha256 = raw.get("sha256")
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        raise fail(entry, "weights.sha256", f"must be 64 lowercase hex digits (weights are untrusted), got {sha256!r}")
+    return WeightsRef(path, sha256)
+
+
+def check_layers(raw: Mapping[str, Any], entry: str) -> tuple[tuple[str, ...], str]:
+    """``(layers, default_layer)``: a non-empty list of safe names, no repeats; the default (else the last) in it.
+
+    Example:
+        >>> check_layers({"layers": ["block4", "out"]}, "'m1'")
+        (('block4', 'out'), 'out')
+    """
+    layers = raw.get("layers")
+    if not isinstance(layers, Sequence) or isinstance(layers, str) or not layers:
+        raise fail(entry, "layers", f"must be a non-empty list of layer names, got {layers!r}")
+    for layer in layers:
+        try:
+            validate_id(layer, "layer")
+        except InvalidIdError as error:
+            raise fail(entry, "layers", str(error)) from None
+    if len(set(layers)) != len(layers):
+        raise fail(entry, "layers", f"lists a layer twice: {list(layers)}")
+    default_layer = raw.get("default_layer", layers[-1])
+    if default_layer not in layers:
+        raise fail(entry, "default_layer", f"must be one of the layers {list(layers)}, got {default_layer!r}")
+    return tuple(layers), default_layer
+
+
+def _numbers(value: Any, count: int) -> bool:
+    return (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == count and all(
+        isinstance(item, (int, float)) and not isinstance(item, bool) and math.isfinite(item) for item in value))
+
+
+def _preprocessing_type(name: str, value: Any) -> str | None:
+    """What is wrong with the type of one preprocessing field, or None."""
+    if name in ("resize", "crop") and value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        return f"must be a whole number of pixels or null, got {value!r}"
+    if name in ("mean", "std") and not _numbers(value, 3):
+        return f"must be 3 finite numbers (one per channel), got {value!r}"
+    if name == "value_range" and not _numbers(value, 2):
+        return f"must be 2 finite numbers (low, high), got {value!r}"
+    if name in ("channel_order", "interpolation") and not isinstance(value, str):
+        return f"must be a string, got {value!r}"
+    return None
+
+
+def check_preprocessing(raw: Any, entry: str) -> PreprocessingSpec:
+    """The preprocessing, checked field by field and then as a whole by ``PreprocessingSpec``.
+
+    Example:
+        >>> check_preprocessing({"resize": 64, "crop": 64}, "'m1'").crop
+        64
+    """
+    from rsa_ray.models import PreprocessingSpec
+
+    if raw is None:
+        return PreprocessingSpec()
+    raw = _mapping(raw, entry, "preprocessing", _PREPROCESSING_FIELDS)
+    for name, value in raw.items():
+        problem = _preprocessing_type(name, value)
+        if problem is None:
+            try:  # one field at a time (the others at their valid defaults) names the culprit
+                PreprocessingSpec(**{name: value})
+            except ValueError as error:
+                problem = f"is invalid: {error}"
+        if problem is not None:
+            raise fail(entry, f"preprocessing.{name}", problem)
+    try:
+        return PreprocessingSpec(**raw)
+    except ValueError as error:
+        raise fail(entry, "preprocessing", f"is invalid: {error}") from None
+
+
+def check_training(raw: Any, entry: str) -> TrainingRecord | None:
+    """The optional training record (provenance of zoo models): every field of ``TrainingRecord``.
+
+    Example:
+        >>> check_training(None, "'m1'") is None
+        True
+    """
+    from rsa_ray.models import TrainingRecord
+
+    if raw is None:
+        return None
+    names = tuple(field.name for field in dataclasses.fields(TrainingRecord))
+    raw = _mapping(raw, entry, "training", names)
+    missing = [name for name in names if name not in raw]
+    if missing:
+        raise fail(entry, f"training.{missing[0]}", "is required")
+    return TrainingRecord(**raw)
