@@ -79,7 +79,7 @@ def run_once(n_models: int, n_images: int, layer: str, folder: Path) -> dict[str
 
     activations = [store.read_activations(EntryKey(probe_id, m, layer)) for m in model_ids]
     start = time.perf_counter()
-    rdms = np.stack([compute_rdm(a) for a in activations]).astype(np.float32)
+    rdms = np.stack([compute_rdm(a) for a in activations])
     floor_matrix = similarity_matrix(rdms)
     floor = time.perf_counter() - start
     stored = store.read_similarity(probe_id, layer).matrix

@@ -38,8 +38,10 @@ class RdmOutcome:
 def compute_and_store_rdm(store: Store, key: EntryKey, options: SimilarityOptions) -> RdmOutcome:
     """Reads a model's activations, stores its RDM and then its standardised rank vector.
 
-    The rank vector is written last: its completion marks the model's RDM stage done.
-    Input that makes the model's RDM undefined is reported, not raised.
+    The rank vector is computed from the float64 RDM before the RDM is stored as
+    float32, so Spearman sees no ties that float32 rounding would create. It is
+    written last: its completion marks the model's RDM stage done. Input that makes
+    the model's RDM undefined is reported, not raised.
 
     Example:
         >>> compute_and_store_rdm(store, EntryKey(probe_id, "m1", "out"), SimilarityOptions())  # doctest: +SKIP

@@ -79,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
     ids.append(late.model_id)
     summary = compute_similarities(store, probe_id, ids, DEMO_LAYERS, address=args.address)
     failures += summary.failures
-    new_version = dict(summary.versions)[DEMO_LAYERS[0]]
-    diff = ranking_diff_table(store, probe_id, DEMO_LAYERS[0], before if new_version else None)
+    versions = store.similarity_versions(probe_id, DEMO_LAYERS[0])
+    # On a rerun nothing is new: show the change the model's arrival made (the last two versions).
+    previous = before if dict(summary.versions)[DEMO_LAYERS[0]] else (versions[-2] if len(versions) > 1 else None)
+    diff = ranking_diff_table(store, probe_id, DEMO_LAYERS[0], previous)
     diff.to_csv(out / "ranking_diff.csv", index=False)
 
     print("[5/5] report")

@@ -77,15 +77,15 @@ def write_layer_taxonomy(store: Store, probe_id: str, layer: str, out: Path) -> 
 
 
 def write_layer_comparison(taxonomies: Sequence[LayerTaxonomy], out: Path) -> Path | None:
-    """The per-layer matrices side by side in the last layer's dendrogram order, over the models all layers share."""
+    """The per-layer matrices side by side in the first layer's dendrogram order, over the models all layers share."""
     if len(taxonomies) < 2:
         return None
-    shared = [m for m in taxonomies[-1].similarity.model_ids if all(m in t.similarity.model_ids for t in taxonomies)]
+    shared = [m for m in taxonomies[0].similarity.model_ids if all(m in t.similarity.model_ids for t in taxonomies)]
     matrices = {}
     for taxonomy in taxonomies:
         position = [taxonomy.similarity.model_ids.index(m) for m in shared]
         matrices[taxonomy.layer] = taxonomy.similarity.matrix[np.ix_(position, position)]
-    last = taxonomies[-1]
-    leaf_order = [shared.index(last.similarity.model_ids[i]) for i in last.clusters.leaf_order if last.similarity.model_ids[i] in shared]
-    types = [last.task_types[last.similarity.model_ids.index(m)] for m in shared]
+    first = taxonomies[0]
+    leaf_order = [shared.index(first.similarity.model_ids[i]) for i in first.clusters.leaf_order if first.similarity.model_ids[i] in shared]
+    types = [first.task_types[first.similarity.model_ids.index(m)] for m in shared]
     return plot_layer_matrices(matrices, shared, types, leaf_order, out / "layers.png")

@@ -164,14 +164,18 @@ def similarity_of_vectors(vectors_a: np.ndarray, vectors_b: np.ndarray | None = 
         0.5
     """
     vectors_a = np.asarray(vectors_a)
-    if vectors_b is not None:
-        vectors_b = np.asarray(vectors_b)
-    for label, vectors in (("vectors_a", vectors_a), ("vectors_b", vectors_b)):
-        if vectors is not None:
-            bad_rows = np.flatnonzero(~np.isfinite(vectors).all(axis=-1))
-            if bad_rows.size:
-                raise DegenerateInputError(f"{label}[{bad_rows[0]}]", "standardised vectors hold NaN or Inf")
-    product = np.clip(tiled_product(vectors_a, vectors_b, block_size=block_size), -1.0, 1.0)
+    vectors_b = None if vectors_b is None else np.asarray(vectors_b)
+    product = tiled_product(vectors_a, vectors_b, block_size=block_size)
+    # NaN or Inf in an input row spreads to its row or column of the product: checking the (N, K)
+    # product is as sure as checking the (N, L) inputs and far cheaper; the inputs are read only to name the row.
+    if not np.isfinite(product).all():
+        for label, vectors in (("vectors_a", vectors_a), ("vectors_b", vectors_b)):
+            if vectors is not None:
+                bad_rows = np.flatnonzero(~np.isfinite(vectors).all(axis=-1))
+                if bad_rows.size:
+                    raise DegenerateInputError(f"{label}[{bad_rows[0]}]", "standardised vectors hold NaN or Inf")
+        raise ValueError("the product of the standardised vectors overflowed: they are not unit vectors")
+    product = np.clip(product, -1.0, 1.0)
     if vectors_b is None:
         np.fill_diagonal(product, 1.0)
     return product

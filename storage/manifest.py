@@ -197,6 +197,14 @@ def manifest_folder(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[0]
 
 
+def _one_line(error: Exception) -> str:
+    """A parser error as one line: YAML's problem and position, or the message's first line."""
+    mark = getattr(error, "problem_mark", None)
+    if isinstance(error, yaml.MarkedYAMLError) and mark is not None:
+        return f"{error.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return str(error).splitlines()[0]
+
+
 def load_manifest(url: str, storage_options: Mapping[str, Any] | None = None) -> tuple[ModelEntry, ...]:
     """Reads and validates a ``.yaml``/``.yml``/``.json`` manifest from a path or any fsspec URL.
 
@@ -216,7 +224,7 @@ def load_manifest(url: str, storage_options: Mapping[str, Any] | None = None) ->
     try:
         document = json.loads(text) if url.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as error:
-        raise ManifestError(f"manifest {url}: does not parse: {error}") from None
+        raise ManifestError(f"manifest {url}: does not parse: {_one_line(error)}") from None
     try:
         return parse_manifest(document, base_url=manifest_folder(url))
     except ManifestError as error:

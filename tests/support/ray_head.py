@@ -42,7 +42,10 @@ def ray_head(num_cpus: int = 2) -> Iterator[str]:
         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}", f"--num-cpus={num_cpus}",
         f"--temp-dir={temp_dir}", "--disable-usage-stats", "--include-dashboard=true",
     ]
-    environment = {**os.environ, "RAY_ADDRESS": ""}
+    # Token authentication would need the client to carry the head's token; on a loopback test head it is off.
+    # Jobs run `python` from PATH, as on a cluster image: put this interpreter's environment first.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    environment = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled", "PATH": path}
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=180, env=environment)
     url = f"http://127.0.0.1:{dashboard_port}"
     try:

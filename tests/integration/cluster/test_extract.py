@@ -124,5 +124,5 @@ def test_run_similarity_extracts_missing_models_then_compares(tmp_path):
         features = [
             extract_features(modules[m], images, [layer], entries[0].preprocessing, InferenceOptions())[layer] for m in model_ids
         ]
-        expected = similarity_matrix(compute_rdms(features).astype(np.float32))
+        expected = similarity_matrix(compute_rdms(features))
         np.testing.assert_allclose(store.read_similarity(probe_id, layer).matrix, expected, atol=1e-5)

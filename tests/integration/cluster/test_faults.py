@@ -71,7 +71,7 @@ def test_driver_killed_mid_run_then_rerun_recomputes_only_the_rest(tmp_path):
     assert set(report["computed"]).isdisjoint(done_before_rerun), "a completed model was recomputed"
     assert set(report["computed"]) | set(done_before_rerun) == set(models)
     stored = store.read_similarity(probe_id, "out")
-    expected = similarity_matrix(compute_rdms([features[(m, "out")] for m in models]).astype(np.float32))
+    expected = similarity_matrix(compute_rdms([features[(m, "out")] for m in models]))
     order = [models.index(m) for m in stored.model_ids]
     np.testing.assert_allclose(stored.matrix, expected[np.ix_(order, order)], atol=1e-6)
 
@@ -133,7 +133,7 @@ def test_worker_killed_mid_task_is_retried_with_equal_results(tmp_path):
     assert summary.failures == ()
     assert sorted(model for model, _ in summary.computed_rdms) == models  # each once
     stored = store.read_similarity(probe_id, "out")
-    expected = similarity_matrix(compute_rdms([features[(m, "out")] for m in models]).astype(np.float32))
+    expected = similarity_matrix(compute_rdms([features[(m, "out")] for m in models]))
     np.testing.assert_allclose(stored.matrix, expected, atol=1e-6)
 
 
@@ -165,5 +165,5 @@ def test_worker_node_removed_mid_run_completes_with_equal_results(tmp_path):
     assert "error" not in outcome, outcome.get("error")
     assert outcome["result"].failures == ()
     stored = store.read_similarity(probe_id, "out")
-    expected = similarity_matrix(compute_rdms([features[(m, "out")] for m in models]).astype(np.float32))
+    expected = similarity_matrix(compute_rdms([features[(m, "out")] for m in models]))
     np.testing.assert_allclose(stored.matrix, expected, atol=1e-6)

@@ -37,5 +37,5 @@ def test_taxonomy_job_through_job_submission(tmp_path):
         extract_features(modules[m], images, ["encoder.output"], entries[0].preprocessing, InferenceOptions())["encoder.output"]
         for m in stored.model_ids
     ]
-    np.testing.assert_allclose(stored.matrix, similarity_matrix(compute_rdms(features).astype(np.float32)), atol=1e-5)
+    np.testing.assert_allclose(stored.matrix, similarity_matrix(compute_rdms(features)), atol=1e-5)
     assert (tmp_path / "report" / "report.html").is_file()

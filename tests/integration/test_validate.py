@@ -1,0 +1,101 @@
+"""Transfer validation on a real local Ray: a multi-trial Tune run, and ``rsa-ray validate --smoke-test``
+(one target and the leave-one-out replication) on temporary stores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import ray
+import torch
+
+from cluster.tune_validation import CandidateEncoder, TrialPlan, TuneValidationOptions, run_validation
+from jobs.cli import build_parser
+from jobs.validate import SUBCOMMAND
+from rsa_ray.datasets.labelled import load_labelled_task
+from rsa_ray.models import build_zoo_model, read_shipped_zoo
+from rsa_ray.validation import CONTROL, FinetuneSettings, TargetSplits, encoder_state, finetune_and_evaluate, split_indices
+from storage import Store
+
+pytestmark = pytest.mark.ray
+
+CANDIDATES = ("depth-small", "edges_2d-small")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    labelled = load_labelled_task("sklearn-digits", "digits", size=16)
+    train, held_out = split_indices(len(labelled.images), 0.2, seed=0)
+    inputs = labelled.images.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+    return TargetSplits(labelled.task, (inputs[train[:64]], labelled.targets[train[:64]]),
+                        (inputs[held_out[:48]], labelled.targets[held_out[:48]]))
+
+
+@pytest.fixture(scope="module")
+def encoders():
+    entries = {entry.model_id: entry for entry in read_shipped_zoo().models}
+    return {
+        model_id: CandidateEncoder(model_id, 1, {k: v.float().numpy() for k, v in encoder_state(build_zoo_model(entries[model_id]).state_dict()).items()})
+        for model_id in CANDIDATES
+    }
+
+
+def test_tune_runs_one_trial_per_candidate_and_seed_with_the_control(digits, encoders, tmp_path):
+    options = TuneValidationOptions(steps=4, seeds=2, batch_size=8, experiment_name="digits-test")
+    table = run_validation(digits, [TrialPlan("digits", CANDIDATES)], encoders, options, str(tmp_path / "tune"))
+    assert len(table) == (len(CANDIDATES) + 1) * 2  # (candidates + control) × seeds
+    assert set(zip(table["candidate"], table["seed"])) == {(c, s) for c in (*CANDIDATES, CONTROL) for s in (0, 1)}
+    assert table["is_control"].sum() == 2 and (table["error"] == "").all()
+    assert all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in table["metric"])  # held-out accuracy
+    assert (table["metric_name"] == "accuracy").all() and (table["step"] == 4).all()
+    assert (tmp_path / "tune" / "digits-test").is_dir()  # Tune's experiment folder where it was told
+    # A trial computes what the same finetuning computes in this process (CPU, one thread, same seed).
+    torch.set_num_threads(1)
+    expected = finetune_and_evaluate(digits, encoders["depth-small"].weights, FinetuneSettings(steps=4, batch_size=8, seed=1))
+    measured = table[(table["candidate"] == "depth-small") & (table["seed"] == 1)]["metric"].item()
+    assert measured == pytest.approx(expected, abs=1e-9)
+
+
+def _run_cli(arguments):
+    args = build_parser([SUBCOMMAND]).parse_args(["validate", *arguments])
+    return args.run(args)
+
+
+def test_validate_smoke_test_writes_tables_plot_and_report(tmp_path):
+    store_dir, out = tmp_path / "store", tmp_path / "out"
+    assert _run_cli(["--target", "depth", "--smoke-test", "--store", str(store_dir), "--out", str(out)]) == 0
+    store = Store.open(str(store_dir))
+    trials = store.read_table("validation.depth.trials")
+    assert len(trials) == 4 and set(trials["candidate"]) == {"autoencoding-small", "semantic_segmentation-small", "camera_pose-small", CONTROL}
+    assert np.isfinite(trials["metric"]).all() and (trials["metric_name"] == "negative_l1").all()
+    candidates = store.read_table("validation.depth.candidates")
+    assert candidates["rsa_rank"].tolist() == [1, 2, 3]
+    similarity = store.read_similarity(store.probe_set_ids()[0], "encoder.output")
+    row = similarity.model_ids.index("depth-small")
+    for _, candidate in candidates.iterrows():  # the ranking is the stored RSA similarity
+        assert candidate["similarity"] == pytest.approx(similarity.matrix[row, similarity.model_ids.index(candidate["candidate"])])
+    agreement = store.read_table("validation.depth.agreement")
+    assert math.isfinite(agreement["spearman"].item()) and "top3_hit" in agreement
+    assert (out / "validation.depth.png").stat().st_size > 0
+    assert "Transfer validation: depth" in (out / "validation.html").read_text()
+    assert (store_dir / "tune" / "validate-depth").is_dir()
+
+
+def test_replicate_smoke_test_scores_every_zoo_task_leave_one_out(tmp_path):
+    store_dir = tmp_path / "store"
+    assert _run_cli(["--replicate", "--smoke-test", "--store", str(store_dir), "--out", str(tmp_path / "out")]) == 0
+    store = Store.open(str(store_dir))
+    trials = store.read_table("replication.trials")
+    assert len(trials) == 4 * 4  # 4 targets × (3 other tasks + control)
+    for target, rows in trials.groupby("target"):
+        assert not any(name.startswith(f"{target}-") for name in rows["candidate"])  # leave-one-out
+    table1 = store.read_table("replication.table1")
+    assert table1["targets"].item() == 4 and 0 <= table1["top1_hits"].item() <= table1["top3_hits"].item() <= 4
