@@ -88,3 +88,51 @@ def write_random_zoo(folder, model_ids, absolute_paths=False):
         entries.append(dataclasses.replace(template, model_id=model_id, weights=weights))
         modules[model_id] = module
     return tuple(entries), modules
+
+
+def task_worker_pids(task_name):
+    """PIDs of Ray workers whose process title says they are running ``task_name`` now."""
+    from pathlib import Path
+
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith(f"ray::{task_name}"):
+                pids.append(int(entry.name))
+    return pids
+
+
+def run_in_thread(function, *args):
+    """Starts ``function(*args)`` in a thread; returns the thread and a dict that gets its result or error."""
+    import threading
+
+    outcome = {}
+
+    def target():
+        try:
+            outcome["result"] = function(*args)
+        except BaseException as error:  # handed to the test thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def kill_first_worker_running(task_name, thread):
+    """SIGKILLs the Ray workers caught running ``task_name`` while ``thread`` runs; returns their PIDs."""
+    import os
+    import signal
+    import time
+
+    killed = []
+    while thread.is_alive() and not killed:
+        for pid in task_worker_pids(task_name):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        time.sleep(0.002)
+    return killed

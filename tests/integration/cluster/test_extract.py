@@ -1,26 +1,17 @@
 """Encoder actors on real Ray: stored activations equal an in-process forward pass; faults."""
 
-import dataclasses
-import hashlib
-import os
-import signal
-import time
 
 import numpy as np
 import pytest
 import ray
-import torch
-from safetensors.torch import save_file
 
 from cluster.connect import connect
 from cluster.extract import ExtractionOptions, extract_all
 from cluster.plan import ExtractionTask
 from cluster.resolvers import ManifestResolver
-from rsa_ray.models import InferenceOptions, build_encoder_decoder, extract_features
-from rsa_ray.models.manifest import example_entry
+from rsa_ray.models import InferenceOptions, extract_features
 from storage import EntryKey, Store
-from tests.integration.cluster.helpers import registry_entries
-from tests.integration.cluster.test_faults import run_in_thread, task_worker_pids
+from tests.integration.cluster.helpers import kill_first_worker_running, registry_entries, run_in_thread, write_random_zoo
 
 pytestmark = pytest.mark.ray
 
@@ -32,23 +23,6 @@ def local_ray():
     connect(num_cpus=2)
     yield
     ray.shutdown()
-
-
-def write_zoo(folder, model_ids):
-    """Random-init encoder-decoders saved as safetensors, with entries naming their sha256."""
-    entries, modules = [], {}
-    for index, model_id in enumerate(model_ids):
-        torch.manual_seed(index)
-        module = build_encoder_decoder(out_channels=1).eval()
-        path = folder / f"{model_id}.safetensors"
-        save_file(module.state_dict(), path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        template = example_entry()
-        entries.append(
-            dataclasses.replace(template, model_id=model_id, weights=dataclasses.replace(template.weights, path=path.name, sha256=digest))
-        )
-        modules[model_id] = module
-    return tuple(entries), modules
 
 
 def make_probe_store(tmp_path, model_ids, n_images=24):
@@ -71,7 +45,7 @@ def assert_activations_equal_in_process(store, probe_id, images, entries, module
 def test_actors_write_what_an_in_process_forward_gives_and_report_bad_weights(tmp_path):
     model_ids = ["a", "b", "c", "tampered"]
     store, probe_id, images = make_probe_store(tmp_path, model_ids)
-    entries, modules = write_zoo(tmp_path, model_ids)
+    entries, modules = write_random_zoo(tmp_path, model_ids)
     (tmp_path / "tampered.safetensors").write_bytes(b"not the weights the entry names")
     tasks = [ExtractionTask(m, LAYERS) for m in model_ids]
 
@@ -88,17 +62,12 @@ def test_actors_write_what_an_in_process_forward_gives_and_report_bad_weights(tm
 def test_actor_killed_mid_extraction_restarts_and_results_are_equal(tmp_path):
     model_ids = [f"m{i}" for i in range(6)]
     store, probe_id, images = make_probe_store(tmp_path, model_ids, n_images=200)
-    entries, modules = write_zoo(tmp_path, model_ids)
+    entries, modules = write_random_zoo(tmp_path, model_ids)
     tasks = [ExtractionTask(m, LAYERS) for m in model_ids]
     resolver = ManifestResolver(entries, str(tmp_path))
 
     thread, outcome = run_in_thread(extract_all, store, probe_id, tasks, resolver, ExtractionOptions(batch_size=20, n_actors=2))
-    killed = []
-    while thread.is_alive() and not killed:
-        for pid in task_worker_pids("EncoderActor.extract"):
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
-        time.sleep(0.002)
+    killed = kill_first_worker_running("EncoderActor.extract", thread)
     thread.join(timeout=300)
     assert killed, "no actor was caught mid-extraction, so nothing was tested"
     assert "error" not in outcome, outcome.get("error")
@@ -114,7 +83,7 @@ def test_run_similarity_extracts_missing_models_then_compares(tmp_path):
 
     model_ids = ["p", "q", "r"]
     store, probe_id, images = make_probe_store(tmp_path, model_ids, n_images=30)
-    entries, modules = write_zoo(tmp_path, model_ids)
+    entries, modules = write_random_zoo(tmp_path, model_ids)
     extractor = functools.partial(extract_all, resolver=ManifestResolver(entries, str(tmp_path)), options=ExtractionOptions(batch_size=16))
 
     summary = run_similarity(store, probe_id, model_ids, list(LAYERS), extractor=extractor)

@@ -13,7 +13,7 @@ import pytest
 
 from rsa_ray import compute_rdms, similarity_matrix
 from storage import EntryKind
-from tests.integration.cluster.helpers import make_store
+from tests.integration.cluster.helpers import kill_first_worker_running, make_store, run_in_thread
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -76,36 +76,6 @@ def test_driver_killed_mid_run_then_rerun_recomputes_only_the_rest(tmp_path):
     np.testing.assert_allclose(stored.matrix, expected[np.ix_(order, order)], atol=1e-6)
 
 
-def task_worker_pids(task_name):
-    """PIDs of Ray workers whose process title says they are running ``task_name`` now."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if title.startswith(f"ray::{task_name}"):
-                pids.append(int(entry.name))
-    return pids
-
-
-def run_in_thread(function, *args):
-    import threading
-
-    outcome = {}
-
-    def target():
-        try:
-            outcome["result"] = function(*args)
-        except BaseException as error:  # handed to the test thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, outcome
-
-
 def test_worker_killed_mid_task_is_retried_with_equal_results(tmp_path):
     import ray
 
@@ -118,12 +88,7 @@ def test_worker_killed_mid_task_is_retried_with_equal_results(tmp_path):
     connect(num_cpus=2)
     try:
         thread, outcome = run_in_thread(run_similarity, store, probe_id, models, ["out"], SimilarityOptions(block_size=8))
-        killed = []
-        while thread.is_alive() and not killed:
-            for pid in task_worker_pids("compute_and_store_rdm"):
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-            time.sleep(0.002)
+        killed = kill_first_worker_running("compute_and_store_rdm", thread)
         thread.join(timeout=300)
     finally:
         ray.shutdown()
