@@ -9,6 +9,7 @@ parser, dispatches, and turns expected errors into one clear line on stderr
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -18,7 +19,7 @@ from rsa_ray._version import __version__
 
 
 def _subcommands() -> tuple[Subcommand, ...]:
-    from jobs import demo, models, probes, rank, rerank, similarity, submit, taxonomy, train_target, train_zoo
+    from jobs import demo, models, probes, rank, report_command, rerank, similarity, submit, taxonomy, train_target, train_zoo, validate
 
     return (
         probes.SUBCOMMAND,
@@ -28,10 +29,12 @@ def _subcommands() -> tuple[Subcommand, ...]:
         taxonomy.SUBCOMMAND,
         rank.SUBCOMMAND,
         rerank.SUBCOMMAND,
+        report_command.SUBCOMMAND,
         train_target.SUBCOMMAND,
         train_zoo.SUBCOMMAND,
         demo.SUBCOMMAND,
         submit.SUBCOMMAND,
+        validate.SUBCOMMAND,
     )
 
 
@@ -68,6 +71,16 @@ def build_parser(subcommands: Sequence[Subcommand] = SUBCOMMANDS) -> argparse.Ar
     return parser
 
 
+def _show_progress() -> None:
+    """Progress lines of long stages (logged by ``cluster`` as ``rsa_ray``) go to stderr."""
+    logger = logging.getLogger("rsa_ray")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     children = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return children.choices[name]
@@ -88,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    _show_progress()
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 0

@@ -2,7 +2,8 @@
 
 Run once (cron, a Kubernetes CronJob, a RayCronJob) or keep running with
 ``--every 10m``. Exit codes: 0 done, 3 done but some models failed (see the
-failures table), 1 an error (nothing half-written: a rerun resumes).
+failures table), 75 skipped because another rerank holds the store's lock,
+1 an error (nothing half-written: a rerun resumes).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from jobs.common import add_output_argument, add_selection_arguments, choose_lay
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
 from rsa_ray import ranking_changes
-from storage import Store, load_manifest
+from storage import Store, StoreLockedError, load_manifest
+
+LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: try again later
 
 logger = logging.getLogger("rsa_ray")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -92,8 +95,18 @@ def ranking_diff_table(store: Store, probe_id: str, layer: str, old_version: int
 
 
 def rerank_once(args: argparse.Namespace) -> int:
-    """One rerank: register, compute what is missing, write ranking diffs. Returns the exit code."""
+    """One rerank under the store's ``rerank`` lock. Returns the exit code."""
     store = open_store(args.store)
+    try:
+        with store.lock("rerank"):
+            return _rerank_locked(store, args)
+    except StoreLockedError as error:
+        print(f"rsa-ray rerank: skipped: {error}")
+        return LOCKED_EXIT_CODE
+
+
+def _rerank_locked(store: Store, args: argparse.Namespace) -> int:
+    """Registers new models, computes what is missing, writes ranking diffs."""
     if args.models_from:
         added = register_new_models(store, args.models_from)
         print(f"{len(added)} new models registered from {args.models_from}" + (f": {', '.join(added)}" if added else ""))

@@ -27,6 +27,7 @@ from storage.errors import (
     StoreUnavailableError,
 )
 from storage.manifest import TASK_TYPES, load_manifest, parse_manifest
+from storage.locks import LockHolder, StoreLockedError
 from storage.names import EntryKey, EntryKind, validate_id
 from storage.probes import ProbeSetInfo
 from storage.provenance import Provenance, library_versions
@@ -52,7 +53,9 @@ __all__ = [
     "Provenance",
     "SimilarityInput",
     "SimilarityMatrix",
+    "LockHolder",
     "Store",
+    "StoreLockedError",
     "StoreUnavailableError",
     "default_cache_dir",
     "fetch_weights",

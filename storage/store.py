@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from storage import entries, probes, reading, registry, similarity, tables, weights
+from storage import entries, locks, probes, reading, registry, similarity, tables, weights
 from storage.backend import Backend, backend_errors, normalize_url
 from storage.entries import EntryLayout, group_document
 from storage.errors import EntryShapeError
@@ -373,6 +373,10 @@ class Store:
     def similarity_versions(self, probe_id: str, layer: str) -> tuple[int, ...]:
         """The complete similarity versions of (probe set, layer), oldest first."""
         return similarity.versions(self._backend, probe_id, layer)
+
+    def lock(self, name: str, stale_after: float = 6 * 3600.0):
+        """A context manager holding the store-wide lock ``name`` (see :mod:`storage.locks`)."""
+        return locks.hold(self._backend, name, stale_after)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         """Replaces result table ``name`` (Parquet beside the group).
