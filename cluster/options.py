@@ -41,8 +41,20 @@ class SimilarityOptions:
         if self.tile_memory_bytes < 1:
             raise ValueError(f"tile_memory_bytes must be positive, got {self.tile_memory_bytes}")
 
-    def models_per_tile(self, rdm_length: int) -> int:
-        """Models per tile side so that two blocks of float32 vectors of ``rdm_length`` fit the budget."""
+    def models_per_tile(self, rdm_length: int, n_models: int | None = None, workers: int = 1) -> int:
+        """Models per tile side: two blocks of float32 vectors of ``rdm_length`` fit the budget, and
+        (given ``n_models``) there are enough tiles to keep ``workers`` busy, about two each.
+
+        Example:
+            >>> SimilarityOptions().models_per_tile(124_750, n_models=500, workers=2)
+            167
+        """
         if self.block_size is not None:
             return self.block_size
-        return max(1, self.tile_memory_bytes // (2 * 4 * max(rdm_length, 1)))
+        by_memory = max(1, self.tile_memory_bytes // (2 * 4 * max(rdm_length, 1)))
+        if n_models is None:
+            return by_memory
+        blocks = 1
+        while blocks * (blocks + 1) // 2 < 2 * workers and blocks < n_models:
+            blocks += 1
+        return max(1, min(by_memory, -(-n_models // blocks)))

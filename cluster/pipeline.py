@@ -223,7 +223,8 @@ def run_similarity(
     for layer in layers:
         succeeded = [m for m in model_ids if (m, layer) not in failed]
         state = read_layer_state(store, probe_id, succeeded, layer, options.method)
-        layer_plan = plan_run(succeeded, [state], block_size=options.models_per_tile(n_values))
+        block_size = options.models_per_tile(n_values, len(succeeded), int(ray.cluster_resources().get("CPU", 1)))
+        layer_plan = plan_run(succeeded, [state], block_size=block_size)
         version, tiles = _run_similarity_layer(store, probe_id, layer_plan.similarities[0], options.method)
         versions.append((layer, version))
         tiles_computed += tiles
