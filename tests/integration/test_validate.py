@@ -10,12 +10,24 @@ import pytest
 import ray
 import torch
 
-from cluster.tune_validation import CandidateEncoder, TrialPlan, TuneValidationOptions, run_validation
+from cluster.tune_validation import (
+    CandidateEncoder,
+    TrialPlan,
+    TuneValidationOptions,
+    run_validation,
+)
 from jobs.cli import build_parser
 from jobs.validate import SUBCOMMAND
 from rsa_ray.datasets.labelled import load_labelled_task
 from rsa_ray.models import build_zoo_model, read_shipped_zoo
-from rsa_ray.validation import CONTROL, FinetuneSettings, TargetSplits, encoder_state, finetune_and_evaluate, split_indices
+from rsa_ray.validation import (
+    CONTROL,
+    FinetuneSettings,
+    TargetSplits,
+    encoder_state,
+    finetune_and_evaluate,
+    split_indices,
+)
 from storage import Store
 
 pytestmark = pytest.mark.ray
@@ -99,3 +111,10 @@ def test_replicate_smoke_test_scores_every_zoo_task_leave_one_out(tmp_path):
         assert not any(name.startswith(f"{target}-") for name in rows["candidate"])  # leave-one-out
     table1 = store.read_table("replication.table1")
     assert table1["targets"].item() == 4 and 0 <= table1["top1_hits"].item() <= table1["top3_hits"].item() <= 4
+
+
+def test_asha_trials_report_at_each_evaluation(digits, encoders, tmp_path):
+    options = TuneValidationOptions(steps=4, seeds=1, batch_size=8, evaluations=2, asha=True, experiment_name="asha-test")
+    table = run_validation(digits, [TrialPlan("digits", CANDIDATES)], encoders, options, str(tmp_path / "tune"))
+    assert len(table) == len(CANDIDATES) + 1 and (table["error"] == "").all()
+    assert set(table["step"]) <= {2, 4} and np.isfinite(table["metric"]).all()  # stopped trials keep their last report
