@@ -73,13 +73,18 @@ def _as_image_matrix(features: np.ndarray, name: str) -> np.ndarray:
         raise ValueError(f"model {name!r}: features have no values per image (shape {features.shape})")
     if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(matrix.dtype, np.complexfloating):
         raise ValueError(f"model {name!r}: features must be real numbers, got dtype {matrix.dtype}")
-    # An owned float64 copy: the kernels below centre and scale it in place.
-    matrix = np.array(matrix, dtype=np.float64, copy=True)
     finite = np.isfinite(matrix)
     if not finite.all():
         bad = np.flatnonzero(~finite.all(axis=1))
         raise DegenerateInputError(name, "features hold NaN or Inf", bad)
     return matrix
+
+
+def _float64_copy(matrix: np.ndarray, center_features: bool) -> np.ndarray:
+    """An owned float64 copy, each feature's mean over the images subtracted if asked (one pass)."""
+    if not center_features:
+        return np.array(matrix, dtype=np.float64, copy=True)
+    return np.subtract(matrix, matrix.mean(axis=0, dtype=np.float64), dtype=np.float64)
 
 
 def _unit_rows(matrix: np.ndarray, name: str, what: str) -> np.ndarray:
@@ -92,23 +97,38 @@ def _unit_rows(matrix: np.ndarray, name: str, what: str) -> np.ndarray:
     return matrix
 
 
+# Centring rows on the Gram matrix (below) is exact enough while a row's spread is not tiny next to its
+# mean; for rows whose centred square norm falls under this fraction of the raw one, the direct path is used.
+_GRAM_CENTRING_MIN_RATIO = 1e-6
+
+
 def _correlation(matrix: np.ndarray, name: str, center_features: bool) -> np.ndarray:
-    if center_features:
-        matrix -= matrix.mean(axis=0)
-    matrix -= matrix.mean(axis=1, keepdims=True)
-    unit = _unit_rows(matrix, name, "the correlation distance")
-    return 1.0 - condense(unit @ unit.T)
+    values = _float64_copy(matrix, center_features)
+    # Row centring and scaling act on the M×M Gram rather than the M×D features (M < D usually):
+    # (x_i − m_i)·(x_j − m_j) = x_i·x_j − D m_i m_j.
+    row_means = values.mean(axis=1)
+    gram = values @ values.T
+    raw_squares = np.diag(gram).copy()
+    gram -= values.shape[1] * np.outer(row_means, row_means)
+    centred_squares = np.diag(gram)
+    near_zero = raw_squares <= _ZERO_NORM_RELATIVE**2 * max(float(raw_squares.max()), np.finfo(np.float64).tiny)
+    if (centred_squares <= _GRAM_CENTRING_MIN_RATIO * raw_squares).any() or near_zero.any():
+        values -= row_means[:, None]  # ill-conditioned or constant rows: centre the features directly
+        unit = _unit_rows(values, name, "the correlation distance")
+        return 1.0 - condense(unit @ unit.T)
+    norms = np.sqrt(centred_squares)
+    return 1.0 - condense(gram / np.outer(norms, norms))
 
 
 def _cosine(matrix: np.ndarray, name: str, center_features: bool) -> np.ndarray:
-    unit = _unit_rows(matrix, name, "the cosine distance")
+    unit = _unit_rows(_float64_copy(matrix, False), name, "the cosine distance")
     return 1.0 - condense(unit @ unit.T)
 
 
 def _euclidean(matrix: np.ndarray, name: str, center_features: bool) -> np.ndarray:
     # Distances do not depend on a shift; centring keeps the Gram identity well conditioned.
-    matrix -= matrix.mean(axis=0)
-    gram = matrix @ matrix.T
+    values = _float64_copy(matrix, True)
+    gram = values @ values.T
     squared_norms = np.diag(gram)
     squared = condense(squared_norms[:, None] + squared_norms[None, :] - 2.0 * gram)
     return np.sqrt(np.maximum(squared, 0.0))
