@@ -40,9 +40,16 @@ def _path(name: str) -> str:
 def _create_exclusive(backend: Backend, relative: str, payload: bytes) -> None:
     path = backend.full_path(relative)
     if backend.is_local:
+        # Written whole to a temporary file, then hard-linked into place: the link fails if the lock
+        # exists, and a reader never sees a lock file without its content.
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "xb") as handle:  # raises FileExistsError if the lock exists
+        temporary = f"{path}.{uuid.uuid4().hex}.partial"
+        with open(temporary, "wb") as handle:
             handle.write(payload)
+        try:
+            os.link(temporary, path)  # raises FileExistsError if the lock exists
+        finally:
+            os.remove(temporary)
         return
     backend.fs.pipe_file(path, payload, mode="create")
 
@@ -56,7 +63,8 @@ def holder(backend: Backend, name: str) -> LockHolder | None:
         document = json.loads(payload)
         return LockHolder(str(document["owner"]), float(document["since"]))
     except (ValueError, KeyError, TypeError):
-        return LockHolder("unknown (unreadable lock)", 0.0)
+        # Never taken for stale: only a readable lock's age can say its holder is gone.
+        return LockHolder("unknown (unreadable lock)", float("inf"))
 
 
 def _release(backend: Backend, name: str, owner: str) -> None:
@@ -90,7 +98,8 @@ def hold(backend: Backend, name: str, stale_after: float = 6 * 3600.0) -> Iterat
                 if current is not None:
                     backend.remove([_path(name)])  # its holder died without releasing it
                 continue
-            since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(current.since)) if current else "?"
+            readable = current is not None and current.since != float("inf")
+            since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(current.since)) if readable else "?"
             raise StoreLockedError(
                 f"lock {name!r} of {backend.url} is held by {current.owner if current else '?'} since {since}"
             ) from None
