@@ -132,15 +132,6 @@ def complete_paths(backend: Backend, paths: Sequence[str]) -> set[str]:
     return {path for path, marker in markers(backend, paths).items() if marker is not None}
 
 
-def _without_times(document: Any) -> Any:
-    """The document with every ``created`` time dropped: what defines an entry, not when."""
-    if isinstance(document, Mapping):
-        return {key: _without_times(value) for key, value in document.items() if key != "created"}
-    if isinstance(document, (list, tuple)):
-        return [_without_times(value) for value in document]
-    return document
-
-
 @dataclass(frozen=True)
 class _Stored:
     """What an entry's ``zarr.json`` and completion marker say (one batched read of both)."""
