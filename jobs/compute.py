@@ -29,9 +29,8 @@ def compute_similarities(
     """
     connect(address)
     extractor = functools.partial(extract_all, resolver=StoreResolver(store), options=ExtractionOptions(dtype=dtype))
-    summary = run_similarity(store, probe_id, model_ids, layers, SimilarityOptions(method=method), extractor=extractor)
-    print(summary.describe())
-    return summary
+    # run_similarity logs its summary (what was computed, what failed and why) on the rsa_ray logger.
+    return run_similarity(store, probe_id, model_ids, layers, SimilarityOptions(method=method), extractor=extractor)
 
 
 def exit_code(summary: RunSummary) -> int:
