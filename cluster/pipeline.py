@@ -70,8 +70,17 @@ def _previous_version(store: Store, probe_id: str, layer: str, method: str) -> S
     return latest if latest.method == method else None
 
 
-def read_layer_state(store: Store, probe_id: str, model_ids: Sequence[str], layer: str, method: str) -> LayerState:
+def read_layer_state(
+    store: Store,
+    probe_id: str,
+    model_ids: Sequence[str],
+    layer: str,
+    method: str,
+    previous_models: Sequence[str] | None = None,
+) -> LayerState:
     """What the store holds for one layer, in two batched completeness checks.
+
+    ``previous_models`` (the latest version's model ids) is read from the store unless given.
 
     Example:
         >>> read_layer_state(store, probe_id, ["a"], "out", "spearman").complete_rdms  # doctest: +SKIP
@@ -79,12 +88,14 @@ def read_layer_state(store: Store, probe_id: str, model_ids: Sequence[str], laye
     """
     missing_activations = {key.model_id for key in store.missing(probe_id, model_ids, [layer], EntryKind.ACTIVATIONS)}
     missing_ranks = {key.model_id for key in store.missing(probe_id, model_ids, [layer], EntryKind.RANKS)}
-    previous = _previous_version(store, probe_id, layer, method)
+    if previous_models is None:
+        previous = _previous_version(store, probe_id, layer, method)
+        previous_models = previous.model_ids if previous else ()
     return LayerState(
         layer,
         frozenset(m for m in model_ids if m not in missing_activations),
         frozenset(m for m in model_ids if m not in missing_ranks),
-        previous.model_ids if previous else (),
+        tuple(previous_models),
     )
 
 
@@ -154,7 +165,9 @@ def _assemble(similarity: SimilarityPlan, previous: SimilarityMatrix | None, blo
     return matrix
 
 
-def _run_similarity_layer(store: Store, probe_id: str, similarity: SimilarityPlan, method: str) -> tuple[int | None, int]:
+def _run_similarity_layer(
+    store: Store, probe_id: str, similarity: SimilarityPlan, previous: SimilarityMatrix | None, method: str
+) -> tuple[int | None, int]:
     if similarity.up_to_date or len(similarity.model_order) == 0:
         return None, 0
     order = similarity.model_order
@@ -168,7 +181,6 @@ def _run_similarity_layer(store: Store, probe_id: str, similarity: SimilarityPla
     errors = [result for result in blocks.values() if isinstance(result, Exception)]
     if errors:
         raise RuntimeError(f"similarity of layer {similarity.layer}: {len(errors)} tiles failed; first: {errors[0]}")
-    previous = _previous_version(store, probe_id, similarity.layer, method) if similarity.n_reused else None
     matrix = _assemble(similarity, previous, blocks)
     return store.write_similarity(probe_id, similarity.layer, order, matrix, method), len(blocks)
 
@@ -200,7 +212,10 @@ def run_similarity(
         (('out', 1),)
     """
     model_ids = list(model_ids)
-    states = [read_layer_state(store, probe_id, model_ids, layer, options.method) for layer in layers]
+    # Each layer's latest version is read once: the planner needs its model order, the assembly its block.
+    previous = {layer: _previous_version(store, probe_id, layer, options.method) for layer in layers}
+    previous_models = {layer: previous[layer].model_ids if previous[layer] else () for layer in layers}
+    states = [read_layer_state(store, probe_id, model_ids, layer, options.method, previous_models[layer]) for layer in layers]
     plan = plan_run(model_ids, states)
     failures: list[RdmOutcome] = []
     if plan.extractions:
@@ -222,10 +237,10 @@ def run_similarity(
     n_values = condensed_length(store.probe_set(probe_id).n_images)
     for layer in layers:
         succeeded = [m for m in model_ids if (m, layer) not in failed]
-        state = read_layer_state(store, probe_id, succeeded, layer, options.method)
+        state = read_layer_state(store, probe_id, succeeded, layer, options.method, previous_models[layer])
         block_size = options.models_per_tile(n_values, len(succeeded), int(ray.cluster_resources().get("CPU", 1)))
         layer_plan = plan_run(succeeded, [state], block_size=block_size)
-        version, tiles = _run_similarity_layer(store, probe_id, layer_plan.similarities[0], options.method)
+        version, tiles = _run_similarity_layer(store, probe_id, layer_plan.similarities[0], previous[layer], options.method)
         versions.append((layer, version))
         tiles_computed += tiles
     summary = RunSummary(probe_id, tuple(computed), tuple(failures), tuple(versions), tiles_computed)
