@@ -75,7 +75,7 @@ def choose_layers(store: Store, model_ids: Sequence[str], layers: Sequence[str] 
     Raises:
         ValueError: A layer some model does not have (naming the model and its layers).
     """
-    entries = {model_id: store.model(model_id) for model_id in model_ids}
+    entries = dict(zip(model_ids, store.models(model_ids)))
     chosen = list(layers) if layers else [entries[model_ids[0]].default_layer]
     for layer in chosen:
         for model_id, entry in entries.items():

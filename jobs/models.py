@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     if args.action == "list":
-        for model_id in store.model_ids():
-            entry = store.model(model_id)
+        for entry in store.models(store.model_ids()):
+            model_id = entry.model_id
             print(f"{model_id:<32} {entry.task_type or '-':<10} {entry.task or '-':<24} layers: {', '.join(entry.layers)}")
         return 0
     if args.manifest is None:

@@ -61,7 +61,7 @@ def write_layer_taxonomy(store: Store, probe_id: str, layer: str, out: Path) -> 
     """Clusters the latest similarity of ``layer`` and writes its table, heatmap and dendrogram."""
     similarity = store.read_similarity(probe_id, layer)
     ids = list(similarity.model_ids)
-    task_types = tuple(store.model(model_id).task_type or "other" for model_id in ids)
+    task_types = tuple(entry.task_type or "other" for entry in store.models(ids))
     labels = [f"{model_id}" for model_id in ids]
     clusters = cluster_tasks(similarity.matrix, labels)
     long_form = similarity_long_form(similarity, task_types)

@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def print_ranking(store: Store, probe_id: str, layer: str, target: str, top: int, out) -> pd.DataFrame:
     """Ranks the zoo for ``target``, writes the table and the bar plot, and prints the top candidates."""
     ranking = ranking_for(store, probe_id, layer, target)
-    task_type_of = {c.name: store.model(c.name).task_type or "other" for c in ranking}
+    task_type_of = {entry.model_id: entry.task_type or "other" for entry in store.models([c.name for c in ranking])}
     table = ranking_table(ranking, target, layer, task_type_of)
     store.write_table(f"ranking.{target}.{layer}", table)
     table.to_csv(out / f"ranking.{target}.csv", index=False)

@@ -148,6 +148,10 @@ class Store:
         """The registered ``rsa_ray.models.ModelEntry`` of a model (raises :class:`EntryNotFoundError` if unknown)."""
         return registry.get(self._backend, model_id)
 
+    def models(self, model_ids: Sequence[str]) -> tuple[ModelEntry, ...]:
+        """The entries of ``model_ids``, in that order, in one batched read."""
+        return registry.get_many(self._backend, model_ids)
+
     def model_ids(self) -> tuple[str, ...]:
         """Ids of all registered models, sorted."""
         return registry.list_ids(self._backend)
