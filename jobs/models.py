@@ -21,8 +21,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     if args.action == "list":
         for entry in store.models(store.model_ids()):
-            model_id = entry.model_id
-            print(f"{model_id:<32} {entry.task_type or '-':<10} {entry.task or '-':<24} layers: {', '.join(entry.layers)}")
+            print(f"{entry.model_id:<32} {entry.task_type or '-':<10} {entry.task or '-':<24} layers: {', '.join(entry.layers)}")
         return 0
     if args.manifest is None:
         raise ValueError("models add needs a manifest URL")
