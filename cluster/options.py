@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cluster.plan import SimilarityWork, plan_similarity_work
 from rsa_ray.rdm import DISTANCES
 from rsa_ray.similarity import METHODS
 
@@ -16,19 +17,20 @@ class SimilarityOptions:
         method: Similarity between RDMs: ``spearman`` (the paper's), ``pearson`` or ``kendall_tau_a``.
         distance: RDM distance: ``correlation``, ``cosine`` or ``euclidean``.
         center_features: Centre each feature over the probe images first (correlation only).
-        tile_memory_bytes: Memory one similarity tile task may use for its two blocks
-            of float32 vectors; sets the models per tile side.
-        block_size: Models per tile side; overrides ``tile_memory_bytes`` when set.
+        tile_memory_bytes: Memory one similarity task may hold: its blocks of vector
+            segments and its product (:func:`cluster.plan.task_bytes`); sets the models
+            per tile side and the segment length.
+        block_size: Models per tile side; overrides the choice from ``tile_memory_bytes``.
 
     Example:
-        >>> SimilarityOptions(tile_memory_bytes=8 * 1000 * 10).models_per_tile(1000)
-        10
+        >>> SimilarityOptions(tile_memory_bytes=2**30).work(1000, 12_497_500, 2**18).block_size
+        1000
     """
 
     method: str = "spearman"
     distance: str = "correlation"
     center_features: bool = True
-    tile_memory_bytes: int = 512 * 2**20
+    tile_memory_bytes: int = 2**30
     block_size: int | None = None
 
     def __post_init__(self) -> None:
@@ -41,20 +43,16 @@ class SimilarityOptions:
         if self.tile_memory_bytes < 1:
             raise ValueError(f"tile_memory_bytes must be positive, got {self.tile_memory_bytes}")
 
-    def models_per_tile(self, rdm_length: int, n_models: int | None = None, workers: int = 1) -> int:
-        """Models per tile side: two blocks of float32 vectors of ``rdm_length`` fit the budget, and
-        (given ``n_models``) there are enough tiles to keep ``workers`` busy, about two each.
+    def work(self, n_models: int, n_terms: int, chunk_terms: int, workers: int = 1) -> SimilarityWork:
+        """How a layer's similarity is cut into tasks (:func:`cluster.plan.plan_similarity_work`).
+
+        Spearman tasks multiply segments of the stored rank vectors; the other methods
+        read whole RDMs (float32, standardised in float64 by the task).
 
         Example:
-            >>> SimilarityOptions().models_per_tile(124_750, n_models=500, workers=2)
-            167
+            >>> SimilarityOptions().work(500, 124_750, 124_750, workers=2).block_size
+            250
         """
-        if self.block_size is not None:
-            return self.block_size
-        by_memory = max(1, self.tile_memory_bytes // (2 * 4 * max(rdm_length, 1)))
-        if n_models is None:
-            return by_memory
-        blocks = 1
-        while blocks * (blocks + 1) // 2 < 2 * workers and blocks < n_models:
-            blocks += 1
-        return max(1, min(by_memory, -(-n_models // blocks)))
+        spearman = self.method == "spearman"
+        return plan_similarity_work(n_models, n_terms, chunk_terms, self.tile_memory_bytes, workers,
+                                    split_terms=spearman, block_size=self.block_size, item_bytes=4 if spearman else 12)

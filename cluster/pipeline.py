@@ -1,8 +1,8 @@
 """The RDM and similarity stages on Ray: plan from the store, run only what is missing.
 
 ``run_similarity`` reads what the store holds, asks the pure planner
-(:mod:`cluster.plan`) what is missing, runs one Ray task per (model, layer) RDM
-and one per similarity tile, assembles the new matrix from the previous
+(:mod:`cluster.plan`) what is missing, runs one Ray task per group of (model, layer) RDMs
+and one per similarity tile and segment, assembles the new matrix from the previous
 version's reused block plus the new tiles, and writes it as a new version.
 Models that fail are recorded in the ``failures`` table and left out; the
 others finish.
@@ -21,7 +21,7 @@ import ray
 from cluster.options import SimilarityOptions
 from cluster.plan import ExtractionTask, LayerState, RunPlan, SimilarityPlan, plan_run
 from cluster.progress import StageProgress
-from cluster.tasks import RdmOutcome, compute_and_store_rdm_remote, compute_similarity_tile_remote
+from cluster.tasks import RdmOutcome, compute_and_store_rdms_remote, compute_similarity_tile_remote
 from rsa_ray.rdm import condensed_length
 from storage import EntryKey, EntryKind, SimilarityMatrix, Store
 from storage.provenance import utc_now
@@ -44,7 +44,7 @@ class RunSummary:
         failures: Models and layers that failed, with the error.
         versions: (layer, version written) for each layer; version None when the stored
             matrix was already up to date.
-        tiles_computed: Similarity tiles this run computed.
+        tiles_computed: Similarity tasks this run computed (tiles x segments).
     """
 
     probe_id: str
@@ -55,7 +55,7 @@ class RunSummary:
 
     def describe(self) -> str:
         """A few lines for a person: what was done, what failed and why."""
-        lines = [f"probe set {self.probe_id}: {len(self.computed_rdms)} RDMs and {self.tiles_computed} similarity tiles computed"]
+        lines = [f"probe set {self.probe_id}: {len(self.computed_rdms)} RDMs and {self.tiles_computed} similarity tasks computed"]
         for layer, version in self.versions:
             lines.append(f"  layer {layer}: " + (f"similarity version {version} written" if version else "already up to date"))
         for failure in self.failures:
@@ -115,9 +115,12 @@ def _record_failures(store: Store, probe_id: str, failures: Sequence[RdmOutcome]
     store.append_table(FAILURES_TABLE, frame)
 
 
-def _gather(refs: dict, stage: str) -> dict:
-    """Waits for Ray refs, logging progress; returns each ref's key → result or the exception."""
-    progress = StageProgress(stage, total=len(refs))
+def _gather(refs: dict, stage: str, weights: dict | None = None) -> dict:
+    """Waits for Ray refs, logging progress; returns each ref's key → result or the exception.
+
+    ``weights`` (ref → items it holds) makes progress count items rather than tasks.
+    """
+    progress = StageProgress(stage, total=sum(weights.values()) if weights else len(refs))
     results = {}
     pending = list(refs)
     while pending:
@@ -125,31 +128,53 @@ def _gather(refs: dict, stage: str) -> dict:
         for ref in finished:
             try:
                 results[refs[ref]] = ray.get(ref)
-                failed = isinstance(results[refs[ref]], RdmOutcome) and results[refs[ref]].error is not None
+                failed = _failures_in(results[refs[ref]])
             except Exception as error:  # a task that failed for good, after Ray's retries
                 results[refs[ref]] = error
-                failed = True
-            progress.advance(failed=failed)
+                failed = weights[ref] if weights else 1
+            for index in range(weights[ref] if weights else 1):
+                progress.advance(failed=index < failed)
     return results
 
 
-def _run_rdms(store: Store, probe_id: str, plan: RunPlan, options: SimilarityOptions) -> tuple[list, list]:
-    refs = {
-        compute_and_store_rdm_remote.remote(store, EntryKey(probe_id, model, layer), options): (model, layer)
-        for model, layer in plan.rdms
-    }
+def _failures_in(result) -> int:
+    outcomes = result if isinstance(result, list) else [result]
+    return sum(isinstance(outcome, RdmOutcome) and outcome.error is not None for outcome in outcomes)
+
+
+def _rdm_batches(keys: Sequence[tuple[str, str]], workers: int) -> list[tuple[tuple[str, str], ...]]:
+    """Groups of (model, layer) for one task each: about four tasks per worker, at most 16 models a task."""
+    size = max(1, min(16, -(-len(keys) // (4 * max(workers, 1)))))
+    return [tuple(keys[start:start + size]) for start in range(0, len(keys), size)]
+
+
+def _run_rdms(store: Store, probe_id: str, plan: RunPlan, options: SimilarityOptions, workers: int) -> tuple[list, list]:
+    refs, weights = {}, {}
+    for batch in _rdm_batches(plan.rdms, workers):
+        ref = compute_and_store_rdms_remote.remote(store, [EntryKey(probe_id, m, layer) for m, layer in batch], options)
+        refs[ref], weights[ref] = batch, len(batch)
     computed, failures = [], []
-    for (model, layer), result in _gather(refs, "rdms").items():
+    for batch, result in _gather(refs, "rdms", weights).items():
         if isinstance(result, Exception):
-            failures.append(RdmOutcome(model, layer, f"{type(result).__name__}: {result}"))
-        elif result.error is not None:
-            failures.append(result)
-        else:
-            computed.append((model, layer))
+            failures += [RdmOutcome(model, layer, f"{type(result).__name__}: {result}") for model, layer in batch]
+            continue
+        for outcome in result:
+            if outcome.error is not None:
+                failures.append(outcome)
+            else:
+                computed.append((outcome.model_id, outcome.layer))
     return computed, failures
 
 
-def _assemble(similarity: SimilarityPlan, previous: SimilarityMatrix | None, blocks: dict) -> np.ndarray:
+def _sum_segments(similarity: SimilarityPlan, results: dict) -> dict:
+    """Each tile's block: its partial products summed over the segments, in segment order."""
+    blocks: dict = {}
+    for (tile, _segment), partial in sorted(results.items(), key=lambda item: item[0][1] or (0, 0)):
+        blocks[tile] = partial if tile not in blocks else blocks[tile] + partial
+    return blocks
+
+
+def _assemble(similarity: SimilarityPlan, previous: SimilarityMatrix | None, blocks: dict, method: str) -> np.ndarray:
     order = similarity.model_order
     matrix = np.full((len(order), len(order)), np.nan)
     if similarity.n_reused:
@@ -157,6 +182,8 @@ def _assemble(similarity: SimilarityPlan, previous: SimilarityMatrix | None, blo
         kept = [position[model] for model in order[: similarity.n_reused]]
         matrix[: similarity.n_reused, : similarity.n_reused] = previous.matrix[np.ix_(kept, kept)]
     for tile, block in blocks.items():
+        if method == "spearman":  # sums of products of unit vectors: clip the rounding past ±1
+            block = np.clip(block, -1.0, 1.0)
         matrix[tile.row_start : tile.row_stop, tile.col_start : tile.col_stop] = block
         matrix[tile.col_start : tile.col_stop, tile.row_start : tile.row_stop] = block.T
     np.fill_diagonal(matrix, 1.0)
@@ -173,16 +200,18 @@ def _run_similarity_layer(
     order = similarity.model_order
     refs = {
         compute_similarity_tile_remote.remote(
-            store, probe_id, similarity.layer, order[t.row_start : t.row_stop], order[t.col_start : t.col_stop], method
-        ): t
+            store, probe_id, similarity.layer, order[t.row_start : t.row_stop], order[t.col_start : t.col_stop],
+            method, segment,
+        ): (t, segment)
         for t in similarity.tiles
+        for segment in (similarity.segments or (None,))
     }
-    blocks = _gather(refs, f"similarity tiles ({similarity.layer})")
-    errors = [result for result in blocks.values() if isinstance(result, Exception)]
+    results = _gather(refs, f"similarity tasks ({similarity.layer})")
+    errors = [result for result in results.values() if isinstance(result, Exception)]
     if errors:
-        raise RuntimeError(f"similarity of layer {similarity.layer}: {len(errors)} tiles failed; first: {errors[0]}")
-    matrix = _assemble(similarity, previous, blocks)
-    return store.write_similarity(probe_id, similarity.layer, order, matrix, method), len(blocks)
+        raise RuntimeError(f"similarity of layer {similarity.layer}: {len(errors)} tasks failed; first: {errors[0]}")
+    matrix = _assemble(similarity, previous, _sum_segments(similarity, results), method)
+    return store.write_similarity(probe_id, similarity.layer, order, matrix, method), len(refs)
 
 
 def run_similarity(
@@ -229,17 +258,19 @@ def run_similarity(
             failures += [f for f in extractor(store, probe_id, plan.extractions) if f.error is not None]
     failed = {(f.model_id, f.layer) for f in failures}
     runnable = RunPlan(plan.extractions, tuple(key for key in plan.rdms if key not in failed), plan.similarities)
-    computed, rdm_failures = _run_rdms(store, probe_id, runnable, options)
+    workers = int(ray.cluster_resources().get("CPU", 1))
+    computed, rdm_failures = _run_rdms(store, probe_id, runnable, options, workers)
     failures += rdm_failures
     _record_failures(store, probe_id, failures, "rdms")
     failed = {(f.model_id, f.layer) for f in failures}
     versions, tiles_computed = [], 0
-    n_values = condensed_length(store.probe_set(probe_id).n_images)
+    n_terms = condensed_length(store.probe_set(probe_id).n_images)
     for layer in layers:
         succeeded = [m for m in model_ids if (m, layer) not in failed]
         state = read_layer_state(store, probe_id, succeeded, layer, options.method, previous_models[layer])
-        block_size = options.models_per_tile(n_values, len(succeeded), int(ray.cluster_resources().get("CPU", 1)))
-        layer_plan = plan_run(succeeded, [state], block_size=block_size)
+        work = options.work(len(succeeded), n_terms, store.vector_chunk_terms(probe_id), workers)
+        layer_plan = plan_run(succeeded, [state], block_size=work.block_size,
+                              segments=work.segments if len(work.segments) > 1 else ())
         version, tiles = _run_similarity_layer(store, probe_id, layer_plan.similarities[0], previous[layer], options.method)
         versions.append((layer, version))
         tiles_computed += tiles

@@ -52,12 +52,16 @@ class SimilarityPlan:
         n_reused: How many leading models keep their block from the previous version.
         tiles: Tiles of the new matrix to compute (symmetric: each needed cell is in
             exactly one tile or its mirror).
+        segments: Term ranges ``(start, stop)`` of the compared vectors, in order and
+            covering them once; each tile is computed once per segment and the partial
+            products summed. Empty: one task per tile over the whole vectors.
     """
 
     layer: str
     model_order: tuple[str, ...]
     n_reused: int
     tiles: tuple[Tile, ...]
+    segments: tuple[tuple[int, int], ...] = ()
 
     @property
     def up_to_date(self) -> bool:
@@ -114,17 +118,118 @@ def incremental_tiles(n_models: int, n_reused: int, block_size: int) -> tuple[Ti
     return tuple(tiles)
 
 
-def _similarity_plan(state: LayerState, models: Sequence[str], recomputed: set[str], block_size: int) -> SimilarityPlan:
+@dataclass(frozen=True)
+class SimilarityWork:
+    """How one layer's similarity is cut into tasks.
+
+    Attributes:
+        block_size: Models per tile side.
+        segments: Term ranges ``(start, stop)`` covering the vectors once, in order.
+    """
+
+    block_size: int
+    segments: tuple[tuple[int, int], ...]
+
+
+def task_bytes(block_size: int, n_models: int, segment_terms: int, item_bytes: int = 4) -> int:
+    """Memory one similarity task holds: its (at most two) blocks of a segment, and its product.
+
+    The product is a float64 partial plus a float32 temporary per tile side squared.
+
+    Example:
+        >>> task_bytes(100, 100, 1000)  # one diagonal block of 100 x 1000 float32, and 100 x 100 x 12 bytes
+        520000
+    """
+    return min(2 * block_size, n_models) * segment_terms * item_bytes + block_size * block_size * 12
+
+
+def plan_similarity_work(
+    n_models: int,
+    n_terms: int,
+    chunk_terms: int,
+    memory_bytes: int,
+    workers: int = 1,
+    split_terms: bool = True,
+    block_size: int | None = None,
+    item_bytes: int = 4,
+) -> SimilarityWork:
+    """Cuts an N x N similarity of vectors of ``n_terms`` into tiles x segments within a memory budget.
+
+    Reading is the cost to cut: every tile re-reads its blocks, every segment reads
+    only its terms. So the whole model set forms one block whenever one stored chunk of
+    every model fits the budget, and the vectors are cut into segments of whole chunks
+    (at least two per worker where there are enough chunks): each chunk is read once.
+    Only when that leaves fewer tasks than workers, or one chunk of every model does not
+    fit, are the models cut into blocks.
+
+    Args:
+        n_models: Models in the matrix.
+        n_terms: Length of each vector.
+        chunk_terms: Terms per stored chunk; segments start on chunk boundaries.
+        memory_bytes: Budget of one task (:func:`task_bytes`).
+        workers: CPUs that run the tasks.
+        split_terms: Whether partial products over segments can be summed (stored
+            standardised vectors); if not, every task reads whole vectors.
+        block_size: Models per tile side, fixed by the caller; None to choose it.
+        item_bytes: Bytes a task holds per loaded vector term.
+
+    Returns:
+        The :class:`SimilarityWork`.
+
+    Example:
+        >>> plan_similarity_work(1000, 12_497_500, 2**18, 2**30, workers=2).block_size
+        1000
+        >>> len(plan_similarity_work(1000, 12_497_500, 2**18, 2**30, workers=2).segments)  # one chunk each
+        48
+    """
+    n_models, workers = max(n_models, 1), max(workers, 1)
+    unit = max(1, min(chunk_terms, n_terms) if split_terms else n_terms)
+    n_units = -(-max(n_terms, 1) // unit)
+    if block_size is not None:
+        block = min(block_size, n_models)
+    elif task_bytes(n_models, n_models, unit, item_bytes) <= memory_bytes:
+        block = n_models
+    else:  # the largest block whose two sides of one chunk fit
+        low, high = 1, n_models
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if task_bytes(middle, n_models, unit, item_bytes) <= memory_bytes else (low, middle - 1)
+        block = low
+    spare = memory_bytes - block * block * 12
+    units = max(1, min(n_units, spare // max(1, min(2 * block, n_models) * unit * item_bytes)))
+    if block == n_models and split_terms:
+        units = min(units, max(1, -(-n_units // (2 * workers))))
+    segment = units * unit
+    segments = tuple((start, min(start + segment, n_terms)) for start in range(0, n_terms, segment))
+    if block_size is None:
+        while block > 1 and _n_tiles(n_models, block) * len(segments) < workers:
+            block = -(-n_models // (-(-n_models // block) + 1))
+    return SimilarityWork(block, segments)
+
+
+def _n_tiles(n_models: int, block: int) -> int:
+    blocks = -(-n_models // block)
+    return blocks * (blocks + 1) // 2
+
+
+def _similarity_plan(state: LayerState, models: Sequence[str], recomputed: set[str], block_size: int,
+                     segments: tuple[tuple[int, int], ...]) -> SimilarityPlan:
     requested = set(models)
     reused = tuple(m for m in state.previous_models if m in requested and m not in recomputed)
     reused_set = set(reused)
     order = reused + tuple(m for m in models if m not in reused_set)
     if order == state.previous_models:
-        return SimilarityPlan(state.layer, order, len(order), ())
-    return SimilarityPlan(state.layer, order, len(reused), incremental_tiles(len(order), len(reused), block_size))
+        return SimilarityPlan(state.layer, order, len(order), (), segments)
+    return SimilarityPlan(state.layer, order, len(reused), incremental_tiles(len(order), len(reused), block_size),
+                          segments)
 
 
-def plan_run(models: Sequence[str], layers: Sequence[LayerState], block_size: int = 64) -> RunPlan:
+def plan_run(
+    models: Sequence[str],
+    layers: Sequence[LayerState],
+    block_size: int = 64,
+    segments: tuple[tuple[int, int], ...] = (),
+) -> RunPlan:
     """Decides what is missing for ``models`` × ``layers``.
 
     A model's RDM is (re)computed when it is not complete; its activations when
@@ -136,6 +241,8 @@ def plan_run(models: Sequence[str], layers: Sequence[LayerState], block_size: in
         models: Requested model ids, unique, in the order new ones should be appended.
         layers: One :class:`LayerState` per requested layer.
         block_size: Models per similarity tile side.
+        segments: Term ranges of the vectors each tile is computed over (see
+            :class:`SimilarityPlan`); empty for whole vectors.
 
     Returns:
         The :class:`RunPlan`.
@@ -164,6 +271,6 @@ def plan_run(models: Sequence[str], layers: Sequence[LayerState], block_size: in
                 rdms.append((model, state.layer))
                 if model not in state.complete_activations:
                     missing_layers[model].append(state.layer)
-        similarities.append(_similarity_plan(state, models, recomputed, block_size))
+        similarities.append(_similarity_plan(state, models, recomputed, block_size, segments))
     extractions = tuple(ExtractionTask(m, tuple(layers_)) for m, layers_ in missing_layers.items() if layers_)
     return RunPlan(extractions, tuple(rdms), tuple(similarities))

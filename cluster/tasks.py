@@ -16,8 +16,9 @@ from cluster.options import SimilarityOptions
 from rsa_ray.errors import DegenerateInputError
 from rsa_ray.ranks import standardized_ranks
 from rsa_ray.rdm import compute_rdm
-from rsa_ray.similarity import similarity_of_vectors, similarity_to
-from storage import EntryKey, EntryNotFoundError, IncompleteEntryError, Store
+from rsa_ray.similarity import similarity_to
+from rsa_ray.tiles import tiled_product
+from storage import EntryKey, EntryKind, EntryNotFoundError, IncompleteEntryError, Store
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,19 @@ def compute_and_store_rdm(store: Store, key: EntryKey, options: SimilarityOption
     return RdmOutcome(key.model_id, key.layer)
 
 
-def _vectors(store: Store, probe_id: str, layer: str, model_ids: Sequence[str], method: str) -> np.ndarray:
-    if method == "spearman":
-        return store.read_rank_vectors(probe_id, layer, model_ids)
-    return np.stack([store.read_rdm(EntryKey(probe_id, model_id, layer)) for model_id in model_ids])
+def compute_and_store_rdms(store: Store, keys: Sequence[EntryKey], options: SimilarityOptions) -> list[RdmOutcome]:
+    """:func:`compute_and_store_rdm` for several models in one task; those already complete are skipped.
+
+    Skipping what a previous attempt finished makes a retried task (after its worker died)
+    redo only the models it had not stored yet.
+
+    Example:
+        >>> compute_and_store_rdms(store, [EntryKey(probe_id, "m1", "out")], SimilarityOptions())  # doctest: +SKIP
+        [RdmOutcome(model_id='m1', layer='out', error=None)]
+    """
+    done = {key for key in keys if store.is_complete(key, EntryKind.RANKS) and store.is_complete(key, EntryKind.RDMS)}
+    return [RdmOutcome(key.model_id, key.layer) if key in done else compute_and_store_rdm(store, key, options)
+            for key in keys]
 
 
 def compute_similarity_tile(
@@ -72,25 +82,36 @@ def compute_similarity_tile(
     row_models: Sequence[str],
     col_models: Sequence[str],
     method: str,
+    terms: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """One block of the similarity matrix, reading only its two blocks of models.
 
-    Spearman uses the stored standardised rank vectors (one product); the other
-    methods read the stored RDMs.
+    Spearman multiplies the stored standardised rank vectors, over ``terms`` only when
+    given: the result is then a partial product that the caller sums over segments
+    (and clips to [-1, 1]). The other methods read the stored RDMs whole.
 
     Returns:
         float64 (len(row_models), len(col_models)).
+
+    Raises:
+        ValueError: ``terms`` with a method other than spearman.
 
     Example:
         >>> compute_similarity_tile(store, probe_id, "out", ["a"], ["a", "b"], "spearman")  # doctest: +SKIP
         array([[1.  , 0.42]])
     """
-    rows = _vectors(store, probe_id, layer, row_models, method)
-    cols = rows if list(col_models) == list(row_models) else _vectors(store, probe_id, layer, col_models, method)
+    same = list(col_models) == list(row_models)
     if method == "spearman":
-        return similarity_of_vectors(rows, cols)
+        segment = slice(*terms) if terms is not None else None
+        rows = store.read_rank_vectors(probe_id, layer, row_models, segment)
+        cols = None if same else store.read_rank_vectors(probe_id, layer, col_models, segment)
+        return tiled_product(rows, cols)
+    if terms is not None:
+        raise ValueError(f"similarity method {method!r} compares whole RDMs; it cannot be split into term segments")
+    rows = np.stack([store.read_rdm(EntryKey(probe_id, model_id, layer)) for model_id in row_models])
+    cols = rows if same else np.stack([store.read_rdm(EntryKey(probe_id, model_id, layer)) for model_id in col_models])
     return similarity_to(rows, cols, method=method, new_names=list(row_models), names=list(col_models))
 
 
-compute_and_store_rdm_remote = ray.remote(num_cpus=1, max_retries=3)(compute_and_store_rdm)
+compute_and_store_rdms_remote = ray.remote(num_cpus=1, max_retries=3)(compute_and_store_rdms)
 compute_similarity_tile_remote = ray.remote(num_cpus=1, max_retries=3)(compute_similarity_tile)

@@ -14,18 +14,76 @@ Example:
     4
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from rsa_ray._version import __version__
-from rsa_ray.agreement import ColumnAgreement, TransferAgreement, column_agreement, transfer_agreement
-from rsa_ray.cka import cka_matrix, linear_cka
-from rsa_ray.consistency import RankingConsistency, ranking_consistency
-from rsa_ray.errors import DegenerateInputError
-from rsa_ray.kendall import kendall_tau_a
-from rsa_ray.ranking import RankChange, RankedCandidate, rank_candidates, ranking_changes
-from rsa_ray.ranks import rank_transform, standardize, standardized_ranks
-from rsa_ray.rdm import DISTANCES, compute_rdm, compute_rdms, condense, condensed_length, n_images_from_length
-from rsa_ray.similarity import METHODS, similarity_matrix, similarity_of_vectors, similarity_to
-from rsa_ray.taxonomy import TaskClusters, cluster_tasks, similarity_to_distance
-from rsa_ray.tiles import Tile, plan_tiles, tiled_product
+
+# Public name → the module defining it. Imported on first use, so a process that needs only
+# the RDM and rank kernels (a Ray worker) does not pay for scipy.stats and clustering.
+_EXPORTS = {
+    "ColumnAgreement": "rsa_ray.agreement",
+    "TransferAgreement": "rsa_ray.agreement",
+    "column_agreement": "rsa_ray.agreement",
+    "transfer_agreement": "rsa_ray.agreement",
+    "cka_matrix": "rsa_ray.cka",
+    "linear_cka": "rsa_ray.cka",
+    "RankingConsistency": "rsa_ray.consistency",
+    "ranking_consistency": "rsa_ray.consistency",
+    "DegenerateInputError": "rsa_ray.errors",
+    "kendall_tau_a": "rsa_ray.kendall",
+    "RankChange": "rsa_ray.ranking",
+    "RankedCandidate": "rsa_ray.ranking",
+    "rank_candidates": "rsa_ray.ranking",
+    "ranking_changes": "rsa_ray.ranking",
+    "rank_transform": "rsa_ray.ranks",
+    "standardize": "rsa_ray.ranks",
+    "standardized_ranks": "rsa_ray.ranks",
+    "DISTANCES": "rsa_ray.rdm",
+    "compute_rdm": "rsa_ray.rdm",
+    "compute_rdms": "rsa_ray.rdm",
+    "condense": "rsa_ray.rdm",
+    "condensed_length": "rsa_ray.rdm",
+    "n_images_from_length": "rsa_ray.rdm",
+    "METHODS": "rsa_ray.similarity",
+    "similarity_matrix": "rsa_ray.similarity",
+    "similarity_of_vectors": "rsa_ray.similarity",
+    "similarity_to": "rsa_ray.similarity",
+    "TaskClusters": "rsa_ray.taxonomy",
+    "cluster_tasks": "rsa_ray.taxonomy",
+    "similarity_to_distance": "rsa_ray.taxonomy",
+    "Tile": "rsa_ray.tiles",
+    "plan_tiles": "rsa_ray.tiles",
+    "tiled_product": "rsa_ray.tiles",
+}
+
+if TYPE_CHECKING:
+    from rsa_ray.agreement import ColumnAgreement, TransferAgreement, column_agreement, transfer_agreement
+    from rsa_ray.cka import cka_matrix, linear_cka
+    from rsa_ray.consistency import RankingConsistency, ranking_consistency
+    from rsa_ray.errors import DegenerateInputError
+    from rsa_ray.kendall import kendall_tau_a
+    from rsa_ray.ranking import RankChange, RankedCandidate, rank_candidates, ranking_changes
+    from rsa_ray.ranks import rank_transform, standardize, standardized_ranks
+    from rsa_ray.rdm import DISTANCES, compute_rdm, compute_rdms, condense, condensed_length, n_images_from_length
+    from rsa_ray.similarity import METHODS, similarity_matrix, similarity_of_vectors, similarity_to
+    from rsa_ray.taxonomy import TaskClusters, cluster_tasks, similarity_to_distance
+    from rsa_ray.tiles import Tile, plan_tiles, tiled_product
+
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rsa_ray' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
 
 __all__ = [
     "DISTANCES",

@@ -10,7 +10,6 @@ product: a matrix of N models costs N(N−1)/2 such sorts.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 
 def tied_pairs(values: np.ndarray) -> int:
@@ -40,6 +39,8 @@ def kendall_tau_a(values_a: np.ndarray, values_b: np.ndarray, ties_a: int | None
         >>> kendall_tau_a(np.array([1.0, 2.0, 3.0]), np.array([1.0, 3.0, 2.0]))
         0.3333333333333333
     """
+    from scipy import stats  # imported on first use: scipy.stats takes most of a second to load
+
     n_pairs = values_a.shape[0] * (values_a.shape[0] - 1) // 2
     ties_a = tied_pairs(values_a) if ties_a is None else ties_a
     ties_b = tied_pairs(values_b) if ties_b is None else ties_b

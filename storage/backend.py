@@ -13,7 +13,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,12 +71,14 @@ class Backend:
         fs: A synchronous fsspec filesystem.
         root: The store's root path inside ``fs`` (no protocol).
         zarr_store: The Zarr store rooted at the same place.
+        written_groups: Group documents this process has written (they never change).
     """
 
     url: str
     fs: fsspec.AbstractFileSystem
     root: str
     zarr_store: ZarrStore
+    written_groups: set[str] = field(default_factory=set)
 
     @classmethod
     def open(cls, url: str, storage_options: Mapping[str, Any]) -> "Backend":

@@ -4,10 +4,17 @@ An entry is one Zarr array chunked along its first axis ("rows"). The driver
 creates it once; writers fill whole row chunks, each chunk by exactly one writer
 (zarr-python loses data when two writers touch one chunk or shard: issue 3682, so
 there is no sharding and writes must be chunk-aligned). After each chunk a small
-chunk marker records its sha256. :func:`finalize` checks that every chunk has a
+chunk marker records its CRC-32C. :func:`finalize` checks that every chunk has a
 marker and only then writes ``_complete.json``, last. A reader
 (:mod:`storage.reading`) trusts an entry only when that marker exists, and
-verifies every chunk it reads against it.
+verifies every chunk it reads against it. An entry written whole by one writer
+(:func:`write_whole`: RDMs and rank vectors) skips the chunk markers: its data,
+then its completion marker.
+
+Checksums guard against corruption, not tampering (weights, which are untrusted,
+are verified by sha256 elsewhere): CRC-32C runs at memory speed, where sha256
+made reading the rank vectors slower than multiplying them. Entries completed
+with sha256 chunk checksums (marker format 1) stay readable.
 
 Rewriting a chunk first deletes its marker, and recreating an entry first deletes
 the entry marker and then the chunk markers, so no marker ever vouches for data
@@ -16,6 +23,7 @@ written (or deleted) after it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -23,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import google_crc32c
 import numpy as np
 import zarr
 
@@ -34,7 +43,9 @@ from storage.provenance import utc_now
 MARKER = "_complete.json"
 _CHUNK_MARKERS = "_chunks"
 _TARGET_CHUNK_BYTES = 4 * 2**20
-_FORMAT = 1
+_FORMAT = 2
+# Marker format → (its list of chunk checksums, the function that computes one).
+_CHUNK_CHECKSUMS = {1: "chunk_sha256", 2: "chunk_crc32c"}
 
 
 @dataclass(frozen=True)
@@ -97,10 +108,30 @@ def _chunk_marker(path: str, index: int) -> str:
     return f"{path}/{_CHUNK_MARKERS}/{index}.json"
 
 
+def _little_endian_bytes(rows: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(rows, dtype=rows.dtype.newbyteorder("<")).view(np.uint8).reshape(-1)
+
+
 def chunk_sha256(rows: np.ndarray) -> str:
-    """sha256 of a chunk's values as little-endian C-order bytes (what the chunk markers record)."""
-    little_endian = np.ascontiguousarray(rows, dtype=rows.dtype.newbyteorder("<"))
-    return hashlib.sha256(little_endian.view(np.uint8).reshape(-1)).hexdigest()
+    """sha256 of a chunk's values as little-endian C-order bytes (marker format 1)."""
+    return hashlib.sha256(_little_endian_bytes(rows)).hexdigest()
+
+
+def chunk_crc32c(rows: np.ndarray) -> str:
+    """CRC-32C of a chunk's values as little-endian C-order bytes, 8 hex digits (what markers record).
+
+    Example:
+        >>> chunk_crc32c(np.zeros(4, dtype=np.float32))
+        '42709aea'
+    """
+    return f"{google_crc32c.value(_little_endian_bytes(rows)):08x}"
+
+
+def chunk_matches(marker: Mapping[str, Any], index: int, rows: np.ndarray) -> bool:
+    """Whether chunk ``index``'s values match the checksum the entry's completion marker records."""
+    field_name = _CHUNK_CHECKSUMS[marker["format"]]
+    checksum = chunk_sha256 if marker["format"] == 1 else chunk_crc32c
+    return checksum(rows) == marker[field_name][index]
 
 
 def read_marker(backend: Backend, path: str) -> dict[str, Any] | None:
@@ -117,7 +148,7 @@ def _parse_marker(payload: bytes | None) -> dict[str, Any] | None:
         marker = json.loads(payload)
     except ValueError:
         return None
-    return marker if isinstance(marker, dict) and marker.get("format") == _FORMAT else None
+    return marker if isinstance(marker, dict) and marker.get("format") in _CHUNK_CHECKSUMS else None
 
 
 def markers(backend: Backend, paths: Sequence[str]) -> dict[str, dict[str, Any] | None]:
@@ -141,17 +172,56 @@ class _Stored:
     rows_per_chunk: int | None
     attributes: dict[str, Any]
     marker: dict[str, Any] | None
+    codec: str | None = None
 
     @property
     def exists(self) -> bool:
         return self.shape is not None
 
+    @property
+    def raw(self) -> bool:
+        """Whether each chunk object is the chunk's raw little-endian values."""
+        return self.codec == "raw"
+
+
+def _chunk_codec(metadata: Mapping[str, Any]) -> str | None:
+    """How a chunk object encodes its values, where :mod:`storage.reading` can decode it without Zarr.
+
+    ``"raw"``: the chunk's little-endian values; ``"zstd"``: those, zstd-compressed; None: any
+    other Zarr encoding (read through Zarr).
+    """
+    encoding = metadata.get("chunk_key_encoding", {})
+    if encoding.get("name") != "default" or encoding.get("configuration", {}).get("separator", "/") != "/":
+        return None
+    if metadata.get("storage_transformers"):
+        return None
+    codecs = list(metadata.get("codecs", []))
+    if not codecs or codecs[0].get("name") != "bytes":
+        return None
+    endian = codecs[0].get("configuration", {}).get("endian")
+    if endian not in ("little", None) or (endian is None and np.dtype(metadata["data_type"]).itemsize > 1):
+        return None
+    if len(codecs) == 1:
+        return "raw"
+    if len(codecs) == 2 and codecs[1].get("name") == "zstd":
+        return "zstd"
+    return None
+
 
 def _stored(backend: Backend, path: str) -> _Stored:
-    payloads = backend.get_many([f"{path}/zarr.json", f"{path}/{MARKER}"])
-    marker = _parse_marker(payloads[f"{path}/{MARKER}"])
+    return stored_many(backend, [path])[path]
+
+
+def stored_many(backend: Backend, paths: Sequence[str]) -> dict[str, _Stored]:
+    """What each entry's ``zarr.json`` and completion marker say, in one batched read of both."""
+    payloads = backend.get_many([name for path in paths for name in (f"{path}/zarr.json", f"{path}/{MARKER}")])
+    return {path: _parse_stored(payloads[f"{path}/zarr.json"], payloads[f"{path}/{MARKER}"]) for path in paths}
+
+
+def _parse_stored(document: bytes | None, marker_payload: bytes | None) -> _Stored:
+    marker = _parse_marker(marker_payload)
     try:
-        metadata = json.loads(payloads[f"{path}/zarr.json"] or b"null")
+        metadata = json.loads(document or b"null")
     except ValueError:
         metadata = None
     if not isinstance(metadata, dict) or metadata.get("node_type") != "array":
@@ -162,6 +232,7 @@ def _stored(backend: Backend, path: str) -> _Stored:
         rows_per_chunk=metadata["chunk_grid"]["configuration"]["chunk_shape"][0],
         attributes=metadata.get("attributes", {}),
         marker=marker,
+        codec=_chunk_codec(metadata),
     )
 
 
@@ -191,6 +262,7 @@ def create(
     attributes: Mapping[str, Any],
     rows_per_chunk: int | None = None,
     overwrite: bool = False,
+    compress: bool = True,
 ) -> EntryLayout:
     """Creates the entry's array once, or resumes an interrupted one with the same definition.
 
@@ -220,19 +292,37 @@ def create(
             return layout(backend, path)
         if same and stored.marker is None and not overwrite:
             return layout(backend, path)  # resume: keep the chunks already written
-        if stored.exists or stored.marker is not None:
-            # Unmark before deleting anything: first the entry, then its chunks (a crash part-way
-            # leaves only markers whose chunks are still intact), and only then data and metadata.
-            backend.remove([f"{path}/{MARKER}"])
-            backend.remove_tree(f"{path}/{_CHUNK_MARKERS}")
-            backend.remove_tree(path)
-        backend.put_many({**_parent_groups(path), f"{path}/zarr.json": _array_document(
-            shape, dtype, rows_per_chunk, attributes)})
+        _delete(backend, path, stored)
+        groups = _parent_groups(backend, path)
+        backend.put_many({**groups, f"{path}/zarr.json": _array_document(shape, dtype, rows_per_chunk, attributes, compress)})
+        backend.written_groups.update(groups)
     return EntryLayout(path, shape, str(np.dtype(dtype)), rows_per_chunk, False, _chunk_ranges(shape[0], rows_per_chunk))
 
 
-def _array_document(shape: tuple[int, ...], dtype: str, rows_per_chunk: int, attributes: Mapping[str, Any]) -> bytes:
-    """The ``zarr.json`` of the entry's array, made by Zarr in memory (then written as one object)."""
+def _delete(backend: Backend, path: str, stored: _Stored) -> None:
+    """Deletes an existing entry. Unmarks before deleting anything: first the entry, then its chunks
+    (a crash part-way leaves only markers whose chunks are still intact), then data and metadata."""
+    if stored.exists or stored.marker is not None:
+        backend.remove([f"{path}/{MARKER}"])
+        backend.remove_tree(f"{path}/{_CHUNK_MARKERS}")
+        backend.remove_tree(path)
+
+
+def _array_document(shape: tuple[int, ...], dtype: str, rows_per_chunk: int, attributes: Mapping[str, Any],
+                    compress: bool = True) -> bytes:
+    """The ``zarr.json`` of the entry's array (then written as one object).
+
+    Uncompressed entries (``compress=False``) use the plain little-endian ``bytes`` codec, so a
+    chunk object is the chunk's raw values: :mod:`storage.reading` reads them without Zarr.
+    """
+    document = json.loads(_bare_array_document(tuple(shape), str(np.dtype(dtype)), rows_per_chunk, compress))
+    document["attributes"] = json.loads(json.dumps(dict(attributes)))
+    return json.dumps(document, indent=2).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _bare_array_document(shape: tuple[int, ...], dtype: str, rows_per_chunk: int, compress: bool) -> bytes:
+    """The array document without attributes, made by Zarr in memory (once per definition and process)."""
     documents: dict[str, Any] = {}
     zarr.create_array(
         store=zarr.storage.MemoryStore(documents),
@@ -241,10 +331,78 @@ def _array_document(shape: tuple[int, ...], dtype: str, rows_per_chunk: int, att
         dtype=dtype,
         chunks=(rows_per_chunk, *shape[1:]),
         fill_value=np.nan if np.dtype(dtype).kind == "f" else 0,
-        attributes=dict(attributes),
         config={"write_empty_chunks": True},
+        **({} if compress else {"compressors": None}),
     )
     return documents["entry/zarr.json"].to_bytes()
+
+
+def chunk_key(path: str, index: int, ndim: int) -> str:
+    """The object holding row chunk ``index`` of an entry (Zarr v3's default chunk key encoding).
+
+    Example:
+        >>> chunk_key("ranks/p/m/out", 3, 1), chunk_key("activations/p/m/out", 0, 2)
+        ('ranks/p/m/out/c/3', 'activations/p/m/out/c/0/0')
+    """
+    return "/".join([path, "c", str(index), *["0"] * (ndim - 1)])
+
+
+def write_whole(
+    backend: Backend,
+    path: str,
+    values: np.ndarray,
+    attributes: Mapping[str, Any],
+    rows_per_chunk: int | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Writes a whole uncompressed entry in one pass by one writer; returns its completion marker.
+
+    The chunk objects (raw little-endian values, the edge chunk padded with the fill
+    value as Zarr stores it) and the array metadata go in one batch, then the completion
+    marker with every chunk's CRC-32C, last; no per-chunk markers. A complete entry with
+    the same definition is kept unless ``overwrite``; one that differs raises.
+
+    Raises:
+        EntryConflictError: If a complete entry differs and ``overwrite`` is False.
+        StoreUnavailableError: If the backend fails (nothing is marked complete).
+
+    Example:
+        >>> from storage.backend import Backend
+        >>> backend = Backend.open("memory://write-whole-example", {})
+        >>> write_whole(backend, "ranks/p/m/out", np.arange(3, dtype=np.float32), {})["shape"]
+        [3]
+    """
+    values = np.asarray(values)
+    shape, dtype = tuple(values.shape), str(values.dtype)
+    rows_per_chunk = int(rows_per_chunk or default_rows_per_chunk(shape, dtype))
+    with backend_errors(backend.url, path, "writing"):
+        stored = _stored(backend, path)
+        # A complete entry holding the same values is kept however it was chunked or encoded.
+        same = _same_definition(stored, shape, dtype, stored.rows_per_chunk, attributes)
+        if stored.marker is not None and not overwrite:
+            if not same:
+                raise EntryConflictError(
+                    f"entry {path!r} is complete with shape {stored.shape}, dtype {stored.dtype}, "
+                    f"{stored.rows_per_chunk} rows per chunk and its own attributes; asked for shape {shape}, "
+                    f"dtype {dtype}, {rows_per_chunk} rows per chunk; pass overwrite=True to replace it"
+                )
+            return stored.marker
+        _delete(backend, path, stored)
+        fill = np.nan if values.dtype.kind == "f" else 0
+        groups = _parent_groups(backend, path)
+        objects = {**groups, f"{path}/zarr.json": _array_document(shape, dtype, rows_per_chunk, attributes, compress=False)}
+        checksums = []
+        for index, (start, stop) in enumerate(_chunk_ranges(shape[0], rows_per_chunk)):
+            rows = values[start:stop]
+            checksums.append(chunk_crc32c(rows))
+            if stop - start < rows_per_chunk:  # Zarr stores edge chunks whole
+                rows = np.concatenate([rows, np.full((rows_per_chunk - (stop - start), *shape[1:]), fill, values.dtype)])
+            objects[chunk_key(path, index, len(shape))] = _little_endian_bytes(rows).tobytes()
+        backend.put_many(objects)
+        backend.written_groups.update(groups)
+        marker = _completion_marker(shape, dtype, rows_per_chunk, checksums)
+        backend.put_bytes(f"{path}/{MARKER}", json.dumps(marker).encode())
+    return marker
 
 
 def group_document(attributes: Mapping[str, Any]) -> bytes:
@@ -257,11 +415,13 @@ def group_document(attributes: Mapping[str, Any]) -> bytes:
     return json.dumps({"zarr_format": 3, "node_type": "group", "attributes": dict(attributes)}).encode()
 
 
-def _parent_groups(path: str) -> dict[str, bytes]:
+def _parent_groups(backend: Backend, path: str) -> dict[str, bytes]:
     """Group documents for the entry's parents below the top level (e.g. ``activations/p``,
-    ``activations/p/m``): identical bytes from every writer, so rewriting them is harmless."""
+    ``activations/p/m``) that this process has not written yet: identical bytes from every
+    writer, so rewriting them is harmless, and once is enough."""
     parts = path.split("/")[:-1]
-    return {"/".join(parts[:depth]) + "/zarr.json": group_document({}) for depth in range(2, len(parts) + 1)}
+    names = ("/".join(parts[:depth]) + "/zarr.json" for depth in range(2, len(parts) + 1))
+    return {name: group_document({}) for name in names if name not in backend.written_groups}
 
 
 def open_array(backend: Backend, path: str, mode: str = "r") -> zarr.Array:
@@ -279,9 +439,20 @@ def _require(backend: Backend, path: str) -> _Stored:
     return stored
 
 
-def _chunk_markers(backend: Backend, path: str, n_chunks: int) -> list[bytes | None]:
+def _chunk_checksums(backend: Backend, path: str, n_chunks: int) -> list[str | None]:
+    """Each chunk's recorded CRC-32C, or None where the chunk is not (known to be) written.
+
+    A chunk marker from an earlier format (sha256) counts as not written: the chunk is rewritten.
+    """
     payloads = backend.get_many(_chunk_marker(path, index) for index in range(n_chunks))
-    return [payloads[_chunk_marker(path, index)] for index in range(n_chunks)]
+    checksums: list[str | None] = []
+    for index in range(n_chunks):
+        try:
+            checksum = json.loads(payloads[_chunk_marker(path, index)] or b"null")["crc32c"]
+        except (ValueError, TypeError, KeyError):
+            checksum = None
+        checksums.append(checksum if isinstance(checksum, str) else None)
+    return checksums
 
 
 def layout(backend: Backend, path: str) -> EntryLayout:
@@ -294,7 +465,7 @@ def layout(backend: Backend, path: str) -> EntryLayout:
         stored = _require(backend, path)
         ranges = _chunk_ranges(stored.shape[0], stored.rows_per_chunk)
         complete = stored.marker is not None
-        done = [] if complete else _chunk_markers(backend, path, len(ranges))
+        done = [] if complete else _chunk_checksums(backend, path, len(ranges))
     pending = () if complete else tuple(rows for rows, marker in zip(ranges, done) if marker is None)
     return EntryLayout(path, stored.shape, stored.dtype, stored.rows_per_chunk, complete, pending)
 
@@ -339,7 +510,7 @@ def write_rows(backend: Backend, path: str, start: int, rows: np.ndarray) -> Non
         backend.put_many({
             _chunk_marker(path, index): json.dumps({
                 "rows": [index * step, min((index + 1) * step, array.shape[0])],
-                "sha256": chunk_sha256(rows[index * step - start:(index + 1) * step - start]),
+                "crc32c": chunk_crc32c(rows[index * step - start:(index + 1) * step - start]),
             }).encode()
             for index in indices
         })
@@ -356,22 +527,25 @@ def finalize(backend: Backend, path: str) -> dict[str, Any]:
         if stored.marker is not None:
             return stored.marker
         ranges = _chunk_ranges(stored.shape[0], stored.rows_per_chunk)
-        chunk_markers = _chunk_markers(backend, path, len(ranges))
-        missing = [rows for rows, marker in zip(ranges, chunk_markers) if marker is None]
+        checksums = _chunk_checksums(backend, path, len(ranges))
+        missing = [rows for rows, checksum in zip(ranges, checksums) if checksum is None]
         if missing:
             shown = ", ".join(f"{a}:{b}" for a, b in missing[:8]) + (" ..." if len(missing) > 8 else "")
             raise IncompleteEntryError(f"entry {path!r} cannot be marked complete: rows {shown} are not written")
-        chunk_sha256 = [json.loads(marker)["sha256"] for marker in chunk_markers]
-        definition = {"shape": list(stored.shape), "dtype": stored.dtype, "rows_per_chunk": stored.rows_per_chunk}
-        marker = {
-            "format": _FORMAT,
-            **definition,
-            "chunk_sha256": chunk_sha256,
-            "checksum": sha256_of_json({**definition, "chunk_sha256": chunk_sha256}),
-            "completed": utc_now(),
-        }
+        marker = _completion_marker(stored.shape, stored.dtype, stored.rows_per_chunk, checksums)
         backend.put_bytes(f"{path}/{MARKER}", json.dumps(marker).encode())
     return marker
+
+
+def _completion_marker(shape: Sequence[int], dtype: str, rows_per_chunk: int, checksums: Sequence[str]) -> dict[str, Any]:
+    definition = {"shape": list(shape), "dtype": dtype, "rows_per_chunk": rows_per_chunk}
+    return {
+        "format": _FORMAT,
+        **definition,
+        "chunk_crc32c": list(checksums),
+        "checksum": sha256_of_json({**definition, "chunk_crc32c": list(checksums)}),
+        "completed": utc_now(),
+    }
 
 
 def attributes(backend: Backend, path: str) -> dict[str, Any]:

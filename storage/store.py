@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from rsa_ray.models import ModelEntry
 
 ACTIVATION_DTYPES = ("float16", "float32")
+# Terms per stored chunk of an RDM or rank vector (1 MiB of float32): small enough that one chunk
+# of every model of a large zoo fits a similarity task's memory, large enough for object storage.
+VECTOR_CHUNK_TERMS = 2**16
 # The root group and its top-level groups (DESIGN.md §3), created when a store is first opened.
 _GROUPS = ("", "probes/", "models/", "activations/", "rdms/", "ranks/", "similarity/")
 
@@ -108,8 +111,18 @@ class Store:
         return probes.add(self._backend, images, ids, source, rows_per_chunk)
 
     def probe_set(self, probe_id: str) -> ProbeSetInfo:
-        """The description of a stored probe set (ids, size, source, hash)."""
-        return probes.info(self._backend, probe_id)
+        """The description of a stored probe set (ids, size, source, hash).
+
+        A probe set's id is the hash of its content, so a complete one never changes:
+        its description is read once per process.
+        """
+        if probe_id not in self._probe_sets:
+            self._probe_sets[probe_id] = probes.info(self._backend, probe_id)
+        return self._probe_sets[probe_id]
+
+    @functools.cached_property
+    def _probe_sets(self) -> dict[str, ProbeSetInfo]:
+        return {}
 
     def read_probe_images(self, probe_id: str, rows: Sequence[int] | slice | None = None) -> np.ndarray:
         """All images of a probe set, or the given rows, checksum-verified."""
@@ -283,8 +296,11 @@ class Store:
                                   f"(the condensed triangle), got {vector.dtype} {vector.shape}")
         if not np.isfinite(vector).all():
             raise ValueError(f"{kind.value} {path!r}: holds NaN or Inf at {np.flatnonzero(~np.isfinite(vector))[:5]}")
-        layout = self._create(kind, key, expected, "float32", provenance, extra, None, overwrite)
-        return self._fill(layout, kind, key, vector.astype(np.float32))
+        attributes = {"kind": kind.value, "probe_id": key.probe_id, "model_id": key.model_id, "layer": key.layer,
+                      **extra, "provenance": (provenance or self.provenance(key)).to_attrs()}
+        marker = entries.write_whole(self._backend, path, vector.astype(np.float32, copy=False), attributes,
+                                     VECTOR_CHUNK_TERMS, overwrite)
+        return marker["checksum"]
 
     def write_rdm(self, key: EntryKey, condensed_rdm: np.ndarray, distance: str = "correlation",
                   center_features: bool = True, provenance: Provenance | None = None, overwrite: bool = False) -> str:
@@ -314,10 +330,29 @@ class Store:
         """Stores a standardised rank vector [L] (as float32); returns its checksum."""
         return self._write_vector(EntryKind.RANKS, key, rank_vector, provenance, {}, overwrite)
 
-    def read_rank_vectors(self, probe_id: str, layer: str, model_ids: Sequence[str]) -> np.ndarray:
-        """Stacked standardised rank vectors [N, L] of ``model_ids``, in that order."""
-        return np.stack([reading.read(self._backend, EntryKey(probe_id, model_id, layer).path(EntryKind.RANKS))
-                         for model_id in model_ids])
+    def read_rank_vectors(self, probe_id: str, layer: str, model_ids: Sequence[str],
+                          terms: slice | None = None) -> np.ndarray:
+        """Stacked standardised rank vectors [N, L] of ``model_ids``, in that order; or a slice of their terms.
+
+        Reading a slice aligned to :data:`VECTOR_CHUNK_TERMS` reads each stored chunk once.
+
+        Example:
+            >>> store.read_rank_vectors(probe_id, "out", ["a", "b"], slice(0, 1000)).shape  # doctest: +SKIP
+            (2, 1000)
+        """
+        paths = [EntryKey(probe_id, model_id, layer).path(EntryKind.RANKS) for model_id in model_ids]
+        return reading.read_many(self._backend, paths, terms)
+
+    def vector_chunk_terms(self, probe_id: str) -> int:
+        """Terms per stored chunk of this probe set's RDMs and rank vectors (at most L).
+
+        Example:
+            >>> store.vector_chunk_terms(probe_id)  # doctest: +SKIP
+            124750
+        """
+        from rsa_ray.rdm import condensed_length
+
+        return min(VECTOR_CHUNK_TERMS, condensed_length(self.probe_set(probe_id).n_images))
 
     def layout(self, key: EntryKey, kind: EntryKind | str = EntryKind.ACTIVATIONS) -> EntryLayout:
         """An existing entry's layout: shape, chunking, completeness and pending row ranges."""

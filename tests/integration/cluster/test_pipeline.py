@@ -86,3 +86,31 @@ def test_a_failing_model_is_recorded_and_the_others_finish(tmp_path):
     table = store.read_table(FAILURES_TABLE)
     assert set(table["model_id"]) == {"flat", "unextracted"}
     assert "FAILED flat / out" in summary.describe()
+
+
+def test_segmented_similarity_sums_partial_products_over_chunk_aligned_segments(tmp_path, monkeypatch):
+    """Rank vectors stored in chunks of 64 terms (L = 435): tasks are tiles x segments, summed in order."""
+    import storage.store
+    from cluster.tasks import compute_and_store_rdm
+
+    monkeypatch.setattr(storage.store, "VECTOR_CHUNK_TERMS", 64)
+    models = [f"m{i}" for i in range(6)]
+    store, probe_id, features = make_store(str(tmp_path / "store"), models)
+    for model in models:  # written here, with the small chunks; the run then only computes similarity
+        assert compute_and_store_rdm(store, EntryKey(probe_id, model, "out"), SimilarityOptions()).error is None
+    assert store.vector_chunk_terms(probe_id) == 64
+    # A budget of one chunk of 7 models and their product: one block, segments of one chunk.
+    options = SimilarityOptions(tile_memory_bytes=7 * 64 * 4 + 7 * 7 * 12)
+    work = options.work(len(models), 435, 64, workers=2)
+    assert work.block_size == 6 and work.segments[:2] == ((0, 64), (64, 128)) and len(work.segments) == 7
+
+    summary = run_similarity(store, probe_id, models, ["out"], options)
+    assert summary.computed_rdms == () and summary.tiles_computed == 7
+    np.testing.assert_allclose(store.read_similarity(probe_id, "out").matrix, expected_similarity(features, models),
+                               atol=1e-6)
+    # Adding a model computes its row and column, still per segment: 2 tiles (old x new, new x new) x 7.
+    features.update(add_models(store, probe_id, ["late"], seed=3))
+    second = run_similarity(store, probe_id, models + ["late"], ["out"], options)
+    assert second.computed_rdms == (("late", "out"),) and second.tiles_computed == 2 * len(work.segments)
+    np.testing.assert_allclose(store.read_similarity(probe_id, "out").matrix,
+                               expected_similarity(features, models + ["late"]), atol=1e-6)

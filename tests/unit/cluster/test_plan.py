@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cluster.plan import LayerState, incremental_tiles, plan_run
+from cluster.plan import LayerState, incremental_tiles, plan_run, plan_similarity_work, task_bytes
 
 MODEL_POOL = [f"m{i}" for i in range(12)]
 
@@ -95,3 +95,52 @@ def test_bad_requests_are_named():
         plan_run(["a"], [])
     with pytest.raises(ValueError, match="n_reused must lie in 0..3"):
         incremental_tiles(3, 4, 2)
+
+
+def _n_tiles(n_models, block):
+    blocks = -(-n_models // block)
+    return blocks * (blocks + 1) // 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n_models=st.integers(1, 60),
+    n_terms=st.integers(1, 5000),
+    chunk_terms=st.integers(1, 700),
+    memory_bytes=st.integers(1, 400_000),
+    workers=st.integers(1, 6),
+    split_terms=st.booleans(),
+)
+def test_similarity_work_against_brute_force(n_models, n_terms, chunk_terms, memory_bytes, workers, split_terms):
+    work = plan_similarity_work(n_models, n_terms, chunk_terms, memory_bytes, workers, split_terms)
+    unit = min(chunk_terms, n_terms) if split_terms else n_terms
+    # Segments cover the terms once, in order, starting on chunk boundaries; whole vectors if not split.
+    starts = [start for start, _ in work.segments]
+    assert starts[0] == 0 and work.segments[-1][1] == n_terms
+    assert all(a[1] == b[0] for a, b in zip(work.segments, work.segments[1:]))
+    assert all(start % unit == 0 for start in starts) and all(stop > start for start, stop in work.segments)
+    if not split_terms:
+        assert work.segments == ((0, n_terms),)
+    longest = max(stop - start for start, stop in work.segments)
+    # Brute force: the largest block whose tasks of one unit fit, found by trying every size.
+    feasible = [b for b in range(1, n_models + 1) if task_bytes(b, n_models, unit) <= memory_bytes]
+    if feasible:
+        assert task_bytes(work.block_size, n_models, longest) <= memory_bytes  # within budget
+        assert work.block_size <= max(feasible)
+        if _n_tiles(n_models, max(feasible)) * len(work.segments) >= workers:
+            assert work.block_size == max(feasible)  # cut no further than the budget asks
+    else:  # nothing fits: the smallest possible tasks
+        assert work.block_size == 1 and longest <= unit
+    # Enough tasks for the workers whenever cutting the models can give them.
+    if _n_tiles(n_models, 1) * len(work.segments) >= workers:
+        assert _n_tiles(n_models, work.block_size) * len(work.segments) >= workers
+
+
+def test_one_block_and_chunk_segments_when_a_chunk_of_every_model_fits():
+    work = plan_similarity_work(1000, 12_497_500, 2**18, 2**30, workers=2)
+    assert work.block_size == 1000 and len(work.segments) == 48  # each stored chunk read once
+    assert task_bytes(1000, 1000, 2**18) <= 2**30
+    small = plan_similarity_work(500, 124_750, 124_750, 2**30, workers=2)
+    assert small.block_size == 250 and small.segments == ((0, 124_750),)  # 3 tiles for 2 workers
+    fixed = plan_similarity_work(500, 124_750, 124_750, 2**30, workers=2, block_size=64)
+    assert fixed.block_size == 64
