@@ -44,18 +44,18 @@ class RunSummary:
         failures: Models and layers that failed, with the error.
         versions: (layer, version written) for each layer; version None when the stored
             matrix was already up to date.
-        tiles_computed: Similarity tasks this run computed (tiles x segments).
+        similarity_tasks: Similarity tasks this run computed (tiles x segments).
     """
 
     probe_id: str
     computed_rdms: tuple[tuple[str, str], ...]
     failures: tuple[RdmOutcome, ...]
     versions: tuple[tuple[str, int | None], ...]
-    tiles_computed: int
+    similarity_tasks: int
 
     def describe(self) -> str:
         """A few lines for a person: what was done, what failed and why."""
-        lines = [f"probe set {self.probe_id}: {len(self.computed_rdms)} RDMs and {self.tiles_computed} similarity tasks computed"]
+        lines = [f"probe set {self.probe_id}: {len(self.computed_rdms)} RDMs and {self.similarity_tasks} similarity tasks computed"]
         for layer, version in self.versions:
             lines.append(f"  layer {layer}: " + (f"similarity version {version} written" if version else "already up to date"))
         for failure in self.failures:
@@ -263,7 +263,7 @@ def run_similarity(
     failures += rdm_failures
     _record_failures(store, probe_id, failures, "rdms")
     failed = {(f.model_id, f.layer) for f in failures}
-    versions, tiles_computed = [], 0
+    versions, similarity_tasks = [], 0
     n_terms = condensed_length(store.probe_set(probe_id).n_images)
     for layer in layers:
         succeeded = [m for m in model_ids if (m, layer) not in failed]
@@ -271,9 +271,9 @@ def run_similarity(
         work = options.work(len(succeeded), n_terms, store.vector_chunk_terms(probe_id), workers)
         layer_plan = plan_run(succeeded, [state], block_size=work.block_size,
                               segments=work.segments if len(work.segments) > 1 else ())
-        version, tiles = _run_similarity_layer(store, probe_id, layer_plan.similarities[0], previous[layer], options.method)
+        version, tasks = _run_similarity_layer(store, probe_id, layer_plan.similarities[0], previous[layer], options.method)
         versions.append((layer, version))
-        tiles_computed += tiles
-    summary = RunSummary(probe_id, tuple(computed), tuple(failures), tuple(versions), tiles_computed)
+        similarity_tasks += tasks
+    summary = RunSummary(probe_id, tuple(computed), tuple(failures), tuple(versions), similarity_tasks)
     logger.info(summary.describe())
     return summary

@@ -131,16 +131,18 @@ class SimilarityWork:
     segments: tuple[tuple[int, int], ...]
 
 
-def task_bytes(block_size: int, n_models: int, segment_terms: int, item_bytes: int = 4) -> int:
-    """Memory one similarity task holds: its (at most two) blocks of a segment, and its product.
+def task_bytes(block_size: int, n_models: int, step_terms: int, item_bytes: int = 4, in_flight: int = 2) -> int:
+    """Memory one similarity task holds: ``in_flight`` steps of its (at most two) blocks, and its product.
 
-    The product is a float64 partial plus a float32 temporary per tile side squared.
+    A task streams its segment one step (one stored chunk) at a time, reading the next
+    step while it multiplies the current one: two steps in flight. The product is a
+    float64 partial plus a float32 temporary per tile side squared.
 
     Example:
-        >>> task_bytes(100, 100, 1000)  # one diagonal block of 100 x 1000 float32, and 100 x 100 x 12 bytes
-        520000
+        >>> task_bytes(100, 100, 1000)  # two steps of one diagonal block of 100 x 1000 float32, and the product
+        920000
     """
-    return min(2 * block_size, n_models) * segment_terms * item_bytes + block_size * block_size * 12
+    return in_flight * min(2 * block_size, n_models) * step_terms * item_bytes + block_size * block_size * 12
 
 
 def plan_similarity_work(
@@ -155,21 +157,22 @@ def plan_similarity_work(
 ) -> SimilarityWork:
     """Cuts an N x N similarity of vectors of ``n_terms`` into tiles x segments within a memory budget.
 
-    Reading is the cost to cut: every tile re-reads its blocks, every segment reads
-    only its terms. So the whole model set forms one block whenever one stored chunk of
-    every model fits the budget, and the vectors are cut into segments of whole chunks
-    (at least two per worker where there are enough chunks): each chunk is read once.
-    Only when that leaves fewer tasks than workers, or one chunk of every model does not
-    fit, are the models cut into blocks.
+    Reading is the cost to cut: every tile re-reads its blocks. A task streams its
+    segment one stored chunk at a time, so its memory depends on the block size, not on
+    the segment's length: the whole model set forms one block whenever two chunks of
+    every model fit the budget, and each chunk is then read once. The vectors are cut
+    into segments only to give every worker about four tasks (for balance and progress). Only when one block does
+    not fit, or leaves fewer tasks than workers, are the models cut into blocks.
 
     Args:
         n_models: Models in the matrix.
         n_terms: Length of each vector.
-        chunk_terms: Terms per stored chunk; segments start on chunk boundaries.
+        chunk_terms: Terms per stored chunk: a task's streaming step, and segments start on
+            chunk boundaries.
         memory_bytes: Budget of one task (:func:`task_bytes`).
         workers: CPUs that run the tasks.
         split_terms: Whether partial products over segments can be summed (stored
-            standardised vectors); if not, every task reads whole vectors.
+            standardised vectors); if not, every task reads whole vectors at once.
         block_size: Models per tile side, fixed by the caller; None to choose it.
         item_bytes: Bytes a task holds per loaded vector term.
 
@@ -177,33 +180,37 @@ def plan_similarity_work(
         The :class:`SimilarityWork`.
 
     Example:
-        >>> plan_similarity_work(1000, 12_497_500, 2**18, 2**30, workers=2).block_size
-        1000
-        >>> len(plan_similarity_work(1000, 12_497_500, 2**18, 2**30, workers=2).segments)  # one chunk each
-        48
+        >>> work = plan_similarity_work(1000, 12_497_500, 2**16, 2**30, workers=2)
+        >>> work.block_size, len(work.segments)  # one block; four segments per worker
+        (1000, 8)
     """
     n_models, workers = max(n_models, 1), max(workers, 1)
     unit = max(1, min(chunk_terms, n_terms) if split_terms else n_terms)
+    in_flight = 2 if split_terms else 1
     n_units = -(-max(n_terms, 1) // unit)
+
+    def fits(block: int) -> bool:
+        return task_bytes(block, n_models, unit, item_bytes, in_flight) <= memory_bytes
+
     if block_size is not None:
         block = min(block_size, n_models)
-    elif task_bytes(n_models, n_models, unit, item_bytes) <= memory_bytes:
+    elif fits(n_models):
         block = n_models
-    else:  # the largest block whose two sides of one chunk fit
+    else:  # the largest block that fits (or single models, if none does)
         low, high = 1, n_models
         while low < high:
             middle = (low + high + 1) // 2
-            low, high = (middle, high) if task_bytes(middle, n_models, unit, item_bytes) <= memory_bytes else (low, middle - 1)
+            low, high = (middle, high) if fits(middle) else (low, middle - 1)
         block = low
-    spare = memory_bytes - block * block * 12
-    units = max(1, min(n_units, spare // max(1, min(2 * block, n_models) * unit * item_bytes)))
-    if block == n_models and split_terms:
-        units = min(units, max(1, -(-n_units // (2 * workers))))
+    n_segments = min(n_units, -(-4 * workers // _n_tiles(n_models, block))) if split_terms else 1
+    if block_size is None:
+        blocks = -(-n_models // block)
+        while block > 1 and _n_tiles(n_models, block) * n_segments < workers:
+            blocks += 1  # one more block per side (the block size may stay, then shrinks at the next)
+            block = -(-n_models // blocks)
+    units = -(-n_units // n_segments)
     segment = units * unit
     segments = tuple((start, min(start + segment, n_terms)) for start in range(0, n_terms, segment))
-    if block_size is None:
-        while block > 1 and _n_tiles(n_models, block) * len(segments) < workers:
-            block = -(-n_models // (-(-n_models // block) + 1))
     return SimilarityWork(block, segments)
 
 

@@ -94,6 +94,29 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="spearman", choices=["spearman", "pearson", "kendall_tau_a"], help="similarity between RDMs")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def add_compute_arguments(parser: argparse.ArgumentParser, similarity: bool = True) -> None:
+    """``--dtype`` (forward-pass precision) and, for commands that compute similarities,
+    ``--task-memory-mb`` (one similarity task's memory)."""
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward-pass precision")
+    if not similarity:
+        return
+    parser.add_argument(
+        "--task-memory-mb", type=_positive_int, default=1024, metavar="MB",
+        help="memory one similarity task may hold (its blocks of rank vectors and their product; default 1024). "
+             "While one stored chunk of every model fits, each chunk is read once; below that, models are "
+             "cut into blocks that are re-read")
+
+
 def add_output_argument(parser: argparse.ArgumentParser) -> None:
     """``--out``: the folder for CSV tables, plots and the HTML report."""
     parser.add_argument("--out", default=DEFAULT_REPORT_DIR, help=f"folder for CSV tables, plots and the HTML report (default {DEFAULT_REPORT_DIR})")

@@ -21,6 +21,7 @@ def compute_similarities(
     method: str = "spearman",
     dtype: str = "float32",
     address: str | None = None,
+    task_memory_mb: int = 1024,
 ) -> RunSummary:
     """Extracts what is missing, then computes RDMs and new similarity versions.
 
@@ -30,7 +31,8 @@ def compute_similarities(
     connect(address)
     extractor = functools.partial(extract_all, resolver=StoreResolver(store), options=ExtractionOptions(dtype=dtype))
     # run_similarity logs its summary (what was computed, what failed and why) on the rsa_ray logger.
-    return run_similarity(store, probe_id, model_ids, layers, SimilarityOptions(method=method), extractor=extractor)
+    options = SimilarityOptions(method=method, tile_memory_bytes=task_memory_mb * 2**20)
+    return run_similarity(store, probe_id, model_ids, layers, options, extractor=extractor)
 
 
 def exit_code(summary: RunSummary) -> int:

@@ -18,7 +18,7 @@ import fsspec
 import pandas as pd
 
 from jobs.cli_types import Subcommand
-from jobs.common import add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
+from jobs.common import add_compute_arguments, add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
 from rsa_ray import ranking_changes
@@ -114,7 +114,8 @@ def _rerank_locked(store: Store, args: argparse.Namespace) -> int:
     models = choose_models(store, args.models)
     layers = choose_layers(store, models, args.layer)
     before = {layer: (store.similarity_versions(probe_id, layer) or (None,))[-1] for layer in layers}
-    summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address)
+    summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
+                                   args.task_memory_mb)
     out = output_dir(args.out)
     for layer, version in summary.versions:
         if version is None:
@@ -136,7 +137,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_argument(parser)
     parser.add_argument("--models-from", default=None, help="a manifest, or a folder / object-store prefix of manifests, where new models land")
     parser.add_argument("--every", default=None, help="keep running, once per interval (e.g. 10m); default: once")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward-pass precision")
+    add_compute_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from cluster.pipeline import read_layer_state
 from cluster.plan import plan_run
 from cluster.resolvers import StoreResolver
 from jobs.cli_types import Subcommand
-from jobs.common import add_selection_arguments, choose_layers, choose_models, choose_probe, open_store
+from jobs.common import add_compute_arguments, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
 
@@ -18,7 +18,13 @@ from jobs.config import add_common_arguments
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     add_selection_arguments(parser)
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward-pass precision")
+    add_compute_arguments(parser)
+
+
+def add_extract_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    add_selection_arguments(parser)
+    add_compute_arguments(parser, similarity=False)
 
 
 def _selection(args: argparse.Namespace):
@@ -42,10 +48,12 @@ def run_extract(args: argparse.Namespace) -> int:
 
 def run_similarity_command(args: argparse.Namespace) -> int:
     store, probe_id, models, layers = _selection(args)
-    summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address)
+    summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
+                                   args.task_memory_mb)
     print(f"similarity versions in {store.url} (similarity/{probe_id}/<layer>)")
     return exit_code(summary)
 
 
-EXTRACT = Subcommand("extract", "run the models over the probe set and store their activations", add_arguments, run_extract)
+EXTRACT = Subcommand("extract", "run the models over the probe set and store their activations", add_extract_arguments,
+                     run_extract)
 SIMILARITY = Subcommand("similarity", "compute RDMs and a new similarity version (extracting what is missing)", add_arguments, run_similarity_command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from jobs.cli_types import Subcommand
-from jobs.common import add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
+from jobs.common import add_compute_arguments, add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
 from jobs.outputs import write_layer_comparison, write_layer_taxonomy
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     add_selection_arguments(parser)
     add_output_argument(parser)
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward-pass precision")
+    add_compute_arguments(parser)
 
 
 def taxonomy_sections(taxonomies, comparison) -> list[ReportSection]:
@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     probe_id = choose_probe(store, args.probe)
     models = choose_models(store, args.models)
     layers = choose_layers(store, models, args.layer)
-    summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address)
+    summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
+                                   args.task_memory_mb)
     out = output_dir(args.out)
     taxonomies = [write_layer_taxonomy(store, probe_id, layer, out) for layer in layers if store.similarity_versions(probe_id, layer)]
     comparison = write_layer_comparison(taxonomies, out)

@@ -37,6 +37,7 @@ import zarr
 
 from storage.backend import Backend, backend_errors
 from storage.errors import EntryConflictError, EntryShapeError, IncompleteEntryError
+from storage.locks import create_exclusive
 from storage.names import sha256_of_json
 from storage.provenance import utc_now
 
@@ -297,6 +298,30 @@ def create(
         backend.put_many({**groups, f"{path}/zarr.json": _array_document(shape, dtype, rows_per_chunk, attributes, compress)})
         backend.written_groups.update(groups)
     return EntryLayout(path, shape, str(np.dtype(dtype)), rows_per_chunk, False, _chunk_ranges(shape[0], rows_per_chunk))
+
+
+def claim(backend: Backend, path: str, shape: Sequence[int], dtype: str, attributes: Mapping[str, Any],
+          rows_per_chunk: int | None = None) -> bool:
+    """Creates a new entry's array only if nothing is there yet, atomically; False if it exists.
+
+    Of several writers claiming one path at once exactly one gets True; the entry is then
+    filled like any other (:func:`write_rows`, :func:`finalize`).
+
+    Example:
+        >>> claim(backend, "similarity/p/out/v00001", (2, 2), "float64", {})  # doctest: +SKIP
+        True
+    """
+    shape = tuple(int(size) for size in shape)
+    rows_per_chunk = int(rows_per_chunk or default_rows_per_chunk(shape, dtype))
+    with backend_errors(backend.url, path, "creating"):
+        groups = _parent_groups(backend, path)
+        backend.put_many(groups)
+        backend.written_groups.update(groups)
+        try:
+            create_exclusive(backend, f"{path}/zarr.json", _array_document(shape, dtype, rows_per_chunk, attributes))
+        except FileExistsError:
+            return False
+    return True
 
 
 def _delete(backend: Backend, path: str, stored: _Stored) -> None:

@@ -37,7 +37,12 @@ def _path(name: str) -> str:
     return f"locks/{validate_id(name, 'lock name')}.json"
 
 
-def _create_exclusive(backend: Backend, relative: str, payload: bytes) -> None:
+def create_exclusive(backend: Backend, relative: str, payload: bytes) -> None:
+    """Writes an object only if it does not exist yet (atomically), else raises ``FileExistsError``.
+
+    Example:
+        >>> create_exclusive(backend, "locks/example.json", b"{}")  # doctest: +SKIP
+    """
     path = backend.full_path(relative)
     if backend.is_local:
         # Written whole to a temporary file, then hard-linked into place: the link fails if the lock
@@ -89,7 +94,7 @@ def hold(backend: Backend, name: str, stale_after: float = 6 * 3600.0) -> Iterat
     payload = json.dumps({"owner": mine.owner, "since": mine.since}).encode()
     for attempt in range(2):
         try:
-            _create_exclusive(backend, _path(name), payload)
+            create_exclusive(backend, _path(name), payload)
             break
         except FileExistsError:
             current = holder(backend, name)

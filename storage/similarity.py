@@ -103,16 +103,18 @@ def write(backend: Backend, probe_id: str, layer: str, model_ids: Sequence[str],
     if inputs is None:
         inputs = [EntryKey(probe_id, model_id, layer).path(EntryKind.RANKS) for model_id in model_ids]
     with backend_errors(backend.url, folder, "writing a version of"):
-        existing = [n for n in map(_version_number, backend.list_names(folder)) if n is not None]
-        version = max(existing, default=0) + 1
         checksums = {path: (marker or {}).get("checksum") for path, marker in entries.markers(backend, inputs).items()}
+        attributes = {
+            "kind": "similarity", "model_ids": list(model_ids), "method": method,
+            "inputs": [{"path": key, "checksum": checksum} for key, checksum in checksums.items()],
+            "provenance": (provenance or Provenance()).to_attrs(),
+        }
+        # The next number, claimed by creating its array exclusively: runs writing at once get
+        # different numbers, and a number once claimed (even by a run that then died) is never reused.
+        version = max((n for n in map(_version_number, backend.list_names(folder)) if n is not None), default=0) + 1
+        while not entries.claim(backend, f"{folder}/v{version:05d}", matrix.shape, "float64", attributes):
+            version += 1
     path = f"{folder}/v{version:05d}"
-    attributes = {
-        "kind": "similarity", "model_ids": list(model_ids), "method": method,
-        "inputs": [{"path": key, "checksum": checksum} for key, checksum in checksums.items()],
-        "provenance": (provenance or Provenance()).to_attrs(),
-    }
-    entries.create(backend, path, matrix.shape, "float64", attributes)
     entries.write_rows(backend, path, 0, matrix)
     entries.finalize(backend, path)
     return version

@@ -331,17 +331,18 @@ class Store:
         return self._write_vector(EntryKind.RANKS, key, rank_vector, provenance, {}, overwrite)
 
     def read_rank_vectors(self, probe_id: str, layer: str, model_ids: Sequence[str],
-                          terms: slice | None = None) -> np.ndarray:
+                          terms: slice | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """Stacked standardised rank vectors [N, L] of ``model_ids``, in that order; or a slice of their terms.
 
         Reading a slice aligned to :data:`VECTOR_CHUNK_TERMS` reads each stored chunk once.
+        ``out`` (float32, the result's shape) receives the result.
 
         Example:
             >>> store.read_rank_vectors(probe_id, "out", ["a", "b"], slice(0, 1000)).shape  # doctest: +SKIP
             (2, 1000)
         """
         paths = [EntryKey(probe_id, model_id, layer).path(EntryKind.RANKS) for model_id in model_ids]
-        return reading.read_many(self._backend, paths, terms)
+        return reading.read_many(self._backend, paths, terms, out)
 
     def vector_chunk_terms(self, probe_id: str) -> int:
         """Terms per stored chunk of this probe set's RDMs and rank vectors (at most L).

@@ -43,3 +43,22 @@ def test_processes_writing_different_models_both_complete(target, populated):
     assert store.missing(probe_id, ["m1", "m2"], ["out"]) == ()
     for model_id in ("m1", "m2"):
         np.testing.assert_array_equal(store.read_activations(key(probe_id, model_id)), features_for(model_id, 10))
+
+
+def test_runs_writing_similarity_versions_at_once_get_distinct_versions(target, populated):
+    """Each writer (its own Store, as separate runs) claims its version number exclusively: none is lost."""
+    _, probe_id = populated
+    models = ["m1", "m2", "m3"]
+
+    def write(index):
+        matrix = np.full((3, 3), index / 10.0)
+        np.fill_diagonal(matrix, 1.0)
+        return target.open().write_similarity(probe_id, "out", models, matrix, "spearman")
+
+    with ThreadPoolExecutor(6) as pool:
+        versions = list(pool.map(write, range(6)))
+    assert sorted(versions) == [1, 2, 3, 4, 5, 6]
+    store = target.open()
+    assert store.similarity_versions(probe_id, "out") == (1, 2, 3, 4, 5, 6)
+    for index, version in enumerate(versions):
+        assert store.read_similarity(probe_id, "out", version).matrix[0, 1] == pytest.approx(index / 10.0)

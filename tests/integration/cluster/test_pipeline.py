@@ -46,14 +46,14 @@ def test_full_run_then_incremental_then_no_op(tmp_path):
     second = run_similarity(store, probe_id, models + new, ["out", "early"], options)
     assert sorted(second.computed_rdms) == sorted((m, l) for m in new for l in ("out", "early"))
     # Only the new rows and columns: with blocks of 2, 5 old × 3 new needs 3 × 2 tiles, 3 new × 3 new needs 3.
-    assert second.tiles_computed == 2 * (6 + 3)
+    assert second.similarity_tasks == 2 * (6 + 3)
     stored = store.read_similarity(probe_id, "out")
     assert stored.version == 2 and stored.model_ids == tuple(models + new)
     np.testing.assert_allclose(stored.matrix, expected_similarity(features, models + new), atol=1e-6)
     assert store.read_similarity(probe_id, "out", version=1).model_ids == tuple(models)  # history kept
 
     third = run_similarity(store, probe_id, models + new, ["out", "early"], options)
-    assert third.computed_rdms == () and third.tiles_computed == 0
+    assert third.computed_rdms == () and third.similarity_tasks == 0
     assert dict(third.versions) == {"out": None, "early": None}
 
 
@@ -99,18 +99,19 @@ def test_segmented_similarity_sums_partial_products_over_chunk_aligned_segments(
     for model in models:  # written here, with the small chunks; the run then only computes similarity
         assert compute_and_store_rdm(store, EntryKey(probe_id, model, "out"), SimilarityOptions()).error is None
     assert store.vector_chunk_terms(probe_id) == 64
-    # A budget of one chunk of 7 models and their product: one block, segments of one chunk.
-    options = SimilarityOptions(tile_memory_bytes=7 * 64 * 4 + 7 * 7 * 12)
+    # A budget of two chunks (one multiplied, one read ahead) of 7 models and their product: one block,
+    # streamed chunk by chunk; as many segments as chunks (fewer than four tasks per worker).
+    options = SimilarityOptions(tile_memory_bytes=2 * 7 * 64 * 4 + 7 * 7 * 12)
     work = options.work(len(models), 435, 64, workers=2)
     assert work.block_size == 6 and work.segments[:2] == ((0, 64), (64, 128)) and len(work.segments) == 7
 
     summary = run_similarity(store, probe_id, models, ["out"], options)
-    assert summary.computed_rdms == () and summary.tiles_computed == 7
+    assert summary.computed_rdms == () and summary.similarity_tasks == 7
     np.testing.assert_allclose(store.read_similarity(probe_id, "out").matrix, expected_similarity(features, models),
                                atol=1e-6)
     # Adding a model computes its row and column, still per segment: 2 tiles (old x new, new x new) x 7.
     features.update(add_models(store, probe_id, ["late"], seed=3))
     second = run_similarity(store, probe_id, models + ["late"], ["out"], options)
-    assert second.computed_rdms == (("late", "out"),) and second.tiles_computed == 2 * len(work.segments)
+    assert second.computed_rdms == (("late", "out"),) and second.similarity_tasks == 2 * len(work.segments)
     np.testing.assert_allclose(store.read_similarity(probe_id, "out").matrix,
                                expected_similarity(features, models + ["late"]), atol=1e-6)

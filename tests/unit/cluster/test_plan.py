@@ -114,6 +114,7 @@ def _n_tiles(n_models, block):
 def test_similarity_work_against_brute_force(n_models, n_terms, chunk_terms, memory_bytes, workers, split_terms):
     work = plan_similarity_work(n_models, n_terms, chunk_terms, memory_bytes, workers, split_terms)
     unit = min(chunk_terms, n_terms) if split_terms else n_terms
+    in_flight = 2 if split_terms else 1
     # Segments cover the terms once, in order, starting on chunk boundaries; whole vectors if not split.
     starts = [start for start, _ in work.segments]
     assert starts[0] == 0 and work.segments[-1][1] == n_terms
@@ -121,26 +122,37 @@ def test_similarity_work_against_brute_force(n_models, n_terms, chunk_terms, mem
     assert all(start % unit == 0 for start in starts) and all(stop > start for start, stop in work.segments)
     if not split_terms:
         assert work.segments == ((0, n_terms),)
-    longest = max(stop - start for start, stop in work.segments)
-    # Brute force: the largest block whose tasks of one unit fit, found by trying every size.
-    feasible = [b for b in range(1, n_models + 1) if task_bytes(b, n_models, unit) <= memory_bytes]
+    tasks = _n_tiles(n_models, work.block_size) * len(work.segments)
+    # Brute force: the largest block whose streamed tasks fit, found by trying every size.
+    feasible = [b for b in range(1, n_models + 1) if task_bytes(b, n_models, unit, in_flight=in_flight) <= memory_bytes]
     if feasible:
-        assert task_bytes(work.block_size, n_models, longest) <= memory_bytes  # within budget
+        assert task_bytes(work.block_size, n_models, unit, in_flight=in_flight) <= memory_bytes  # within budget
         assert work.block_size <= max(feasible)
         if _n_tiles(n_models, max(feasible)) * len(work.segments) >= workers:
             assert work.block_size == max(feasible)  # cut no further than the budget asks
     else:  # nothing fits: the smallest possible tasks
-        assert work.block_size == 1 and longest <= unit
-    # Enough tasks for the workers whenever cutting the models can give them.
-    if _n_tiles(n_models, 1) * len(work.segments) >= workers:
-        assert _n_tiles(n_models, work.block_size) * len(work.segments) >= workers
+        assert work.block_size == 1
+    # Enough tasks for the workers whenever cutting the terms or the models can give them.
+    n_units = -(-n_terms // unit)
+    if _n_tiles(n_models, 1) * (n_units if split_terms else 1) >= workers:
+        assert tasks >= workers
+    # No more segments than about four tasks per worker ask for.
+    assert len(work.segments) <= max(1, -(-4 * workers // _n_tiles(n_models, work.block_size)))
 
 
-def test_one_block_and_chunk_segments_when_a_chunk_of_every_model_fits():
-    work = plan_similarity_work(1000, 12_497_500, 2**18, 2**30, workers=2)
-    assert work.block_size == 1000 and len(work.segments) == 48  # each stored chunk read once
-    assert task_bytes(1000, 1000, 2**18) <= 2**30
-    small = plan_similarity_work(500, 124_750, 124_750, 2**30, workers=2)
-    assert small.block_size == 250 and small.segments == ((0, 124_750),)  # 3 tiles for 2 workers
-    fixed = plan_similarity_work(500, 124_750, 124_750, 2**30, workers=2, block_size=64)
+def test_one_block_streamed_in_chunks_when_two_chunks_of_every_model_fit():
+    work = plan_similarity_work(1000, 12_497_500, 2**16, 2**30, workers=2)
+    assert work.block_size == 1000 and len(work.segments) == 8  # each stored chunk read once, 4 tasks a worker
+    assert task_bytes(1000, 1000, 2**16) <= 2**30
+    small = plan_similarity_work(500, 124_750, 2**16, 2**30, workers=2)
+    assert small.block_size == 500 and small.segments == ((0, 65_536), (65_536, 124_750))
+    fixed = plan_similarity_work(500, 124_750, 2**16, 2**30, workers=2, block_size=64)
     assert fixed.block_size == 64
+    tight = plan_similarity_work(1000, 12_497_500, 2**16, 256 * 2**20, workers=2)
+    assert tight.block_size < 1000 and task_bytes(tight.block_size, 1000, 2**16) <= 256 * 2**20
+
+
+def test_cutting_models_for_more_workers_ends():
+    """5 models, one segment, 6 workers: block sizes 5, 3, 2 (where ceil(5/3) == ceil(5/4) once looped forever)."""
+    work = plan_similarity_work(5, 45, 45, 2**30, workers=6, split_terms=False)
+    assert work.block_size == 2 and work.segments == ((0, 45),)

@@ -1,6 +1,7 @@
 """The CPU tasks as plain functions (no Ray started): what a retried RDM task redoes."""
 
 import numpy as np
+from scipy import stats
 
 import cluster.tasks
 from cluster.options import SimilarityOptions
@@ -30,3 +31,30 @@ def test_a_retried_rdm_batch_skips_the_models_it_already_stored(tmp_path, monkey
     assert [o.model_id for o in again] == ["m0", "m1", "m2"] and all(o.error is None for o in again)
     assert computed == ["m0", "m1", "m2"]  # m0 and m1 were not recomputed
     assert all(store.is_complete(key, EntryKind.RANKS) for key in keys)
+
+
+def test_a_tile_streamed_over_many_chunks_equals_the_in_memory_product(tmp_path, monkeypatch):
+    """Segments spanning several stored chunks, starting and ending off the chunk grid, both tile shapes."""
+    import storage.store
+    from cluster.tasks import compute_similarity_tile
+    from rsa_ray import standardized_ranks
+
+    monkeypatch.setattr(storage.store, "VECTOR_CHUNK_TERMS", 8)
+    store = Store.open(str(tmp_path / "store"))
+    probe_id = store.add_probe_set(np.zeros((12, 2, 2, 3), np.uint8), [f"i{i}" for i in range(12)], "zeros")
+    generator = np.random.default_rng(3)
+    rdms = generator.random((5, 66))
+    rdms[:, ::7] = 0.5  # ties
+    vectors = standardized_ranks(rdms).astype(np.float32)
+    models = [f"m{i}" for i in range(5)]
+    for model, vector in zip(models, vectors):
+        store.write_rank_vector(EntryKey(probe_id, model, "out"), vector, provenance=Provenance())
+    as64 = vectors.astype(np.float64)
+    for terms in [None, (0, 66), (3, 61), (8, 16), (60, 66), (5, 6)]:
+        start, stop = terms or (0, 66)
+        square = compute_similarity_tile(store, probe_id, "out", models, models, "spearman", terms)
+        np.testing.assert_allclose(square, as64[:, start:stop] @ as64[:, start:stop].T, atol=1e-6)
+        block = compute_similarity_tile(store, probe_id, "out", models[:2], models[2:], "spearman", terms)
+        np.testing.assert_allclose(block, as64[:2, start:stop] @ as64[2:, start:stop].T, atol=1e-6)
+    whole = compute_similarity_tile(store, probe_id, "out", models, models, "spearman")
+    np.testing.assert_allclose(whole, stats.spearmanr(rdms, axis=1).statistic, atol=1e-6)  # Spearman, ties averaged

@@ -87,3 +87,25 @@ def test_config_values_become_flag_defaults(capsys, store_url, tmp_path):
 def test_debug_shows_the_traceback(store_url):
     with pytest.raises(ValueError, match="unknown model id"):
         main(["similarity", "--store", store_url, "--models", "nope", "--debug"])
+
+
+@pytest.mark.parametrize("value, message", [("0", "expected a number >= 1, got 0"), ("lots", "expected a whole number, got 'lots'")])
+def test_a_bad_task_memory_is_a_usage_error_naming_it(capsys, value, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["similarity", "--task-memory-mb", value])
+    assert exit_info.value.code == 2
+    assert f"argument --task-memory-mb: {message}" in capsys.readouterr().err
+
+
+def test_task_memory_reaches_the_similarity_options(monkeypatch):
+    import jobs.compute
+    from jobs.cli import build_parser
+
+    args = build_parser().parse_args(["similarity", "--task-memory-mb", "256"])
+    assert args.task_memory_mb == 256
+    seen = {}
+    monkeypatch.setattr(jobs.compute, "connect", lambda address: None)
+    monkeypatch.setattr(jobs.compute, "run_similarity", lambda *a, **k: seen.setdefault("options", a[4]))
+    jobs.compute.compute_similarities(None, "p", ["a"], ["out"], task_memory_mb=256)
+    assert seen["options"].tile_memory_bytes == 256 * 2**20
+    assert not hasattr(build_parser().parse_args(["extract"]), "task_memory_mb")  # extraction has no such task
