@@ -11,10 +11,8 @@ verifies every chunk it reads against it. An entry written whole by one writer
 (:func:`write_whole`: RDMs and rank vectors) skips the chunk markers: its data,
 then its completion marker.
 
-Checksums guard against corruption, not tampering (weights, which are untrusted,
-are verified by sha256 elsewhere): CRC-32C runs at memory speed, where sha256
-made reading the rank vectors slower than multiplying them. Entries completed
-with sha256 chunk checksums (marker format 1) stay readable.
+Checksums: :mod:`storage.checksums`; the entry's documents (array metadata,
+markers): :mod:`storage.entry_documents`.
 
 Rewriting a chunk first deletes its marker, and recreating an entry first deletes
 the entry marker and then the chunk markers, so no marker ever vouches for data
@@ -23,30 +21,32 @@ written (or deleted) after it.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import google_crc32c
 import numpy as np
 import zarr
 
 from storage.backend import Backend, backend_errors
+from storage.checksums import MARKER_FORMAT, chunk_crc32c, little_endian_bytes
+from storage.entry_documents import (
+    MARKER,
+    StoredEntry,
+    array_document,
+    chunk_key,
+    parent_groups,
+    stored_entry,
+)
 from storage.errors import EntryConflictError, EntryShapeError, IncompleteEntryError
 from storage.locks import create_exclusive
 from storage.names import sha256_of_json
 from storage.provenance import utc_now
 
-MARKER = "_complete.json"
 _CHUNK_MARKERS = "_chunks"
 _TARGET_CHUNK_BYTES = 4 * 2**20
-_FORMAT = 2
-# Marker format → (its list of chunk checksums, the function that computes one).
-_CHUNK_CHECKSUMS = {1: "chunk_sha256", 2: "chunk_crc32c"}
 
 
 @dataclass(frozen=True)
@@ -109,134 +109,6 @@ def _chunk_marker(path: str, index: int) -> str:
     return f"{path}/{_CHUNK_MARKERS}/{index}.json"
 
 
-def _little_endian_bytes(rows: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(rows, dtype=rows.dtype.newbyteorder("<")).view(np.uint8).reshape(-1)
-
-
-def chunk_sha256(rows: np.ndarray) -> str:
-    """sha256 of a chunk's values as little-endian C-order bytes (marker format 1)."""
-    return hashlib.sha256(_little_endian_bytes(rows)).hexdigest()
-
-
-def chunk_crc32c(rows: np.ndarray) -> str:
-    """CRC-32C of a chunk's values as little-endian C-order bytes, 8 hex digits (what markers record).
-
-    Example:
-        >>> chunk_crc32c(np.zeros(4, dtype=np.float32))
-        '42709aea'
-    """
-    return f"{google_crc32c.value(_little_endian_bytes(rows)):08x}"
-
-
-def chunk_matches(marker: Mapping[str, Any], index: int, rows: np.ndarray) -> bool:
-    """Whether chunk ``index``'s values match the checksum the entry's completion marker records."""
-    field_name = _CHUNK_CHECKSUMS[marker["format"]]
-    checksum = chunk_sha256 if marker["format"] == 1 else chunk_crc32c
-    return checksum(rows) == marker[field_name][index]
-
-
-def read_marker(backend: Backend, path: str) -> dict[str, Any] | None:
-    """The entry's completion marker, or None if it is absent or unreadable (so not complete)."""
-    with backend_errors(backend.url, path, "reading the completion marker of"):
-        payload = backend.get_many([f"{path}/{MARKER}"])[f"{path}/{MARKER}"]
-    return _parse_marker(payload)
-
-
-def _parse_marker(payload: bytes | None) -> dict[str, Any] | None:
-    if payload is None:
-        return None
-    try:
-        marker = json.loads(payload)
-    except ValueError:
-        return None
-    return marker if isinstance(marker, dict) and marker.get("format") in _CHUNK_CHECKSUMS else None
-
-
-def markers(backend: Backend, paths: Sequence[str]) -> dict[str, dict[str, Any] | None]:
-    """The completion markers of ``paths`` (None where not complete), in one batched read."""
-    with backend_errors(backend.url, paths[0] if paths else "", "checking completion of"):
-        payloads = backend.get_many(f"{path}/{MARKER}" for path in paths)
-    return {path: _parse_marker(payloads[f"{path}/{MARKER}"]) for path in paths}
-
-
-def complete_paths(backend: Backend, paths: Sequence[str]) -> set[str]:
-    """Which of ``paths`` are marked complete, in one batched read."""
-    return {path for path, marker in markers(backend, paths).items() if marker is not None}
-
-
-@dataclass(frozen=True)
-class _Stored:
-    """What an entry's ``zarr.json`` and completion marker say (one batched read of both)."""
-
-    shape: tuple[int, ...] | None
-    dtype: str | None
-    rows_per_chunk: int | None
-    attributes: dict[str, Any]
-    marker: dict[str, Any] | None
-    codec: str | None = None
-
-    @property
-    def exists(self) -> bool:
-        return self.shape is not None
-
-    @property
-    def raw(self) -> bool:
-        """Whether each chunk object is the chunk's raw little-endian values."""
-        return self.codec == "raw"
-
-
-def _chunk_codec(metadata: Mapping[str, Any]) -> str | None:
-    """How a chunk object encodes its values, where :mod:`storage.reading` can decode it without Zarr.
-
-    ``"raw"``: the chunk's little-endian values; ``"zstd"``: those, zstd-compressed; None: any
-    other Zarr encoding (read through Zarr).
-    """
-    encoding = metadata.get("chunk_key_encoding", {})
-    if encoding.get("name") != "default" or encoding.get("configuration", {}).get("separator", "/") != "/":
-        return None
-    if metadata.get("storage_transformers"):
-        return None
-    codecs = list(metadata.get("codecs", []))
-    if not codecs or codecs[0].get("name") != "bytes":
-        return None
-    endian = codecs[0].get("configuration", {}).get("endian")
-    if endian not in ("little", None) or (endian is None and np.dtype(metadata["data_type"]).itemsize > 1):
-        return None
-    if len(codecs) == 1:
-        return "raw"
-    if len(codecs) == 2 and codecs[1].get("name") == "zstd":
-        return "zstd"
-    return None
-
-
-def _stored(backend: Backend, path: str) -> _Stored:
-    return stored_many(backend, [path])[path]
-
-
-def stored_many(backend: Backend, paths: Sequence[str]) -> dict[str, _Stored]:
-    """What each entry's ``zarr.json`` and completion marker say, in one batched read of both."""
-    payloads = backend.get_many([name for path in paths for name in (f"{path}/zarr.json", f"{path}/{MARKER}")])
-    return {path: _parse_stored(payloads[f"{path}/zarr.json"], payloads[f"{path}/{MARKER}"]) for path in paths}
-
-
-def _parse_stored(document: bytes | None, marker_payload: bytes | None) -> _Stored:
-    marker = _parse_marker(marker_payload)
-    try:
-        metadata = json.loads(document or b"null")
-    except ValueError:
-        metadata = None
-    if not isinstance(metadata, dict) or metadata.get("node_type") != "array":
-        return _Stored(None, None, None, {}, marker)
-    return _Stored(
-        shape=tuple(metadata["shape"]),
-        dtype=str(np.dtype(metadata["data_type"])),
-        rows_per_chunk=metadata["chunk_grid"]["configuration"]["chunk_shape"][0],
-        attributes=metadata.get("attributes", {}),
-        marker=marker,
-        codec=_chunk_codec(metadata),
-    )
-
-
 def _without_times(document: Any) -> Any:
     """The document with every ``created`` time dropped: what defines an entry, not when."""
     if isinstance(document, Mapping):
@@ -246,7 +118,7 @@ def _without_times(document: Any) -> Any:
     return document
 
 
-def _same_definition(stored: _Stored, shape, dtype, rows_per_chunk, attributes) -> bool:
+def _same_definition(stored: StoredEntry, shape, dtype, rows_per_chunk, attributes) -> bool:
     return (
         stored.shape == tuple(shape)
         and stored.dtype == str(np.dtype(dtype))
@@ -281,7 +153,7 @@ def create(
     if rows_per_chunk < 1:
         raise ValueError(f"entry {path!r}: rows_per_chunk must be >= 1, got {rows_per_chunk}")
     with backend_errors(backend.url, path, "creating"):
-        stored = _stored(backend, path)
+        stored = stored_entry(backend, path)
         same = _same_definition(stored, shape, dtype, rows_per_chunk, attributes)
         if stored.marker is not None and not overwrite:
             if not same:
@@ -294,8 +166,8 @@ def create(
         if same and stored.marker is None and not overwrite:
             return layout(backend, path)  # resume: keep the chunks already written
         _delete(backend, path, stored)
-        groups = _parent_groups(backend, path)
-        backend.put_many({**groups, f"{path}/zarr.json": _array_document(shape, dtype, rows_per_chunk, attributes, compress)})
+        groups = parent_groups(backend, path)
+        backend.put_many({**groups, f"{path}/zarr.json": array_document(shape, dtype, rows_per_chunk, attributes, compress)})
         backend.written_groups.update(groups)
     return EntryLayout(path, shape, str(np.dtype(dtype)), rows_per_chunk, False, _chunk_ranges(shape[0], rows_per_chunk))
 
@@ -314,62 +186,23 @@ def claim(backend: Backend, path: str, shape: Sequence[int], dtype: str, attribu
     shape = tuple(int(size) for size in shape)
     rows_per_chunk = int(rows_per_chunk or default_rows_per_chunk(shape, dtype))
     with backend_errors(backend.url, path, "creating"):
-        groups = _parent_groups(backend, path)
+        groups = parent_groups(backend, path)
         backend.put_many(groups)
         backend.written_groups.update(groups)
         try:
-            create_exclusive(backend, f"{path}/zarr.json", _array_document(shape, dtype, rows_per_chunk, attributes))
+            create_exclusive(backend, f"{path}/zarr.json", array_document(shape, dtype, rows_per_chunk, attributes))
         except FileExistsError:
             return False
     return True
 
 
-def _delete(backend: Backend, path: str, stored: _Stored) -> None:
+def _delete(backend: Backend, path: str, stored: StoredEntry) -> None:
     """Deletes an existing entry. Unmarks before deleting anything: first the entry, then its chunks
     (a crash part-way leaves only markers whose chunks are still intact), then data and metadata."""
     if stored.exists or stored.marker is not None:
         backend.remove([f"{path}/{MARKER}"])
         backend.remove_tree(f"{path}/{_CHUNK_MARKERS}")
         backend.remove_tree(path)
-
-
-def _array_document(shape: tuple[int, ...], dtype: str, rows_per_chunk: int, attributes: Mapping[str, Any],
-                    compress: bool = True) -> bytes:
-    """The ``zarr.json`` of the entry's array (then written as one object).
-
-    Uncompressed entries (``compress=False``) use the plain little-endian ``bytes`` codec, so a
-    chunk object is the chunk's raw values: :mod:`storage.reading` reads them without Zarr.
-    """
-    document = json.loads(_bare_array_document(tuple(shape), str(np.dtype(dtype)), rows_per_chunk, compress))
-    document["attributes"] = json.loads(json.dumps(dict(attributes)))
-    return json.dumps(document, indent=2).encode()
-
-
-@functools.lru_cache(maxsize=64)
-def _bare_array_document(shape: tuple[int, ...], dtype: str, rows_per_chunk: int, compress: bool) -> bytes:
-    """The array document without attributes, made by Zarr in memory (once per definition and process)."""
-    documents: dict[str, Any] = {}
-    zarr.create_array(
-        store=zarr.storage.MemoryStore(documents),
-        name="entry",
-        shape=shape,
-        dtype=dtype,
-        chunks=(rows_per_chunk, *shape[1:]),
-        fill_value=np.nan if np.dtype(dtype).kind == "f" else 0,
-        config={"write_empty_chunks": True},
-        **({} if compress else {"compressors": None}),
-    )
-    return documents["entry/zarr.json"].to_bytes()
-
-
-def chunk_key(path: str, index: int, ndim: int) -> str:
-    """The object holding row chunk ``index`` of an entry (Zarr v3's default chunk key encoding).
-
-    Example:
-        >>> chunk_key("ranks/p/m/out", 3, 1), chunk_key("activations/p/m/out", 0, 2)
-        ('ranks/p/m/out/c/3', 'activations/p/m/out/c/0/0')
-    """
-    return "/".join([path, "c", str(index), *["0"] * (ndim - 1)])
 
 
 def write_whole(
@@ -401,7 +234,7 @@ def write_whole(
     shape, dtype = tuple(values.shape), str(values.dtype)
     rows_per_chunk = int(rows_per_chunk or default_rows_per_chunk(shape, dtype))
     with backend_errors(backend.url, path, "writing"):
-        stored = _stored(backend, path)
+        stored = stored_entry(backend, path)
         # A complete entry holding the same values is kept however it was chunked or encoded.
         same = _same_definition(stored, shape, dtype, stored.rows_per_chunk, attributes)
         if stored.marker is not None and not overwrite:
@@ -414,39 +247,20 @@ def write_whole(
             return stored.marker
         _delete(backend, path, stored)
         fill = np.nan if values.dtype.kind == "f" else 0
-        groups = _parent_groups(backend, path)
-        objects = {**groups, f"{path}/zarr.json": _array_document(shape, dtype, rows_per_chunk, attributes, compress=False)}
+        groups = parent_groups(backend, path)
+        objects = {**groups, f"{path}/zarr.json": array_document(shape, dtype, rows_per_chunk, attributes, compress=False)}
         checksums = []
         for index, (start, stop) in enumerate(_chunk_ranges(shape[0], rows_per_chunk)):
             rows = values[start:stop]
             checksums.append(chunk_crc32c(rows))
             if stop - start < rows_per_chunk:  # Zarr stores edge chunks whole
                 rows = np.concatenate([rows, np.full((rows_per_chunk - (stop - start), *shape[1:]), fill, values.dtype)])
-            objects[chunk_key(path, index, len(shape))] = _little_endian_bytes(rows).tobytes()
+            objects[chunk_key(path, index, len(shape))] = little_endian_bytes(rows).tobytes()
         backend.put_many(objects)
         backend.written_groups.update(groups)
         marker = _completion_marker(shape, dtype, rows_per_chunk, checksums)
         backend.put_bytes(f"{path}/{MARKER}", json.dumps(marker).encode())
     return marker
-
-
-def group_document(attributes: Mapping[str, Any]) -> bytes:
-    """The ``zarr.json`` of a Zarr v3 group holding ``attributes``.
-
-    Example:
-        >>> json.loads(group_document({}))["node_type"]
-        'group'
-    """
-    return json.dumps({"zarr_format": 3, "node_type": "group", "attributes": dict(attributes)}).encode()
-
-
-def _parent_groups(backend: Backend, path: str) -> dict[str, bytes]:
-    """Group documents for the entry's parents below the top level (e.g. ``activations/p``,
-    ``activations/p/m``) that this process has not written yet: identical bytes from every
-    writer, so rewriting them is harmless, and once is enough."""
-    parts = path.split("/")[:-1]
-    names = ("/".join(parts[:depth]) + "/zarr.json" for depth in range(2, len(parts) + 1))
-    return {name: group_document({}) for name in names if name not in backend.written_groups}
 
 
 def open_array(backend: Backend, path: str, mode: str = "r") -> zarr.Array:
@@ -457,8 +271,8 @@ def open_array(backend: Backend, path: str, mode: str = "r") -> zarr.Array:
         raise IncompleteEntryError(f"entry {path!r} does not exist in store {backend.url}; create it first") from None
 
 
-def _require(backend: Backend, path: str) -> _Stored:
-    stored = _stored(backend, path)
+def _require(backend: Backend, path: str) -> StoredEntry:
+    stored = stored_entry(backend, path)
     if not stored.exists:
         raise IncompleteEntryError(f"entry {path!r} does not exist in store {backend.url}; create it first")
     return stored
@@ -565,7 +379,7 @@ def finalize(backend: Backend, path: str) -> dict[str, Any]:
 def _completion_marker(shape: Sequence[int], dtype: str, rows_per_chunk: int, checksums: Sequence[str]) -> dict[str, Any]:
     definition = {"shape": list(shape), "dtype": dtype, "rows_per_chunk": rows_per_chunk}
     return {
-        "format": _FORMAT,
+        "format": MARKER_FORMAT,
         **definition,
         "chunk_crc32c": list(checksums),
         "checksum": sha256_of_json({**definition, "chunk_crc32c": list(checksums)}),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from storage import entries, reading
+from storage import entries, entry_documents, reading
 from storage.backend import Backend
 from storage.errors import EntryNotFoundError, EntryShapeError, IncompleteEntryError
 from storage.names import canonical_json, validate_id
@@ -73,7 +73,7 @@ def add(backend: Backend, images: np.ndarray, image_ids: Sequence[str], source: 
     full_hash = content_hash(images, image_ids)
     probe_id = full_hash[:32]
     path = f"probes/{probe_id}"
-    if entries.read_marker(backend, path) is not None:
+    if entry_documents.read_marker(backend, path) is not None:
         return probe_id  # the id is the content: the same set is already stored
     attributes = {"kind": "probes", "source": str(source), "image_ids": list(image_ids),
                   "content_hash": full_hash, "provenance": Provenance(probe_hash=full_hash).to_attrs()}
@@ -91,7 +91,7 @@ def info(backend: Backend, probe_id: str) -> ProbeSetInfo:
         EntryNotFoundError: If no complete probe set has this id.
     """
     path = f"probes/{validate_id(probe_id, 'probe set id')}"
-    marker = entries.read_marker(backend, path)
+    marker = entry_documents.read_marker(backend, path)
     if marker is None:
         raise EntryNotFoundError(f"probe set {probe_id!r} is not (completely) stored in {backend.url}")
     attrs = entries.attributes(backend, path)
@@ -113,5 +113,5 @@ def list_ids(backend: Backend) -> tuple[str, ...]:
     """Ids of the complete probe sets."""
     names = backend.list_names("probes")
     candidates = [f"probes/{name}" for name in names if name != "zarr.json"]
-    complete = entries.complete_paths(backend, candidates) if candidates else set()
+    complete = entry_documents.complete_paths(backend, candidates) if candidates else set()
     return tuple(path.split("/", 1)[1] for path in candidates if path in complete)

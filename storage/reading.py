@@ -17,7 +17,9 @@ import zarr
 from numcodecs import zstd
 
 from storage.backend import Backend, backend_errors, is_io_failure
-from storage.entries import chunk_key, chunk_matches, open_array, stored_many
+from storage.checksums import chunk_matches
+from storage.entries import open_array
+from storage.entry_documents import chunk_key, stored_many
 from storage.errors import CorruptEntryError, IncompleteEntryError
 
 # Raw chunk bytes fetched per batched request by :func:`read_many` (bounds its memory beyond the result).

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from storage.backend import Backend, backend_errors
-from storage.entries import group_document
+from storage.entry_documents import group_document
 from storage.entry_fields import fail
 from storage.errors import CorruptEntryError, EntryConflictError, EntryNotFoundError
 from storage.manifest import is_location_independent, parse_entry

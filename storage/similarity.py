@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from storage import entries, reading
+from storage import entries, entry_documents, reading
 from storage.backend import Backend, backend_errors
 from storage.errors import EntryNotFoundError, EntryShapeError
 from storage.names import EntryKey, EntryKind, validate_id
@@ -67,7 +67,7 @@ def versions(backend: Backend, probe_id: str, layer: str) -> tuple[int, ...]:
     with backend_errors(backend.url, folder, "listing"):
         numbers = sorted(n for n in map(_version_number, backend.list_names(folder)) if n is not None)
         paths = [f"{folder}/v{n:05d}" for n in numbers]
-        complete = entries.complete_paths(backend, paths) if paths else set()
+        complete = entry_documents.complete_paths(backend, paths) if paths else set()
     return tuple(n for n, path in zip(numbers, paths) if path in complete)
 
 
@@ -103,7 +103,7 @@ def write(backend: Backend, probe_id: str, layer: str, model_ids: Sequence[str],
     if inputs is None:
         inputs = [EntryKey(probe_id, model_id, layer).path(EntryKind.RANKS) for model_id in model_ids]
     with backend_errors(backend.url, folder, "writing a version of"):
-        checksums = {path: (marker or {}).get("checksum") for path, marker in entries.markers(backend, inputs).items()}
+        checksums = {path: (marker or {}).get("checksum") for path, marker in entry_documents.markers(backend, inputs).items()}
         attributes = {
             "kind": "similarity", "model_ids": list(model_ids), "method": method,
             "inputs": [{"path": key, "checksum": checksum} for key, checksum in checksums.items()],

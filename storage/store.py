@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from storage import entries, locks, probes, reading, registry, similarity, tables, weights
+from storage import entries, entry_documents, locks, probes, reading, registry, similarity, tables, weights
 from storage.backend import Backend, backend_errors, normalize_url
-from storage.entries import EntryLayout, group_document
+from storage.entries import EntryLayout
+from storage.entry_documents import group_document
 from storage.errors import EntryShapeError
 from storage.names import EntryKey, EntryKind
 from storage.probes import ProbeSetInfo
@@ -361,7 +362,7 @@ class Store:
 
     def is_complete(self, key: EntryKey, kind: EntryKind | str = EntryKind.ACTIVATIONS) -> bool:
         """Whether the entry is marked complete (its marker is written last, after every chunk)."""
-        return entries.read_marker(self._backend, key.path(EntryKind(kind))) is not None
+        return entry_documents.read_marker(self._backend, key.path(EntryKind(kind))) is not None
 
     def missing(self, probe_id: str, model_ids: Iterable[str], layers: Iterable[str] | None = None,
                 kind: EntryKind | str = EntryKind.ACTIVATIONS) -> tuple[EntryKey, ...]:
@@ -386,7 +387,7 @@ class Store:
             layers_of = {model.model_id: model.layers for model in registry.get_many(self._backend, model_ids)}
         keys = [EntryKey(probe_id, model_id, layer) for model_id in model_ids for layer in layers_of[model_id]]
         paths = [key.path(EntryKind(kind)) for key in keys]
-        complete = entries.complete_paths(self._backend, paths) if paths else set()
+        complete = entry_documents.complete_paths(self._backend, paths) if paths else set()
         return tuple(key for key, path in zip(keys, paths) if path not in complete)
 
     # Similarity versions and tables --------------------------------------------------------------

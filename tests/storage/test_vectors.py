@@ -12,7 +12,9 @@ import zarr
 import storage.reading
 import storage.store
 from storage import CorruptEntryError, EntryKey, EntryKind, IncompleteEntryError, Provenance
-from storage.entries import chunk_sha256, write_rows
+from storage import entries, entry_documents
+from storage.checksums import chunk_sha256
+from storage.entries import write_rows
 from tests.storage.builders import features_for, key
 
 N_IMAGES = 10
@@ -110,16 +112,14 @@ def test_a_complete_vector_from_a_zarr_writer_is_kept_and_read(populated):
     store.write_rdm(entry_key, rdm, provenance=Provenance(), overwrite=True)
     path = entry_key.path(EntryKind.RDMS)
     attributes = store._backend.get_many([f"{path}/zarr.json"])[f"{path}/zarr.json"]
-    from storage import entries
-
     document = json.loads(attributes)["attributes"]
     entries.create(store._backend, path, (LENGTH,), "float32", document, rows_per_chunk=LENGTH, overwrite=True)
     write_rows(store._backend, path, 0, rdm)
     entries.finalize(store._backend, path)
-    assert not entries.stored_many(store._backend, [path])[path].raw
-    before = entries.read_marker(store._backend, path)
+    assert not entry_documents.stored_many(store._backend, [path])[path].raw
+    before = entry_documents.read_marker(store._backend, path)
     store.write_rdm(entry_key, rdm, provenance=Provenance())  # same values: kept, no conflict
-    assert entries.read_marker(store._backend, path) == before
+    assert entry_documents.read_marker(store._backend, path) == before
     np.testing.assert_array_equal(store.read_rdm(entry_key), rdm)
 
 
@@ -156,14 +156,12 @@ def test_a_chunk_marker_of_the_sha256_format_is_rewritten(populated):
 
 def test_an_entry_of_another_zarr_encoding_is_read_through_zarr(populated):
     """Chunks this package does not decode itself (here gzip) are still read and verified, via Zarr."""
-    from storage import entries
-
     store, probe_id = populated
     path = key(probe_id, "m1").path("activations")
     features = features_for("m1", N_IMAGES)
     zarr.create_array(store=store._backend.zarr_store, name=path, shape=features.shape, dtype="float32",
                       chunks=(4, features.shape[1]), compressors=zarr.codecs.GzipCodec(), fill_value=np.nan)
-    assert entries.stored_many(store._backend, [path])[path].codec is None
+    assert entry_documents.stored_many(store._backend, [path])[path].codec is None
     write_rows(store._backend, path, 0, features)
     entries.finalize(store._backend, path)
     np.testing.assert_array_equal(store.read_activations(key(probe_id, "m1")), features)
