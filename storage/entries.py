@@ -118,6 +118,23 @@ def _without_times(document: Any) -> Any:
     return document
 
 
+def _definition(path: str, shape: Sequence[int], dtype: str, rows_per_chunk: int | None) -> tuple[tuple[int, ...], int]:
+    """The entry's shape as ints and its rows per chunk (the default for about 4 MiB chunks if None)."""
+    shape = tuple(int(size) for size in shape)
+    rows_per_chunk = int(rows_per_chunk or default_rows_per_chunk(shape, dtype))
+    if rows_per_chunk < 1:
+        raise ValueError(f"entry {path!r}: rows_per_chunk must be >= 1, got {rows_per_chunk}")
+    return shape, rows_per_chunk
+
+
+def _conflict(path: str, stored: StoredEntry, shape: tuple[int, ...], dtype: str, rows_per_chunk: int) -> EntryConflictError:
+    return EntryConflictError(
+        f"entry {path!r} is complete with shape {stored.shape}, dtype {stored.dtype}, "
+        f"{stored.rows_per_chunk} rows per chunk and its own attributes; asked for shape {shape}, "
+        f"dtype {dtype}, {rows_per_chunk} rows per chunk; pass overwrite=True to replace it"
+    )
+
+
 def _same_definition(stored: StoredEntry, shape, dtype, rows_per_chunk, attributes) -> bool:
     return (
         stored.shape == tuple(shape)
@@ -148,20 +165,13 @@ def create(
         EntryConflictError: If a complete entry differs and ``overwrite`` is False.
         StoreUnavailableError: If the backend fails.
     """
-    shape = tuple(int(size) for size in shape)
-    rows_per_chunk = int(rows_per_chunk or default_rows_per_chunk(shape, dtype))
-    if rows_per_chunk < 1:
-        raise ValueError(f"entry {path!r}: rows_per_chunk must be >= 1, got {rows_per_chunk}")
+    shape, rows_per_chunk = _definition(path, shape, dtype, rows_per_chunk)
     with backend_errors(backend.url, path, "creating"):
         stored = stored_entry(backend, path)
         same = _same_definition(stored, shape, dtype, rows_per_chunk, attributes)
         if stored.marker is not None and not overwrite:
             if not same:
-                raise EntryConflictError(
-                    f"entry {path!r} is complete with shape {stored.shape}, dtype {stored.dtype}, "
-                    f"{stored.rows_per_chunk} rows per chunk and its own attributes; asked for shape {shape}, "
-                    f"dtype {dtype}, {rows_per_chunk} rows per chunk; pass overwrite=True to replace it"
-                )
+                raise _conflict(path, stored, shape, dtype, rows_per_chunk)
             return layout(backend, path)
         if same and stored.marker is None and not overwrite:
             return layout(backend, path)  # resume: keep the chunks already written
@@ -183,8 +193,7 @@ def claim(backend: Backend, path: str, shape: Sequence[int], dtype: str, attribu
         >>> claim(backend, "similarity/p/out/v00001", (2, 2), "float64", {})  # doctest: +SKIP
         True
     """
-    shape = tuple(int(size) for size in shape)
-    rows_per_chunk = int(rows_per_chunk or default_rows_per_chunk(shape, dtype))
+    shape, rows_per_chunk = _definition(path, shape, dtype, rows_per_chunk)
     with backend_errors(backend.url, path, "creating"):
         groups = parent_groups(backend, path)
         backend.put_many(groups)
@@ -231,19 +240,15 @@ def write_whole(
         [3]
     """
     values = np.asarray(values)
-    shape, dtype = tuple(values.shape), str(values.dtype)
-    rows_per_chunk = int(rows_per_chunk or default_rows_per_chunk(shape, dtype))
+    dtype = str(values.dtype)
+    shape, rows_per_chunk = _definition(path, values.shape, dtype, rows_per_chunk)
     with backend_errors(backend.url, path, "writing"):
         stored = stored_entry(backend, path)
         # A complete entry holding the same values is kept however it was chunked or encoded.
         same = _same_definition(stored, shape, dtype, stored.rows_per_chunk, attributes)
         if stored.marker is not None and not overwrite:
             if not same:
-                raise EntryConflictError(
-                    f"entry {path!r} is complete with shape {stored.shape}, dtype {stored.dtype}, "
-                    f"{stored.rows_per_chunk} rows per chunk and its own attributes; asked for shape {shape}, "
-                    f"dtype {dtype}, {rows_per_chunk} rows per chunk; pass overwrite=True to replace it"
-                )
+                raise _conflict(path, stored, shape, dtype, rows_per_chunk)
             return stored.marker
         _delete(backend, path, stored)
         fill = np.nan if values.dtype.kind == "f" else 0

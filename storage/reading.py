@@ -19,7 +19,7 @@ from numcodecs import zstd
 from storage.backend import Backend, backend_errors, is_io_failure
 from storage.checksums import chunk_matches
 from storage.entries import open_array
-from storage.entry_documents import chunk_key, stored_many
+from storage.entry_documents import StoredEntry, chunk_key, stored_many
 from storage.errors import CorruptEntryError, IncompleteEntryError
 
 # Raw chunk bytes fetched per batched request by :func:`read_many` (bounds its memory beyond the result).
@@ -42,11 +42,15 @@ def read(backend: Backend, path: str, rows: Sequence[int] | slice | None = None)
     """
     with backend_errors(backend.url, path, "reading"):
         stored = _complete(backend, [path])[path]
-        n_rows, step = stored.shape[0], stored.rows_per_chunk
-        selection = _selection(rows, n_rows, path)
+    return _read_selection(backend, path, stored, _selection(rows, stored.shape[0], path))
+
+
+def _read_selection(backend: Backend, path: str, stored: StoredEntry, selection: slice | np.ndarray) -> np.ndarray:
+    """The selected rows of a complete entry whose documents were already read."""
+    n_rows, step = stored.shape[0], stored.rows_per_chunk
+    with backend_errors(backend.url, path, "reading"):
         if isinstance(selection, slice):
-            first, last = selection.start // step, -(-selection.stop // step)
-            chunks = np.arange(first, last) if selection.stop > selection.start else np.zeros(0, np.int64)
+            chunks = _slice_chunks(stored, selection)
         else:
             chunks = np.unique(selection // step)
         block = _read_chunks(backend, path, stored, chunks)
@@ -110,10 +114,10 @@ def read_many(backend: Backend, paths: Sequence[str], rows: slice | None = None,
     for index, path in enumerate(paths):
         entry = stored[path]
         if entry.codec is None:
-            result[index] = read(backend, path, selection)
+            result[index] = _read_selection(backend, path, entry, selection)
             continue
         batch.append(index)
-        batch_bytes += _chunk_bytes(entry) * _chunk_count(entry, selection)
+        batch_bytes += _chunk_bytes(entry) * len(_slice_chunks(entry, selection))
         if batch_bytes >= _BATCH_BYTES:
             _fill_batch(backend, paths, stored, batch, selection, result)
             batch, batch_bytes = [], 0
@@ -122,7 +126,7 @@ def read_many(backend: Backend, paths: Sequence[str], rows: slice | None = None,
     return result
 
 
-def _complete(backend: Backend, paths: Sequence[str]) -> dict:
+def _complete(backend: Backend, paths: Sequence[str]) -> dict[str, StoredEntry]:
     stored = stored_many(backend, paths)
     for path, entry in stored.items():
         if entry.marker is None:
@@ -132,20 +136,22 @@ def _complete(backend: Backend, paths: Sequence[str]) -> dict:
     return stored
 
 
-def _chunk_bytes(entry) -> int:
+def _chunk_bytes(entry: StoredEntry) -> int:
     return entry.rows_per_chunk * int(np.prod(entry.shape[1:], dtype=np.int64)) * np.dtype(entry.dtype).itemsize
 
 
-def _chunk_count(entry, selection: slice) -> int:
+def _slice_chunks(entry: StoredEntry, selection: slice) -> np.ndarray:
+    """Indices of the chunks holding rows ``selection`` (a step-1 slice with concrete bounds)."""
     step = entry.rows_per_chunk
-    return max(0, -(-selection.stop // step) - selection.start // step)
+    if selection.stop <= selection.start:
+        return np.zeros(0, np.int64)
+    return np.arange(selection.start // step, -(-selection.stop // step))
 
 
-def _fill_batch(backend: Backend, paths: Sequence[str], stored: dict, batch: Sequence[int], selection: slice,
+def _fill_batch(backend: Backend, paths: Sequence[str], stored: dict[str, StoredEntry], batch: Sequence[int], selection: slice,
                 result: np.ndarray) -> None:
     """Fetches the chunks of ``paths[batch]`` covering ``selection`` in one request and copies them in."""
-    wanted = {index: np.arange(selection.start // stored[paths[index]].rows_per_chunk,
-                               -(-selection.stop // stored[paths[index]].rows_per_chunk)) for index in batch}
+    wanted = {index: _slice_chunks(stored[paths[index]], selection) for index in batch}
     keys = [chunk_key(paths[index], int(chunk), len(stored[paths[index]].shape)) for index in batch for chunk in wanted[index]]
     with backend_errors(backend.url, paths[batch[0]], "reading"):
         payloads = backend.get_many(keys)
@@ -159,7 +165,7 @@ def _fill_batch(backend: Backend, paths: Sequence[str], stored: dict, batch: Seq
         result[index] = block[selection.start - offset:selection.stop - offset]
 
 
-def _read_chunks(backend: Backend, path: str, entry, chunks: np.ndarray) -> np.ndarray:
+def _read_chunks(backend: Backend, path: str, entry: StoredEntry, chunks: np.ndarray) -> np.ndarray:
     """The rows of ``chunks`` (ascending chunk indices) of one entry, each verified."""
     if entry.codec is not None:
         keys = {int(c): chunk_key(path, int(c), len(entry.shape)) for c in chunks}
@@ -182,7 +188,7 @@ def _read_chunks(backend: Backend, path: str, entry, chunks: np.ndarray) -> np.n
     return block
 
 
-def _decode_raw(path: str, entry, chunks: np.ndarray, payloads: dict[int, bytes | None]) -> np.ndarray:
+def _decode_raw(path: str, entry: StoredEntry, chunks: np.ndarray, payloads: dict[int, bytes | None]) -> np.ndarray:
     step, n_rows = entry.rows_per_chunk, entry.shape[0]
     dtype = np.dtype(entry.dtype).newbyteorder("<")
     pieces = []
@@ -210,7 +216,7 @@ def _decode_raw(path: str, entry, chunks: np.ndarray, payloads: dict[int, bytes 
     return block.astype(np.dtype(entry.dtype), copy=False)
 
 
-def _verify(path: str, entry, chunk: int, rows: np.ndarray) -> None:
+def _verify(path: str, entry: StoredEntry, chunk: int, rows: np.ndarray) -> None:
     if not chunk_matches(entry.marker, chunk, rows):
         step = entry.rows_per_chunk
         algorithm = "sha256" if entry.marker["format"] == 1 else "CRC-32C"
