@@ -71,7 +71,11 @@ def compute_and_store_rdms(store: Store, keys: Sequence[EntryKey], options: Simi
         >>> compute_and_store_rdms(store, [EntryKey(probe_id, "m1", "out")], SimilarityOptions())  # doctest: +SKIP
         [RdmOutcome(model_id='m1', layer='out', error=None)]
     """
-    done = {key for key in keys if store.is_complete(key, EntryKind.RANKS) and store.is_complete(key, EntryKind.RDMS)}
+    done = set(keys)
+    for probe_id, layer in {(key.probe_id, key.layer) for key in keys}:  # two batched checks per layer
+        models = [key.model_id for key in keys if (key.probe_id, key.layer) == (probe_id, layer)]
+        for kind in (EntryKind.RANKS, EntryKind.RDMS):
+            done -= set(store.missing(probe_id, models, [layer], kind))
     return [RdmOutcome(key.model_id, key.layer) if key in done else compute_and_store_rdm(store, key, options)
             for key in keys]
 
