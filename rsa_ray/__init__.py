@@ -73,6 +73,8 @@ if TYPE_CHECKING:
     from rsa_ray.tiles import Tile, plan_tiles, tiled_product
 
 
+__all__ = ["__version__", *_EXPORTS]
+
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
@@ -84,40 +86,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
-
-__all__ = [
-    "DISTANCES",
-    "METHODS",
-    "ColumnAgreement",
-    "DegenerateInputError",
-    "RankChange",
-    "RankedCandidate",
-    "RankingConsistency",
-    "TaskClusters",
-    "Tile",
-    "TransferAgreement",
-    "__version__",
-    "cka_matrix",
-    "cluster_tasks",
-    "column_agreement",
-    "compute_rdm",
-    "compute_rdms",
-    "condense",
-    "condensed_length",
-    "kendall_tau_a",
-    "linear_cka",
-    "n_images_from_length",
-    "plan_tiles",
-    "rank_candidates",
-    "rank_transform",
-    "ranking_changes",
-    "ranking_consistency",
-    "similarity_matrix",
-    "similarity_of_vectors",
-    "similarity_to",
-    "similarity_to_distance",
-    "standardize",
-    "standardized_ranks",
-    "tiled_product",
-    "transfer_agreement",
-]
