@@ -15,14 +15,7 @@ from jobs.cli import build_parser
 from jobs.train_zoo import SUBCOMMAND
 from rsa_ray.models import build_zoo_model, extract_features, read_manifest, sha256_of_file
 
-pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False)
-    yield
-    ray.shutdown()
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
 
 @pytest.fixture(scope="module")

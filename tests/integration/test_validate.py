@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-import ray
 import torch
 
 from cluster.tune_validation import (
@@ -30,16 +29,9 @@ from rsa_ray.validation import (
 )
 from storage import Store
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
 CANDIDATES = ("depth-small", "edges_2d-small")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,7 @@
 
 import numpy as np
 import pytest
-import ray
 
-from cluster.connect import connect
 from cluster.extract import ExtractionOptions, extract_all
 from cluster.plan import ExtractionTask
 from cluster.resolvers import ManifestResolver
@@ -13,16 +11,9 @@ from rsa_ray.models import InferenceOptions, extract_features
 from storage import EntryKey, Store
 from tests.integration.cluster.helpers import kill_first_worker_running, registry_entries, run_in_thread, write_random_zoo
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
 LAYERS = ("encoder.block2", "encoder.output")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    connect(num_cpus=2)
-    yield
-    ray.shutdown()
 
 
 def make_probe_store(tmp_path, model_ids, n_images=24):

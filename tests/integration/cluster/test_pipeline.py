@@ -2,23 +2,14 @@
 
 import numpy as np
 import pytest
-import ray
 
-from cluster.connect import connect
 from cluster.options import SimilarityOptions
 from cluster.pipeline import FAILURES_TABLE, run_similarity
 from rsa_ray import compute_rdms, similarity_matrix
 from storage import EntryKey
 from tests.integration.cluster.helpers import add_models, make_store
 
-pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    connect(num_cpus=2)
-    yield
-    ray.shutdown()
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
 
 def expected_similarity(features, model_ids, layer="out", method="spearman"):

@@ -3,9 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-import ray
 
-from cluster.connect import connect
 from jobs.cli import main
 from jobs.rerank import LOCKED_EXIT_CODE
 from rsa_ray import compute_rdms, rank_candidates, similarity_matrix
@@ -14,15 +12,8 @@ from rsa_ray.models.manifest import ZooManifest, write_manifest
 from storage import Store
 from tests.integration.cluster.helpers import write_random_zoo
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
 LAYERS = ("encoder.output", "encoder.block2")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    connect(num_cpus=2)
-    yield
-    ray.shutdown()
 
 
 def expected(images, modules, entries, model_ids, layer):
