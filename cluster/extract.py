@@ -12,7 +12,7 @@ finished chunks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -23,6 +23,7 @@ from cluster.plan import ExtractionTask
 from cluster.progress import StageProgress
 from cluster.tasks import RdmOutcome
 from storage import EntryKey, EntryKind, Store
+from storage.identity import ComputeSettings, EntryIdentity
 
 logger = logging.getLogger("rsa_ray")
 
@@ -62,6 +63,15 @@ class ExtractionOptions:
         if self.n_actors is not None and self.n_actors < 1:
             raise ValueError(f"n_actors must be >= 1, got {self.n_actors}")
 
+    def settings(self) -> ComputeSettings:
+        """The settings that shape the activations these options produce (part of their identity).
+
+        Example:
+            >>> ExtractionOptions(dtype="bfloat16").settings().forward_dtype
+            'bfloat16'
+        """
+        return ComputeSettings(forward_dtype=self.dtype, activation_dtype=self.activation_dtype)
+
 
 @dataclass(frozen=True)
 class LoadedModelSource:
@@ -76,15 +86,32 @@ class LoadedModelSource:
 ModelResolver = Callable[[str], LoadedModelSource]
 
 
-def _pending_batches(store: Store, probe_id: str, task: ExtractionTask, n_images: int, batch_size: int) -> list[int]:
-    """Start rows of the batches some layer still needs (all of them for a new entry)."""
+def _layers_to_write(store: Store, probe_id: str, task: ExtractionTask,
+                     identities: Mapping[str, EntryIdentity]) -> tuple[str, ...]:
+    """The layers of ``task`` whose activations are not complete from the inputs ``identities`` give."""
+    keys = [EntryKey(probe_id, task.model_id, layer) for layer in task.layers]
+    stored = store.stored_attributes(keys, EntryKind.ACTIVATIONS)
+    return tuple(key.layer for key in keys if stored[key] is None or not identities[key.layer].matches(stored[key]))
+
+
+def _pending_batches(store: Store, probe_id: str, model_id: str, layers: Sequence[str], n_images: int,
+                     batch_size: int, identities: Mapping[str, EntryIdentity]) -> list[int]:
+    """Start rows of the batches some of ``layers`` still needs.
+
+    All of them when some layer's entry is new, chunked otherwise, or was started from other
+    inputs than ``identities`` (layer → expected identity) say: that entry is recreated.
+    """
     starts: set[int] = set()
-    for layer in task.layers:
-        key = EntryKey(probe_id, task.model_id, layer)
+    every = list(range(0, n_images, batch_size))
+    for layer in layers:
+        key = EntryKey(probe_id, model_id, layer)
         try:
             layout = store.layout(key, EntryKind.ACTIVATIONS)
+            current = identities[layer].matches(store.entry_attributes(key, EntryKind.ACTIVATIONS))
         except KeyError:  # not created yet
-            return list(range(0, n_images, batch_size))
+            return every
+        if not current or layout.complete or layout.rows_per_chunk != batch_size:
+            return every
         starts.update(start for start, _ in layout.pending)
     return sorted(starts)
 
@@ -124,31 +151,49 @@ class EncoderActor:
             return [RdmOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
 
     def _extract(self, task: ExtractionTask) -> list[RdmOutcome]:
+        keys = {layer: EntryKey(self.probe_id, task.model_id, layer) for layer in task.layers}
+        expected = self.store.expected_identities(self.probe_id, [task.model_id], task.layers, EntryKind.ACTIVATIONS,
+                                                  self.options.settings())
+        identities = {layer: expected[keys[layer]] for layer in task.layers}
+        # One claim per model and probe set: a concurrent run waits here, then finds the work done.
+        with self.store.claim(f"activations/{self.probe_id}/{task.model_id}") as held:
+            layers = _layers_to_write(self.store, self.probe_id, task, identities)
+            if layers:
+                self._write_layers(task.model_id, layers, keys, identities, held)
+        return [RdmOutcome(task.model_id, layer) for layer in task.layers]
+
+    def _write_layers(self, model_id: str, layers: tuple[str, ...], keys: Mapping[str, EntryKey],
+                      identities: Mapping[str, EntryIdentity], held) -> None:
         from rsa_ray.models import InferenceOptions, build_model, extract_features
 
-        source = self._source(task.model_id)
+        source = self._source(model_id)
         model = build_model(source.entry, weights_path=source.weights_path)
         inference = InferenceOptions(device=self.device, dtype=self.options.dtype, batch_size=self.options.batch_size)
         n_images = self.images.shape[0]
-        keys = {layer: EntryKey(self.probe_id, task.model_id, layer) for layer in task.layers}
         created: set[str] = set()
-        for start in _pending_batches(self.store, self.probe_id, task, n_images, self.options.batch_size):
+        pending = _pending_batches(self.store, self.probe_id, model_id, layers, n_images, self.options.batch_size,
+                                   identities)
+        for start in pending:
             stop = min(start + self.options.batch_size, n_images)
-            features = extract_features(model, self.images[start:stop], task.layers, source.entry.preprocessing, inference)
+            features = extract_features(model, self.images[start:stop], layers, source.entry.preprocessing, inference)
             for layer, rows in features.items():
                 if not np.isfinite(rows).all():
                     raise ValueError(f"layer {layer!r} gave NaN or Inf activations for images {start}..{stop - 1}")
                 if layer not in created:
                     self.store.create_activations(
-                        keys[layer], rows.shape[1], self.options.activation_dtype, rows_per_chunk=self.options.batch_size
+                        keys[layer], rows.shape[1], self.options.activation_dtype, rows_per_chunk=self.options.batch_size,
+                        identity=identities[layer],
                     )
                     created.add(layer)
                 layout = self.store.layout(keys[layer], EntryKind.ACTIVATIONS)
                 if any(chunk_start == start for chunk_start, _ in layout.pending):
+                    held.check()  # a run that took the claim over owns these chunks now
                     self.store.write_activation_rows(keys[layer], start, rows.astype(self.options.activation_dtype))
-        for layer in task.layers:
+        for layer in layers:
+            held.check()
             self.store.finalize(keys[layer], EntryKind.ACTIVATIONS)
-        return [RdmOutcome(task.model_id, layer) for layer in task.layers]
+        self.store.record_work("extract", None, probe_id=self.probe_id, model_id=model_id, layers=list(layers),
+                               batches=len(pending))
 
 
 def pool_size(options: ExtractionOptions) -> tuple[int, dict]:

@@ -18,12 +18,14 @@ import numpy as np
 import pandas as pd
 import ray
 
+from cluster.extract import ExtractionOptions
 from cluster.options import SimilarityOptions
 from cluster.plan import ExtractionTask, LayerState, RunPlan, SimilarityPlan, plan_run
 from cluster.progress import StageProgress
 from cluster.tasks import RdmOutcome, compute_and_store_rdms_remote, compute_similarity_tile_remote
 from rsa_ray.rdm import condensed_length
 from storage import EntryKey, EntryKind, SimilarityMatrix, Store
+from storage.identity import ComputeSettings
 from storage.provenance import utc_now
 
 logger = logging.getLogger("rsa_ray")
@@ -76,27 +78,67 @@ def read_layer_state(
     model_ids: Sequence[str],
     layer: str,
     method: str,
-    previous_models: Sequence[str] | None = None,
+    previous: SimilarityMatrix | None = None,
+    settings: ComputeSettings = ComputeSettings(),
 ) -> LayerState:
-    """What the store holds for one layer, in two batched completeness checks.
+    """What the store holds for one layer that is up to date with the registry and ``settings``.
 
-    ``previous_models`` (the latest version's model ids) is read from the store unless given.
+    Activations and rank vectors computed from other inputs (:mod:`storage.identity`) count
+    as missing, and a model of the previous version (read from the store unless given) keeps
+    its block only if the rank vector that version multiplied is the one its inputs give now.
 
     Example:
         >>> read_layer_state(store, probe_id, ["a"], "out", "spearman").complete_rdms  # doctest: +SKIP
         frozenset({'a'})
     """
-    missing_activations = {key.model_id for key in store.missing(probe_id, model_ids, [layer], EntryKind.ACTIVATIONS)}
-    missing_ranks = {key.model_id for key in store.missing(probe_id, model_ids, [layer], EntryKind.RANKS)}
-    if previous_models is None:
+    missing_activations = {key.model_id for key in
+                           store.missing(probe_id, model_ids, [layer], EntryKind.ACTIVATIONS, settings)}
+    missing_ranks = {key.model_id for key in store.missing(probe_id, model_ids, [layer], EntryKind.RANKS, settings)}
+    if previous is None:
         previous = _previous_version(store, probe_id, layer, method)
-        previous_models = previous.model_ids if previous else ()
     return LayerState(
         layer,
         frozenset(m for m in model_ids if m not in missing_activations),
         frozenset(m for m in model_ids if m not in missing_ranks),
-        tuple(previous_models),
+        reusable_models(store, previous, model_ids, settings) if previous else (),
     )
+
+
+def reusable_models(store: Store, previous: SimilarityMatrix, model_ids: Sequence[str],
+                    settings: ComputeSettings) -> tuple[str, ...]:
+    """The models of ``previous`` (in its order) whose rank vector then is the one their inputs give now.
+
+    A version records each input's identity; one written before identities were recorded
+    is matched on the rank vector's checksum, and that vector must itself be up to date.
+    Models no longer registered, or not asked for, are not reused.
+
+    Example:
+        >>> reusable_models(store, store.read_similarity(probe_id, "out"), ["a", "b"], ComputeSettings())  # doctest: +SKIP
+        ('a', 'b')
+    """
+    wanted = set(model_ids)
+    candidates = [m for m in previous.model_ids if m in wanted]
+    if not candidates:
+        return ()
+    keys = {m: EntryKey(previous.probe_id, m, previous.layer) for m in candidates}
+    expected = store.expected_identities(previous.probe_id, candidates, [previous.layer], EntryKind.RANKS, settings)
+    stored = store.stored_attributes(list(keys.values()), EntryKind.RANKS)
+    checksums = store.completion_checksums(list(keys.values()), EntryKind.RANKS)
+    used = {item.path: item for item in previous.inputs}
+    reusable = []
+    for model_id, key in keys.items():
+        recorded = used.get(key.path(EntryKind.RANKS))
+        if recorded is None:
+            continue
+        identity = expected[key]
+        if recorded.identity is not None:
+            current = recorded.identity == identity.digest
+        else:
+            current = (stored[key] is not None and identity.matches(stored[key])
+                       and recorded.checksum is not None and recorded.checksum == checksums[key])
+        if current:
+            reusable.append(model_id)
+    return tuple(reusable)
 
 
 def _record_failures(store: Store, probe_id: str, failures: Sequence[RdmOutcome], stage: str) -> None:
@@ -148,10 +190,12 @@ def _rdm_batches(keys: Sequence[tuple[str, str]], workers: int) -> list[tuple[tu
     return [tuple(keys[start:start + size]) for start in range(0, len(keys), size)]
 
 
-def _run_rdms(store: Store, probe_id: str, plan: RunPlan, options: SimilarityOptions, workers: int) -> tuple[list, list]:
+def _run_rdms(store: Store, probe_id: str, plan: RunPlan, options: SimilarityOptions, workers: int,
+              settings: ComputeSettings) -> tuple[list, list]:
     refs, weights = {}, {}
     for batch in _rdm_batches(plan.rdms, workers):
-        ref = compute_and_store_rdms_remote.remote(store, [EntryKey(probe_id, m, layer) for m, layer in batch], options)
+        ref = compute_and_store_rdms_remote.remote(store, [EntryKey(probe_id, m, layer) for m, layer in batch], options,
+                                                   settings)
         refs[ref], weights[ref] = batch, len(batch)
     computed, failures = [], []
     for batch, result in _gather(refs, "rdms", weights).items():
@@ -193,7 +237,8 @@ def _assemble(similarity: SimilarityPlan, previous: SimilarityMatrix | None, blo
 
 
 def _run_similarity_layer(
-    store: Store, probe_id: str, similarity: SimilarityPlan, previous: SimilarityMatrix | None, method: str
+    store: Store, probe_id: str, similarity: SimilarityPlan, previous: SimilarityMatrix | None, method: str,
+    settings: ComputeSettings, fence: Callable[[], None] | None = None,
 ) -> tuple[int | None, int]:
     if similarity.up_to_date or len(similarity.model_order) == 0:
         return None, 0
@@ -211,7 +256,19 @@ def _run_similarity_layer(
     if errors:
         raise RuntimeError(f"similarity of layer {similarity.layer}: {len(errors)} tasks failed; first: {errors[0]}")
     matrix = _assemble(similarity, previous, _sum_segments(similarity, results), method)
-    return store.write_similarity(probe_id, similarity.layer, order, matrix, method), len(refs)
+    expected = store.expected_identities(probe_id, order, [similarity.layer], EntryKind.RANKS, settings)
+    identities = {key.path(EntryKind.RANKS): identity.digest for key, identity in expected.items()}
+    return store.write_similarity(probe_id, similarity.layer, order, matrix, method, identities=identities,
+                                  fence=fence), len(refs)
+
+
+def _both(first: Callable[[], None], second: Callable[[], None] | None) -> Callable[[], None]:
+    """A fence that runs ``first`` and then ``second`` (when given)."""
+    def check() -> None:
+        first()
+        if second is not None:
+            second()
+    return check
 
 
 def run_similarity(
@@ -221,8 +278,14 @@ def run_similarity(
     layers: Sequence[str],
     options: SimilarityOptions = SimilarityOptions(),
     extractor: Extractor | None = None,
+    extraction: ExtractionOptions = ExtractionOptions(),
+    fence: Callable[[], None] | None = None,
 ) -> RunSummary:
     """Brings the store's RDMs and similarity versions up to date for ``model_ids`` × ``layers``.
+
+    What is up to date follows the inputs (:mod:`storage.identity`): a model whose weights,
+    architecture or preprocessing changed in the registry, or a run with another forward
+    dtype, recomputes exactly the activations, RDMs and similarity rows that depend on it.
 
     Args:
         store: The store (Ray must be connected: :func:`cluster.connect.connect`).
@@ -232,6 +295,9 @@ def run_similarity(
         options: Methods and tile memory.
         extractor: Computes missing activations; without one, models whose activations
             are missing are recorded as failed.
+        extraction: The forward and stored dtypes the extractor uses (part of what is up to date).
+        fence: Called right before each similarity version is marked complete (e.g. the
+            ``Lock.check`` of the lock the run holds); if it raises, that version stays incomplete.
 
     Returns:
         A :class:`RunSummary`; failures are also appended to the store's ``failures`` table.
@@ -240,13 +306,14 @@ def run_similarity(
         >>> run_similarity(store, probe_id, ["a", "b"], ["out"]).versions  # doctest: +SKIP
         (('out', 1),)
     """
-    model_ids = list(model_ids)
-    # Each layer's latest version is read once: the planner needs its model order, the assembly its block.
-    previous = {layer: _previous_version(store, probe_id, layer, options.method) for layer in layers}
-    previous_models = {layer: previous[layer].model_ids if previous[layer] else () for layer in layers}
-    states = [read_layer_state(store, probe_id, model_ids, layer, options.method, previous_models[layer]) for layer in layers]
+    registered = set(store.model_ids())
+    failures: list[RdmOutcome] = [RdmOutcome(model_id, layer, "model is not registered in the store")
+                                  for model_id in model_ids if model_id not in registered for layer in layers]
+    model_ids = [model_id for model_id in model_ids if model_id in registered]
+    settings = ComputeSettings(extraction.dtype, extraction.activation_dtype, options.distance, options.center_features)
+    # What to extract and which RDMs to compute; each layer's similarity is planned again under its claim.
+    states = [read_layer_state(store, probe_id, model_ids, layer, options.method, settings=settings) for layer in layers]
     plan = plan_run(model_ids, states)
-    failures: list[RdmOutcome] = []
     if plan.extractions:
         if extractor is None:
             failures += [
@@ -259,7 +326,7 @@ def run_similarity(
     failed = {(f.model_id, f.layer) for f in failures}
     runnable = RunPlan(plan.extractions, tuple(key for key in plan.rdms if key not in failed), plan.similarities)
     workers = int(ray.cluster_resources().get("CPU", 1))
-    computed, rdm_failures = _run_rdms(store, probe_id, runnable, options, workers)
+    computed, rdm_failures = _run_rdms(store, probe_id, runnable, options, workers, settings)
     failures += rdm_failures
     _record_failures(store, probe_id, failures, "rdms")
     failed = {(f.model_id, f.layer) for f in failures}
@@ -267,11 +334,16 @@ def run_similarity(
     n_terms = condensed_length(store.probe_set(probe_id).n_images)
     for layer in layers:
         succeeded = [m for m in model_ids if (m, layer) not in failed]
-        state = read_layer_state(store, probe_id, succeeded, layer, options.method, previous_models[layer])
-        work = options.work(len(succeeded), n_terms, store.vector_chunk_terms(probe_id), workers)
-        layer_plan = plan_run(succeeded, [state], block_size=work.block_size,
-                              segments=work.segments if len(work.segments) > 1 else ())
-        version, tasks = _run_similarity_layer(store, probe_id, layer_plan.similarities[0], previous[layer], options.method)
+        # One run at a time computes a layer's next version; a run that waited here re-reads the latest
+        # version (the other run's) and computes only what that one lacks, usually nothing.
+        with store.claim(f"similarity/{probe_id}/{layer}/{options.method}") as held:
+            latest = _previous_version(store, probe_id, layer, options.method)
+            state = read_layer_state(store, probe_id, succeeded, layer, options.method, latest, settings)
+            work = options.work(len(succeeded), n_terms, store.vector_chunk_terms(probe_id), workers)
+            layer_plan = plan_run(succeeded, [state], block_size=work.block_size,
+                                  segments=work.segments if len(work.segments) > 1 else ())
+            version, tasks = _run_similarity_layer(store, probe_id, layer_plan.similarities[0], latest,
+                                                   options.method, settings, _both(held.check, fence))
         versions.append((layer, version))
         similarity_tasks += tasks
     summary = RunSummary(probe_id, tuple(computed), tuple(failures), tuple(versions), similarity_tasks)

@@ -6,7 +6,7 @@ arrays never travel through the driver, except one similarity tile's block.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,6 +20,7 @@ from rsa_ray.rdm import compute_rdm, condensed_length
 from rsa_ray.similarity import similarity_to
 from rsa_ray.tiles import tiled_product
 from storage import EntryKey, EntryKind, EntryNotFoundError, IncompleteEntryError, Store
+from storage.identity import ComputeSettings, EntryIdentity
 
 
 @dataclass(frozen=True)
@@ -37,47 +38,92 @@ class RdmOutcome:
     error: str | None = None
 
 
-def compute_and_store_rdm(store: Store, key: EntryKey, options: SimilarityOptions) -> RdmOutcome:
+_RDM_KINDS = (EntryKind.ACTIVATIONS, EntryKind.RDMS, EntryKind.RANKS)
+
+
+def compute_and_store_rdm(store: Store, key: EntryKey, options: SimilarityOptions,
+                          settings: ComputeSettings | None = None,
+                          identities: Mapping[EntryKind, EntryIdentity] | None = None) -> RdmOutcome:
     """Reads a model's activations, stores its RDM and then its standardised rank vector.
 
     The rank vector is computed from the float64 RDM before the RDM is stored as
     float32, so Spearman sees no ties that float32 rounding would create. It is
-    written last: its completion marks the model's RDM stage done. Input that makes
-    the model's RDM undefined is reported, not raised.
+    written last: its completion marks the model's RDM stage done. Both carry the
+    identity of what they were computed from (:mod:`storage.identity`); activations
+    computed from other inputs than the registry and ``settings`` say are refused as
+    stale. Input that makes the model's RDM undefined is reported, not raised.
+
+    Args:
+        identities: The expected identity of the entry of each kind (read from the registry if None).
 
     Example:
         >>> compute_and_store_rdm(store, EntryKey(probe_id, "m1", "out"), SimilarityOptions())  # doctest: +SKIP
         RdmOutcome(model_id='m1', layer='out', error=None)
     """
+    settings = settings or _settings(options)
+    if identities is None:
+        identities = {kind: store.expected_identities(key.probe_id, [key.model_id], [key.layer], kind, settings)[key]
+                      for kind in _RDM_KINDS}
+    with store.claim(key.path(EntryKind.RDMS)) as held:
+        return _compute_claimed_rdm(store, key, options, identities, held)
+
+
+def _compute_claimed_rdm(store: Store, key: EntryKey, options: SimilarityOptions,
+                         identities: Mapping[EntryKind, EntryIdentity], held) -> RdmOutcome:
+    stored = {kind: store.stored_attributes([key], kind)[key] for kind in (EntryKind.RDMS, EntryKind.RANKS)}
+    if all(attributes is not None and identities[kind].matches(attributes) for kind, attributes in stored.items()):
+        return RdmOutcome(key.model_id, key.layer)  # another run stored it while this one waited for the claim
     try:
+        activations = store.stored_attributes([key], EntryKind.ACTIVATIONS)[key]
+        if activations is None or not identities[EntryKind.ACTIVATIONS].matches(activations):
+            return RdmOutcome(key.model_id, key.layer, "activations are missing or were computed from other inputs "
+                              "(weights, preprocessing, dtype, probe set); extract them again")
         features = store.read_activations(key)
         condensed_rdm = compute_rdm(features, options.distance, options.center_features, name=key.model_id)
         rank_vector = standardized_ranks(condensed_rdm, names=[key.model_id], workers=1)[0]
     except (DegenerateInputError, EntryNotFoundError, IncompleteEntryError) as error:
         return RdmOutcome(key.model_id, key.layer, f"{type(error).__name__}: {error}")
     provenance = store.provenance(key)
-    store.write_rdm(key, condensed_rdm, options.distance, options.center_features, provenance=provenance)
-    store.write_rank_vector(key, rank_vector.astype(np.float32), provenance=provenance)
+    held.check()
+    store.write_rdm(key, condensed_rdm, options.distance, options.center_features, provenance=provenance,
+                    identity=identities[EntryKind.RDMS])
+    held.check()
+    store.write_rank_vector(key, rank_vector.astype(np.float32), provenance=provenance,
+                            identity=identities[EntryKind.RANKS])
+    store.record_work("rdm", key)
     return RdmOutcome(key.model_id, key.layer)
 
 
-def compute_and_store_rdms(store: Store, keys: Sequence[EntryKey], options: SimilarityOptions) -> list[RdmOutcome]:
-    """:func:`compute_and_store_rdm` for several models in one task; those already complete are skipped.
+def _settings(options: SimilarityOptions) -> ComputeSettings:
+    return ComputeSettings(distance=options.distance, center_features=options.center_features)
+
+
+def compute_and_store_rdms(store: Store, keys: Sequence[EntryKey], options: SimilarityOptions,
+                           settings: ComputeSettings | None = None) -> list[RdmOutcome]:
+    """:func:`compute_and_store_rdm` for several models in one task; those already up to date are skipped.
 
     Skipping what a previous attempt finished makes a retried task (after its worker died)
-    redo only the models it had not stored yet.
+    redo only the models it had not stored yet. The expected identities and what is stored
+    are read in a few batched reads per layer, not per model.
 
     Example:
         >>> compute_and_store_rdms(store, [EntryKey(probe_id, "m1", "out")], SimilarityOptions())  # doctest: +SKIP
         [RdmOutcome(model_id='m1', layer='out', error=None)]
     """
+    settings = settings or _settings(options)
+    expected: dict[EntryKey, dict[EntryKind, EntryIdentity]] = {key: {} for key in keys}
     done = set(keys)
-    for probe_id, layer in {(key.probe_id, key.layer) for key in keys}:  # two batched checks per layer
-        models = [key.model_id for key in keys if (key.probe_id, key.layer) == (probe_id, layer)]
-        for kind in (EntryKind.RANKS, EntryKind.RDMS):
-            done -= set(store.missing(probe_id, models, [layer], kind))
-    return [RdmOutcome(key.model_id, key.layer) if key in done else compute_and_store_rdm(store, key, options)
-            for key in keys]
+    for probe_id, layer in {(key.probe_id, key.layer) for key in keys}:
+        group = [key for key in keys if (key.probe_id, key.layer) == (probe_id, layer)]
+        for kind in _RDM_KINDS:
+            identities = store.expected_identities(probe_id, [key.model_id for key in group], [layer], kind, settings)
+            stored = store.stored_attributes(group, kind)
+            for key in group:
+                expected[key][kind] = identities[key]
+                if kind is not EntryKind.ACTIVATIONS and (stored[key] is None or not identities[key].matches(stored[key])):
+                    done.discard(key)
+    return [RdmOutcome(key.model_id, key.layer) if key in done
+            else compute_and_store_rdm(store, key, options, settings, expected[key]) for key in keys]
 
 
 def compute_similarity_tile(
@@ -110,13 +156,17 @@ def compute_similarity_tile(
     same = list(col_models) == list(row_models)
     if method == "spearman":
         start, stop = terms if terms is not None else (0, condensed_length(store.probe_set(probe_id).n_images))
-        return _streamed_product(store, probe_id, layer, row_models, None if same else col_models,
-                                 _steps(start, stop, store.vector_chunk_terms(probe_id)))
-    if terms is not None:
-        raise ValueError(f"similarity method {method!r} compares whole RDMs; it cannot be split into term segments")
-    rows = np.stack([store.read_rdm(EntryKey(probe_id, model_id, layer)) for model_id in row_models])
-    cols = rows if same else np.stack([store.read_rdm(EntryKey(probe_id, model_id, layer)) for model_id in col_models])
-    return similarity_to(rows, cols, method=method, new_names=list(row_models), names=list(col_models))
+        block = _streamed_product(store, probe_id, layer, row_models, None if same else col_models,
+                                  _steps(start, stop, store.vector_chunk_terms(probe_id)))
+    else:
+        if terms is not None:
+            raise ValueError(f"similarity method {method!r} compares whole RDMs; it cannot be split into term segments")
+        rows = np.stack([store.read_rdm(EntryKey(probe_id, model_id, layer)) for model_id in row_models])
+        cols = rows if same else np.stack([store.read_rdm(EntryKey(probe_id, model_id, layer)) for model_id in col_models])
+        block = similarity_to(rows, cols, method=method, new_names=list(row_models), names=list(col_models))
+    store.record_work("similarity-task", None, probe_id=probe_id, layer=layer, rows=list(row_models),
+                      cols=list(col_models), terms=list(terms) if terms is not None else None)
+    return block
 
 
 def _steps(start: int, stop: int, chunk_terms: int) -> list[slice]:

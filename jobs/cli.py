@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from jobs.cli_types import Subcommand
 from jobs.config import read_config
+from jobs.signals import TERMINATED_EXIT_CODE, TerminatedError, sigterm_raises
 from rsa_ray._version import __version__
 
 
@@ -94,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The process exit code: 0 on success, 1 on an error (one line on stderr), 2 on a usage
-        error, 3 when the run finished but some models failed (see the failures table).
+        error, 3 when the run finished but some models failed (see the failures table), 143 when
+        stopped by SIGTERM (after releasing its locks).
 
     Example:
         >>> main([])  # doctest: +SKIP
@@ -114,7 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        with sigterm_raises():  # SIGTERM unwinds the run, so its finally blocks release store locks
+            return int(args.run(args))
+    except TerminatedError:
+        print(f"rsa-ray {args.subcommand}: stopped by SIGTERM; rerun the same command to resume", file=sys.stderr)
+        return TERMINATED_EXIT_CODE
     except KeyboardInterrupt:
         print(f"rsa-ray {args.subcommand}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

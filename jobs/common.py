@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from storage import Store, StoreUnavailableError
+from storage.redaction import redact_url
 
 DEFAULT_REPORT_DIR = "./rsa-report"
 
@@ -16,7 +17,7 @@ def open_store(url: str) -> Store:
     """Opens the store, turning an unreachable URL into one clear error.
 
     Raises:
-        ValueError: The store cannot be opened (naming the URL and why).
+        ValueError: The store cannot be opened (naming the URL, redacted, and why).
 
     Example:
         >>> open_store("memory://common-example").url
@@ -25,7 +26,7 @@ def open_store(url: str) -> Store:
     try:
         return Store.open(url)
     except StoreUnavailableError as error:
-        raise ValueError(f"cannot open the store at {url!r}: {error}") from None
+        raise ValueError(f"cannot open the store at {redact_url(url)!r}: {error}") from None
 
 
 def _unknown(kind: str, value: str, valid: Sequence[str]) -> ValueError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cluster.connect import connect
 from cluster.extract import ExtractionOptions, extract_all
@@ -22,17 +22,23 @@ def compute_similarities(
     dtype: str = "float32",
     address: str | None = None,
     task_memory_mb: int = 1024,
+    fence: Callable[[], None] | None = None,
 ) -> RunSummary:
     """Extracts what is missing, then computes RDMs and new similarity versions.
+
+    ``fence`` is called right before each version is marked complete (``Lock.check`` of the
+    lock the run holds: a run whose lock was taken over commits no version).
 
     Example:
         >>> compute_similarities(store, probe_id, ["a", "b"], ["encoder.output"])  # doctest: +SKIP
     """
     connect(address)
-    extractor = functools.partial(extract_all, resolver=StoreResolver(store), options=ExtractionOptions(dtype=dtype))
+    extraction = ExtractionOptions(dtype=dtype)
+    extractor = functools.partial(extract_all, resolver=StoreResolver(store), options=extraction)
     # run_similarity logs its summary (what was computed, what failed and why) on the rsa_ray logger.
     options = SimilarityOptions(method=method, tile_memory_bytes=task_memory_mb * 2**20)
-    return run_similarity(store, probe_id, model_ids, layers, options, extractor=extractor)
+    return run_similarity(store, probe_id, model_ids, layers, options, extractor=extractor, extraction=extraction,
+                          fence=fence)
 
 
 def exit_code(summary: RunSummary) -> int:

@@ -1,9 +1,10 @@
 """``rsa-ray rerank``: register newly landed models, compute only them, and report how rankings moved.
 
 Run once (cron, a Kubernetes CronJob, a RayCronJob) or keep running with
-``--every 10m``. Exit codes: 0 done, 3 done but some models failed (see the
-failures table), 75 skipped because another rerank holds the store's lock,
-1 an error (nothing half-written: a rerun resumes).
+``--every 10m``. Exit codes: 0 done, 3 done but some models failed or some
+manifests or models were refused at registration (see the failures table; the
+rest were registered and computed), 75 skipped because another rerank holds the
+store's lock, 1 an error (nothing half-written: a rerun resumes).
 """
 
 from __future__ import annotations
@@ -11,23 +12,25 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import signal
+import sys
 import time
+from collections.abc import Callable
 
-import fsspec
 import pandas as pd
 
 from jobs.cli_types import Subcommand
 from jobs.common import add_compute_arguments, add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
+from jobs.registration import manifest_urls, record_failures, register_new_models
+from jobs.signals import TerminatedError, sigterm_raises
 from rsa_ray import ranking_changes
-from storage import Store, StoreLockedError, load_manifest
+from storage import Store, StoreLockedError
+from storage.redaction import redact_url
 
 LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: try again later
 
 logger = logging.getLogger("rsa_ray")
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -46,31 +49,6 @@ def parse_duration(text: str) -> float:
     if not parts or _DURATION.sub("", text).strip():
         raise ValueError(f"--every {text!r} is not a duration like 90s, 10m or 1h30m")
     return float(sum(int(number) * _SECONDS[unit] for number, unit in parts))
-
-
-def manifest_urls(url: str) -> list[str]:
-    """The manifest itself, or every manifest under a folder or object-store prefix, sorted.
-
-    Example:
-        >>> manifest_urls("zoo/manifest.yaml")
-        ['zoo/manifest.yaml']
-    """
-    if url.endswith(MANIFEST_SUFFIXES):
-        return [url]
-    filesystem, root = fsspec.core.url_to_fs(url)
-    if not filesystem.isdir(root):
-        raise ValueError(f"--models-from {url!r} is neither a manifest (.yaml, .yml, .json) nor a folder of manifests")
-    found = sorted(path for path in filesystem.find(root) if path.endswith(MANIFEST_SUFFIXES))
-    protocol = url.split("://", 1)[0] + "://" if "://" in url else ""
-    return [protocol + path if protocol and not path.startswith(protocol) else path for path in found]
-
-
-def register_new_models(store: Store, url: str) -> list[str]:
-    """Registers the models listed at ``url``; returns the ids that were new."""
-    added = []
-    for manifest in manifest_urls(url):
-        added += store.register_models(load_manifest(manifest))
-    return added
 
 
 def ranking_diff_table(store: Store, probe_id: str, layer: str, old_version: int | None) -> pd.DataFrame:
@@ -97,25 +75,35 @@ def ranking_diff_table(store: Store, probe_id: str, layer: str, old_version: int
 def rerank_once(args: argparse.Namespace) -> int:
     """One rerank under the store's ``rerank`` lock. Returns the exit code."""
     store = open_store(args.store)
+    if args.models_from:
+        manifest_urls(args.models_from)  # a bad --models-from is refused before the lock is taken
     try:
-        with store.lock("rerank"):
-            return _rerank_locked(store, args)
+        with store.lock("rerank") as lock:  # its lease is renewed while the run works; see storage.locks
+            return _rerank_locked(store, args, lock.check)
     except StoreLockedError as error:
         print(f"rsa-ray rerank: skipped: {error}")
         return LOCKED_EXIT_CODE
 
 
-def _rerank_locked(store: Store, args: argparse.Namespace) -> int:
-    """Registers new models, computes what is missing, writes ranking diffs."""
+def _rerank_locked(store: Store, args: argparse.Namespace, fence: Callable[[], None] | None = None) -> int:
+    """Registers new models, computes what is missing, writes ranking diffs (a version only while ``fence`` passes)."""
+    refused = 0
     if args.models_from:
-        added = register_new_models(store, args.models_from)
-        print(f"{len(added)} new models registered from {args.models_from}" + (f": {', '.join(added)}" if added else ""))
+        registration = register_new_models(store, args.models_from)
+        record_failures(store, registration.failures)
+        for failure in registration.failures:
+            what = f"model {failure.model_id!r}" if failure.model_id else "manifest"
+            print(f"rsa-ray rerank: {what} not registered: {failure.error}", file=sys.stderr)
+        refused = len(registration.failures)
+        added = registration.added
+        print(f"{len(added)} new models registered from {redact_url(args.models_from)}"
+              + (f": {', '.join(added)}" if added else "") + (f"; {refused} refused (failures table)" if refused else ""))
     probe_id = choose_probe(store, args.probe)
     models = choose_models(store, args.models)
     layers = choose_layers(store, models, args.layer)
     before = {layer: (store.similarity_versions(probe_id, layer) or (None,))[-1] for layer in layers}
     summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
-                                   args.task_memory_mb)
+                                   args.task_memory_mb, fence=fence)
     out = output_dir(args.out)
     for layer, version in summary.versions:
         if version is None:
@@ -128,7 +116,7 @@ def _rerank_locked(store: Store, args: argparse.Namespace) -> int:
         moved = diff[diff["moved"].fillna(0) != 0]
         print(f"layer {layer}: version {version}; {len(moved)} candidate ranks moved, "
               f"{int(diff['old_rank'].isna().sum())} new (target, candidate) pairs; diff: {csv} and table ranking_diff.{layer}.v{version}")
-    return exit_code(summary)
+    return 3 if refused else exit_code(summary)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -144,17 +132,20 @@ def run(args: argparse.Namespace) -> int:
     if args.every is None:
         return rerank_once(args)
     interval = parse_duration(args.every)
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    while not stopping:
-        started = time.monotonic()
-        try:
-            rerank_once(args)
-        except Exception as error:  # keep the schedule going; the next run resumes
-            print(f"rsa-ray rerank: error: {error} (retrying in {args.every})")
-        while not stopping and time.monotonic() - started < interval:
-            time.sleep(min(1.0, interval))
-    return 0
+    # SIGTERM during a run raises TerminatedError there: the run ends and its lock is released at once.
+    # Between runs it stops the schedule quietly.
+    with sigterm_raises():
+        while True:
+            started = time.monotonic()
+            try:
+                rerank_once(args)
+            except Exception as error:  # keep the schedule going; the next run resumes
+                print(f"rsa-ray rerank: error: {error} (retrying in {args.every})")
+            try:
+                while time.monotonic() - started < interval:
+                    time.sleep(min(1.0, interval))
+            except TerminatedError:
+                return 0
 
 
 SUBCOMMAND = Subcommand("rerank", "register new models and update similarities and rankings incrementally", add_arguments, run)

@@ -36,9 +36,11 @@ def _selection(args: argparse.Namespace):
 
 def run_extract(args: argparse.Namespace) -> int:
     store, probe_id, models, layers = _selection(args)
-    plan = plan_run(models, [read_layer_state(store, probe_id, models, layer, args.method) for layer in layers])
+    options = ExtractionOptions(dtype=args.dtype)
+    plan = plan_run(models, [read_layer_state(store, probe_id, models, layer, args.method, settings=options.settings())
+                             for layer in layers])
     connect(args.address)
-    outcomes = extract_all(store, probe_id, plan.extractions, StoreResolver(store), ExtractionOptions(dtype=args.dtype))
+    outcomes = extract_all(store, probe_id, plan.extractions, StoreResolver(store), options)
     failed = [o for o in outcomes if o.error]
     for outcome in failed:
         print(f"  FAILED {outcome.model_id} / {outcome.layer}: {outcome.error}")

@@ -27,7 +27,7 @@ from storage.errors import (
     StoreUnavailableError,
 )
 from storage.manifest import TASK_TYPES, load_manifest, parse_manifest
-from storage.locks import LockHolder, StoreLockedError
+from storage.locks import ExclusiveWritesUnsupportedError, Lock, LockHolder, LockLostError, StoreLockedError
 from storage.names import EntryKey, EntryKind, validate_id
 from storage.probes import ProbeSetInfo
 from storage.provenance import Provenance, library_versions
@@ -53,7 +53,10 @@ __all__ = [
     "Provenance",
     "SimilarityInput",
     "SimilarityMatrix",
+    "ExclusiveWritesUnsupportedError",
+    "Lock",
     "LockHolder",
+    "LockLostError",
     "Store",
     "StoreLockedError",
     "StoreUnavailableError",

@@ -24,6 +24,7 @@ from zarr.abc.store import Store as ZarrStore
 from zarr.storage import FsspecStore, LocalStore
 
 from storage.errors import StoreUnavailableError
+from storage.redaction import has_credentials, redact_text, redact_url
 
 # Exceptions from these packages mean "the backend failed", not "the data is bad".
 _IO_ERROR_MODULES = ("botocore", "aiobotocore", "aiohttp", "urllib3", "s3fs", "requests")
@@ -33,20 +34,21 @@ def normalize_url(url: str | os.PathLike) -> str:
     """A canonical form of a store URL: local paths become absolute ``file://`` URLs.
 
     Raises:
-        ValueError: If the URL carries credentials (``user:secret@host``); pass those in
-            ``storage_options`` or the environment instead.
+        ValueError: If the URL carries credentials (``user:secret@host``, a signed or token
+            query); pass those in ``storage_options`` or the environment instead. The message
+            shows the URL redacted.
 
     Example:
         >>> normalize_url("s3://bucket/prefix/")
         's3://bucket/prefix'
     """
     text = os.fspath(url)
-    parts = urlsplit(text)
-    if "@" in parts.netloc:
+    if has_credentials(text):
         raise ValueError(
-            "store URLs must not hold credentials; pass them in storage_options or the standard AWS "
-            "environment/config files (the URL is not repeated here so the secret is not logged)"
+            f"store URL {redact_url(text)!r} must not hold credentials; pass them in storage_options or the "
+            "standard AWS environment variables / config files"
         )
+    parts = urlsplit(text)
     if len(parts.scheme) <= 1:  # no scheme, or a Windows drive letter
         return "file://" + os.path.abspath(os.path.expanduser(text))
     if parts.scheme == "file":
@@ -195,6 +197,6 @@ def backend_errors(url: str, label: str, action: str) -> Iterator[None]:
         if not is_io_failure(error):
             raise
         raise StoreUnavailableError(
-            f"{action} {label!r} in store {url} failed: {type(error).__name__}: {error}. "
+            f"{action} {label!r} in store {url} failed: {type(error).__name__}: {redact_text(error)}. "
             "Nothing is marked complete by a failed write; rerun once the storage is reachable."
         ) from error

@@ -41,6 +41,7 @@ from storage.entry_documents import (
     stored_entry,
 )
 from storage.errors import EntryConflictError, EntryShapeError, IncompleteEntryError
+from storage.identity import IDENTITY_ATTRIBUTE, IDENTITY_INPUTS_ATTRIBUTE
 from storage.locks import create_exclusive
 from storage.names import sha256_of_json
 from storage.provenance import utc_now
@@ -135,13 +136,36 @@ def _conflict(path: str, stored: StoredEntry, shape: tuple[int, ...], dtype: str
     )
 
 
+def _defining(attributes: Mapping[str, Any], legacy: bool = False) -> Any:
+    """The attributes that define an entry's values: not when it was written, nor by which library versions.
+
+    ``legacy`` also drops the identity attributes, to compare with an entry written before they existed.
+    """
+    document = _without_times(json.loads(json.dumps(dict(attributes))))
+    provenance = document.get("provenance")
+    if isinstance(provenance, dict):
+        provenance.pop("library_versions", None)
+    if legacy:
+        document.pop(IDENTITY_ATTRIBUTE, None)
+        document.pop(IDENTITY_INPUTS_ATTRIBUTE, None)
+    return document
+
+
 def _same_definition(stored: StoredEntry, shape, dtype, rows_per_chunk, attributes) -> bool:
+    legacy = IDENTITY_ATTRIBUTE not in stored.attributes
     return (
         stored.shape == tuple(shape)
         and stored.dtype == str(np.dtype(dtype))
         and stored.rows_per_chunk == rows_per_chunk
-        and _without_times(stored.attributes) == _without_times(json.loads(json.dumps(dict(attributes))))
+        and _defining(stored.attributes, legacy) == _defining(attributes, legacy)
     )
+
+
+def _replaces_stale(stored: StoredEntry, attributes: Mapping[str, Any]) -> bool:
+    """An entry written with an identity replaces a complete one with another identity: that one was computed
+    from other inputs (new weights, another dtype), so it is stale, not a conflict."""
+    new = attributes.get(IDENTITY_ATTRIBUTE)
+    return new is not None and stored.attributes.get(IDENTITY_ATTRIBUTE) != new
 
 
 def create(
@@ -169,7 +193,7 @@ def create(
     with backend_errors(backend.url, path, "creating"):
         stored = stored_entry(backend, path)
         same = _same_definition(stored, shape, dtype, rows_per_chunk, attributes)
-        if stored.marker is not None and not overwrite:
+        if stored.marker is not None and not overwrite and (same or not _replaces_stale(stored, attributes)):
             if not same:
                 raise _conflict(path, stored, shape, dtype, rows_per_chunk)
             return layout(backend, path)
@@ -246,7 +270,7 @@ def write_whole(
         stored = stored_entry(backend, path)
         # A complete entry holding the same values is kept however it was chunked or encoded.
         same = _same_definition(stored, shape, dtype, stored.rows_per_chunk, attributes)
-        if stored.marker is not None and not overwrite:
+        if stored.marker is not None and not overwrite and (same or not _replaces_stale(stored, attributes)):
             if not same:
                 raise _conflict(path, stored, shape, dtype, rows_per_chunk)
             return stored.marker
@@ -376,9 +400,31 @@ def finalize(backend: Backend, path: str) -> dict[str, Any]:
         if missing:
             shown = ", ".join(f"{a}:{b}" for a, b in missing[:8]) + (" ..." if len(missing) > 8 else "")
             raise IncompleteEntryError(f"entry {path!r} cannot be marked complete: rows {shown} are not written")
+        _verify_chunks(backend, path, ranges, checksums)
         marker = _completion_marker(stored.shape, stored.dtype, stored.rows_per_chunk, checksums)
         backend.put_bytes(f"{path}/{MARKER}", json.dumps(marker).encode())
     return marker
+
+
+def _verify_chunks(backend: Backend, path: str, ranges: Sequence[tuple[int, int]], checksums: Sequence[str]) -> None:
+    """Reads every chunk back and checks it against its chunk marker before the entry is marked complete.
+
+    A chunk whose bytes no longer match (another writer rewrote it after its marker was written) loses
+    its marker, so the next run rewrites that chunk, and the entry is not marked complete.
+
+    Raises:
+        IncompleteEntryError: Naming the rows that changed.
+    """
+    array = open_array(backend, path)
+    changed = []
+    for index, ((start, stop), checksum) in enumerate(zip(ranges, checksums)):
+        if chunk_crc32c(np.asarray(array[start:stop])) != checksum:
+            changed.append((index, start, stop))
+    if changed:
+        backend.remove(_chunk_marker(path, index) for index, _, _ in changed)
+        shown = ", ".join(f"{start}:{stop}" for _, start, stop in changed[:8])
+        raise IncompleteEntryError(f"entry {path!r} cannot be marked complete: rows {shown} changed after their "
+                                   "checksum was recorded (another writer); they will be rewritten")
 
 
 def _completion_marker(shape: Sequence[int], dtype: str, rows_per_chunk: int, checksums: Sequence[str]) -> dict[str, Any]:

@@ -26,9 +26,7 @@ ENTRY_FIELDS = ("model_id", "source", "architecture", "weights", "layers", "defa
                 "task_type", "training")
 # Sources whose weights are a file: the file and its sha256 are required.
 FILE_SOURCES = ("safetensors", "torch_state_dict", "torchscript")
-_STATE_DICT_SOURCES = ("safetensors", "torch_state_dict")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", flags=re.ASCII)
 _PREPROCESSING_FIELDS = ("resize", "crop", "mean", "std", "channel_order", "value_range", "interpolation")
 _SCALAR = (str, int, float, bool, type(None))
 
@@ -91,15 +89,25 @@ def check_source(raw: Any, entry: str) -> ModelSource:
 
 
 def check_architecture(raw: Any, entry: str, source: ModelSource) -> ArchitectureSpec | None:
-    """``{target, kwargs}``; required for every source but TorchScript; kwargs are scalars.
+    """``{target, kwargs}``; required for every source but TorchScript.
+
+    The target must name a builder of the architecture registry (``rsa_ray.models.architectures``:
+    built-ins, the ``rsa_ray.architectures`` entry points, torchvision/timm names) and the kwargs
+    must be scalars that builder accepts; nothing is imported from what the entry says.
 
     Example:
-        >>> spec = check_architecture({"target": "pkg.mod:build", "kwargs": {"width": 2}}, "'m1'",
-        ...                           check_source("safetensors", "'m1'"))
+        >>> spec = check_architecture({"target": "rsa_ray.models.encoder_decoder:build_encoder_decoder",
+        ...                            "kwargs": {"out_channels": 2}}, "'m1'", check_source("safetensors", "'m1'"))
         >>> spec.kwargs
-        (('width', 2),)
+        (('out_channels', 2),)
+        >>> check_architecture({"target": "os:system", "kwargs": {"command": "true"}}, "'m1'",
+        ...                    check_source("safetensors", "'m1'"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        storage.errors.ManifestError: manifest entry 'm1': field 'architecture.target' 'os:system' is not a registered ...
     """
-    from rsa_ray.models import ArchitectureSpec
+    from rsa_ray.models import ArchitectureError, ArchitectureSpec
+    from rsa_ray.models import check_architecture as check_registered
 
     if raw is None:
         if source.value != "torchscript":
@@ -107,8 +115,6 @@ def check_architecture(raw: Any, entry: str, source: ModelSource) -> Architectur
         return None
     raw = _mapping(raw, entry, "architecture", ("target", "kwargs"))
     target = _text(raw.get("target"), entry, "architecture.target")
-    if source.value in _STATE_DICT_SOURCES and not _IMPORT_PATH.fullmatch(target):
-        raise fail(entry, "architecture.target", f"must look like 'package.module:function', got {target!r}")
     kwargs = raw.get("kwargs") or {}
     if not isinstance(kwargs, Mapping):
         raise fail(entry, "architecture.kwargs", f"must be a mapping of names to scalars, got {kwargs!r}")
@@ -116,7 +122,25 @@ def check_architecture(raw: Any, entry: str, source: ModelSource) -> Architectur
         if not isinstance(name, str) or not isinstance(value, _SCALAR):
             raise fail(entry, f"architecture.kwargs.{name}",
                        f"must be a scalar (str, int, float, bool, null), got {value!r}")
-    return ArchitectureSpec(target, dict(kwargs))
+    spec = ArchitectureSpec(target, dict(kwargs))
+    try:
+        check_registered(spec, source)
+    except ArchitectureError as error:
+        raise fail(entry, error.field, error.problem) from None
+    return spec
+
+
+def check_torchscript_allowed(source: ModelSource, entry: str) -> None:
+    """Refuses a TorchScript entry unless the run allows TorchScript (``RSA_RAY_ALLOW_TORCHSCRIPT=1``).
+
+    Example:
+        >>> check_torchscript_allowed(check_source("safetensors", "'m1'"), "'m1'")
+    """
+    from rsa_ray.models import torchscript_allowed
+    from rsa_ray.models.torchscript import torchscript_disabled_problem
+
+    if source.value == "torchscript" and not torchscript_allowed():
+        raise fail(entry, "source", torchscript_disabled_problem())
 
 
 def _has_credentials(path: str) -> bool:

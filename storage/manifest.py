@@ -9,7 +9,7 @@ a mapping with ``models: [entry, ...]`` (and optionally ``format``, ``descriptio
     task: depth
     task_type: 3d                      # one of TASK_TYPES (required)
     architecture:                      # required unless torchscript
-      target: rsa_ray.models.encoder_decoder:build_encoder_decoder
+      target: rsa_ray.models.encoder_decoder:build_encoder_decoder   # a registered builder name
       kwargs: {out_channels: 1}
     weights: {path: depth-small.safetensors, sha256: <64 lowercase hex>}   # relative to the manifest
     layers: [encoder.block4, encoder.output]
@@ -43,12 +43,15 @@ from storage.entry_fields import (
     check_preprocessing,
     check_source,
     check_task,
+    check_torchscript_allowed,
     check_training,
     check_weights,
     fail,
 )
-from storage.errors import InvalidIdError, ManifestError
+from storage.backend import is_io_failure
+from storage.errors import InvalidIdError, ManifestError, StoreUnavailableError
 from storage.names import validate_id
+from storage.redaction import has_user_credentials, redact_text, redact_url
 
 if TYPE_CHECKING:
     from rsa_ray.models import ModelEntry
@@ -65,6 +68,10 @@ def parse_entry(raw: Any, position: int = 0, base_url: str | None = None) -> Mod
         raw: The entry as loaded from YAML/JSON.
         position: Its index in the manifest, named when the id is bad.
         base_url: Folder URL that a relative ``weights.path`` is resolved against (None: left as is).
+
+    The architecture must name a registered builder (``rsa_ray.models.architectures``) with
+    arguments it accepts; a TorchScript entry is refused unless the run sets
+    ``RSA_RAY_ALLOW_TORCHSCRIPT=1``.
 
     Raises:
         ManifestError: Naming the entry and the field at fault.
@@ -95,7 +102,7 @@ def parse_entry(raw: Any, position: int = 0, base_url: str | None = None) -> Mod
         weights = WeightsRef(resolve_path(weights.path, base_url), weights.sha256)
     layers, default_layer = check_layers(raw, entry)
     try:
-        return ModelEntry(
+        parsed = ModelEntry(
             model_id=model_id, source=source, architecture=check_architecture(raw.get("architecture"), entry, source),
             weights=weights, layers=layers, default_layer=default_layer,
             preprocessing=check_preprocessing(raw.get("preprocessing"), entry), task=task, task_type=task_type,
@@ -105,6 +112,8 @@ def parse_entry(raw: Any, position: int = 0, base_url: str | None = None) -> Mod
         if isinstance(error, ManifestError):
             raise
         raise ManifestError(f"manifest entry {entry} is invalid: {error}") from None
+    check_torchscript_allowed(source, entry)  # last: a malformed TorchScript entry names its own field first
+    return parsed
 
 
 def _entry_list(document: Any) -> Sequence[Any]:
@@ -210,22 +219,40 @@ def load_manifest(url: str, storage_options: Mapping[str, Any] | None = None) ->
 
     Relative weights paths are resolved against the manifest's folder.
 
+    Messages name the manifest by its redacted URL (no user information, no query values).
+
     Raises:
-        ManifestError: If the file does not parse or an entry is invalid (naming the file).
+        ManifestError: If the URL holds ``user:secret@``, the file does not parse or an entry is
+            invalid (naming the file).
         FileNotFoundError: If there is no manifest at ``url``.
+        StoreUnavailableError: If the storage holding it fails.
 
     Example:
         >>> load_manifest("s3://bucket/zoo/manifest.yaml")[0].weights.path  # doctest: +SKIP
         's3://bucket/zoo/depth-small.safetensors'
     """
     url = os.fspath(url)
-    with fsspec.open(url, "rt", encoding="utf-8", **dict(storage_options or {})) as handle:
-        text = handle.read()
+    shown = redact_url(url)
+    if has_user_credentials(url):
+        raise ManifestError(f"manifest {shown}: the URL must not hold credentials; pass them as storage options "
+                            "or in the environment")
+    try:
+        with fsspec.open(url, "rt", encoding="utf-8", **dict(storage_options or {})) as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"manifest {shown} does not exist") from None
+    except UnicodeDecodeError as error:
+        raise ManifestError(f"manifest {shown}: is not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except Exception as error:
+        if not is_io_failure(error):
+            raise
+        raise StoreUnavailableError(f"reading manifest {shown} failed: {type(error).__name__}: "
+                                    f"{redact_text(error)}") from None
     try:
         document = json.loads(text) if url.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as error:
-        raise ManifestError(f"manifest {url}: does not parse: {_one_line(error)}") from None
+        raise ManifestError(f"manifest {shown}: does not parse: {_one_line(error)}") from None
     try:
         return parse_manifest(document, base_url=manifest_folder(url))
     except ManifestError as error:
-        raise ManifestError(f"manifest {url}: {error}") from None
+        raise ManifestError(f"manifest {shown}: {error}") from None

@@ -19,6 +19,7 @@ from storage.errors import CorruptEntryError, EntryConflictError, EntryNotFoundE
 from storage.manifest import is_location_independent, parse_entry
 from storage.names import validate_id
 from storage.provenance import utc_now
+from storage.redaction import has_credentials, redact_url
 
 if TYPE_CHECKING:
     from rsa_ray.models import ModelEntry
@@ -48,7 +49,8 @@ def check_registrable(entry: Any, position: int = 0) -> dict[str, Any]:
 
     Raises:
         TypeError: If ``entry`` is not an ``rsa_ray.models.ModelEntry``.
-        ManifestError: Naming the entry and field (e.g. no weights sha256, a relative weights path).
+        ManifestError: Naming the entry and field (e.g. no weights sha256, a relative weights path,
+            credentials in the weights URL).
 
     Example:
         >>> from rsa_ray.models.manifest import example_entry
@@ -64,6 +66,9 @@ def check_registrable(entry: Any, position: int = 0) -> dict[str, Any]:
                         f"at position {position}")
     document = json.loads(json.dumps(entry_to_dict(entry)))
     parse_entry(document, position)  # the same rules as a manifest: safe names, sha256, task type...
+    if entry.weights is not None and has_credentials(entry.weights.path):  # the registry is read by everyone
+        raise fail(repr(entry.model_id), "weights.path", f"must not hold credentials, got "
+                   f"{redact_url(entry.weights.path)!r}; pass them as storage options or in the environment")
     if entry.weights is not None and not is_location_independent(entry.weights.path):
         raise fail(repr(entry.model_id), "weights.path", f"must be a URL or an absolute path in the registry, got "
                    f"{entry.weights.path!r}; load manifests with load_manifest (or parse_manifest with base_url)")
@@ -95,7 +100,7 @@ def register(backend: Backend, models: Iterable[ModelEntry], replace: bool = Fal
             if existing[entry.model_id] is not None and not replace:
                 raise EntryConflictError(
                     f"model {entry.model_id!r} is already registered with a different entry; "
-                    "pass replace=True to replace it (its stored results keep the old provenance)"
+                    "pass replace=True to replace it (results computed from the old entry are then recomputed on the next run)"
                 )
         backend.put_many({
             f"models/{entry.model_id}/zarr.json": group_document({
@@ -103,6 +108,21 @@ def register(backend: Backend, models: Iterable[ModelEntry], replace: bool = Fal
             for entry in changed
         })
     return tuple(entry.model_id for entry in changed)
+
+
+def get_documents(backend: Backend, model_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The stored ``entry_to_dict`` forms of several models, in one batched read.
+
+    Raises:
+        EntryNotFoundError: Naming the first model that is not registered.
+    """
+    model_ids = [validate_id(model_id, "model id") for model_id in model_ids]
+    with backend_errors(backend.url, "models", "reading models from"):
+        found = _documents(backend, model_ids)
+    for model_id in model_ids:
+        if found[model_id] is None:
+            raise EntryNotFoundError(f"model {model_id!r} is not registered in {backend.url}")
+    return {model_id: found[model_id] for model_id in model_ids}
 
 
 def get_document(backend: Backend, model_id: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ stays. Versions are numbered by the driver that writes them (one writer per
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,10 +23,18 @@ from storage.provenance import Provenance
 
 @dataclass(frozen=True)
 class SimilarityInput:
-    """One input of a similarity version: an entry path and its completion checksum (None if incomplete)."""
+    """One input of a similarity version.
+
+    Attributes:
+        path: The entry's path (a rank vector by default).
+        checksum: Its completion checksum when the version was written (None if incomplete).
+        identity: Its identity digest (:mod:`storage.identity`); None in versions written before
+            identities were recorded.
+    """
 
     path: str
     checksum: str | None
+    identity: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,12 +97,18 @@ def _check(model_ids: Sequence[str], matrix: np.ndarray, label: str) -> np.ndarr
 
 
 def write(backend: Backend, probe_id: str, layer: str, model_ids: Sequence[str], matrix: np.ndarray,
-          method: str, inputs: Sequence[str] | None = None, provenance: Provenance | None = None) -> int:
+          method: str, inputs: Sequence[str] | None = None, provenance: Provenance | None = None,
+          identities: Mapping[str, str] | None = None, fence: Callable[[], None] | None = None) -> int:
     """Writes a new version and returns its number.
 
     Args:
         inputs: Entry paths the matrix was computed from; default the rank-vector
             entries of ``model_ids``. Their completion checksums are recorded.
+        identities: Each input path's identity digest, recorded beside its checksum; default the
+            identity each input entry carries.
+        fence: Called right before the version is marked complete; raising there (e.g. a lock
+            holder's ``Lock.check`` finding its lock taken over) leaves the version incomplete,
+            never read, and its number unused.
     """
     folder = _folder(probe_id, layer)
     matrix = _check(list(model_ids), matrix, f"similarity {folder}")
@@ -103,10 +117,14 @@ def write(backend: Backend, probe_id: str, layer: str, model_ids: Sequence[str],
     if inputs is None:
         inputs = [EntryKey(probe_id, model_id, layer).path(EntryKind.RANKS) for model_id in model_ids]
     with backend_errors(backend.url, folder, "writing a version of"):
-        checksums = {path: (marker or {}).get("checksum") for path, marker in entry_documents.markers(backend, inputs).items()}
+        stored = entry_documents.stored_many(backend, list(inputs))
+        checksums = {path: (entry.marker or {}).get("checksum") for path, entry in stored.items()}
+        identities = dict(identities) if identities is not None else {
+            path: entry.attributes.get("identity") for path, entry in stored.items()}
         attributes = {
             "kind": "similarity", "model_ids": list(model_ids), "method": method,
-            "inputs": [{"path": key, "checksum": checksum} for key, checksum in checksums.items()],
+            "inputs": [{"path": key, "checksum": checksum, "identity": identities.get(key)}
+                       for key, checksum in checksums.items()],
             "provenance": (provenance or Provenance()).to_attrs(),
         }
         # The next number, claimed by creating its array exclusively: runs writing at once get
@@ -116,6 +134,8 @@ def write(backend: Backend, probe_id: str, layer: str, model_ids: Sequence[str],
             version += 1
     path = f"{folder}/v{version:05d}"
     entries.write_rows(backend, path, 0, matrix)
+    if fence is not None:
+        fence()
     entries.finalize(backend, path)
     return version
 
@@ -140,6 +160,7 @@ def read(backend: Backend, probe_id: str, layer: str, version: int | None = None
     attrs = entries.attributes(backend, path)
     return SimilarityMatrix(
         probe_id=probe_id, layer=layer, version=version, model_ids=tuple(attrs["model_ids"]), matrix=matrix,
-        method=attrs["method"], inputs=tuple(SimilarityInput(item["path"], item["checksum"]) for item in attrs["inputs"]),
+        method=attrs["method"], inputs=tuple(SimilarityInput(item["path"], item["checksum"], item.get("identity"))
+                     for item in attrs["inputs"]),
         created=attrs["provenance"]["created"],
     )

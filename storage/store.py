@@ -3,24 +3,29 @@
 The store holds only ``(url, storage_options)``; filesystems and Zarr handles are
 rebuilt lazily in each process, so a store can be shipped to any worker. The
 storage options (credentials, endpoint) never appear in its repr, in errors or in
-stored attributes.
+stored attributes, and a pickled store leaves their secrets out: a worker resolves
+credentials from its own environment (AWS environment variables, config files, an
+instance or pod role), the way every process on a cluster does.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from storage import entries, entry_documents, locks, probes, reading, registry, similarity, tables, weights
+from storage import claims, entries, entry_documents, locks, probes, reading, registry, similarity, tables, weights, work_log
 from storage.backend import Backend, backend_errors, normalize_url
 from storage.entries import EntryLayout
 from storage.entry_documents import group_document
 from storage.errors import EntryShapeError
+from storage.identity import ComputeSettings, EntryIdentity, expected_identity
 from storage.names import EntryKey, EntryKind
+from storage.redaction import without_secrets
 from storage.probes import ProbeSetInfo
 from storage.provenance import Provenance
 from storage.similarity import SimilarityMatrix
@@ -52,7 +57,9 @@ class Store:
         url: The normalized URL (local paths become absolute ``file://`` URLs).
         storage_options: fsspec options (for s3: ``endpoint_url``, ``key``, ``secret``,
             ``client_kwargs``...). Left out of ``repr`` and equality; default: the standard
-            AWS environment variables and config files.
+            AWS environment variables and config files. Secrets (``key``, ``secret``,
+            ``token``...) are not pickled: an unpickled store finds credentials in its
+            process's environment.
 
     Example:
         >>> Store.open("s3://bucket/prefix", {"profile": "team"})  # doctest: +SKIP
@@ -77,15 +84,17 @@ class Store:
             'memory://example'
         """
         store = cls(normalize_url(url), dict(storage_options or {}))
-        backend = store._backend
         with backend_errors(store.url, "zarr.json", "opening the root group of"):
+            backend = store._backend  # inside: a local root that cannot be created is an unreachable store
             if backend.get_many(["zarr.json"])["zarr.json"] is None:
                 backend.put_many({f"{folder}zarr.json": group_document({}) for folder in _GROUPS if folder})
                 backend.put_bytes("zarr.json", group_document({}))  # last: its presence means all are there
+        locks.probe_exclusive_writes(backend)  # once per URL and process; warns if create-only writes are ignored
         return store
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"url": self.url, "storage_options": dict(self.storage_options)}
+        """The URL and the non-secret storage options (endpoint, region, ``anon``...): never credentials."""
+        return {"url": self.url, "storage_options": without_secrets(self.storage_options)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         object.__setattr__(self, "url", state["url"])
@@ -212,24 +221,59 @@ class Store:
                           weights_sha256=weights_reference["sha256"] if weights_reference else None,
                           preprocessing=dict(document["preprocessing"]))
 
+    def entry_attributes(self, key: EntryKey, kind: EntryKind | str = EntryKind.ACTIVATIONS) -> dict[str, Any]:
+        """The attributes stored on an existing entry, complete or not (its identity, provenance...).
+
+        Raises:
+            IncompleteEntryError: If the entry was never created.
+        """
+        return entries.attributes(self._backend, key.path(EntryKind(kind)))
+
     def entry_provenance(self, key: EntryKey, kind: EntryKind | str = EntryKind.ACTIVATIONS) -> Provenance:
         """The provenance stored on an existing entry."""
         return Provenance.from_attrs(entries.attributes(self._backend, key.path(EntryKind(kind)))["provenance"])
 
+    def expected_identities(self, probe_id: str, model_ids: Sequence[str], layers: Sequence[str] | None,
+                            kind: EntryKind | str, settings: ComputeSettings) -> dict[EntryKey, EntryIdentity]:
+        """The identity each (model, layer) entry of ``kind`` must carry to be up to date, in one batched read.
+
+        Args:
+            layers: Layers of every model; default each model's registered layers.
+
+        Example:
+            >>> store.expected_identities(probe_id, ["m1"], ["out"], "rdms", ComputeSettings())  # doctest: +SKIP
+            {EntryKey(probe_id='...', model_id='m1', layer='out'): EntryIdentity(digest='...', ...)}
+        """
+        documents = registry.get_documents(self._backend, model_ids)
+        probe_hash = self.probe_set(probe_id).content_hash
+        identities = {}
+        for model_id in model_ids:
+            for layer in (layers if layers is not None else documents[model_id]["layers"]):
+                identities[EntryKey(probe_id, model_id, layer)] = expected_identity(
+                    EntryKind(kind), documents[model_id], probe_hash, layer, settings)
+        return identities
+
     def _create(self, kind: EntryKind, key: EntryKey, shape: tuple[int, ...], dtype: str,
                 provenance: Provenance | None, extra: Mapping[str, Any], rows_per_chunk: int | None,
-                overwrite: bool) -> EntryLayout:
-        attributes = {"kind": kind.value, "probe_id": key.probe_id, "model_id": key.model_id, "layer": key.layer,
-                      **extra, "provenance": (provenance or self.provenance(key)).to_attrs()}
+                overwrite: bool, identity: EntryIdentity | None = None) -> EntryLayout:
+        attributes = self._attributes(kind, key, provenance, extra, identity)
         return entries.create(self._backend, key.path(kind), shape, dtype, attributes, rows_per_chunk, overwrite)
+
+    def _attributes(self, kind: EntryKind, key: EntryKey, provenance: Provenance | None, extra: Mapping[str, Any],
+                    identity: EntryIdentity | None) -> dict[str, Any]:
+        return {"kind": kind.value, "probe_id": key.probe_id, "model_id": key.model_id, "layer": key.layer,
+                **extra, **(identity.attributes() if identity is not None else {}),
+                "provenance": (provenance or self.provenance(key)).to_attrs()}
 
     def create_activations(self, key: EntryKey, n_features: int, dtype: str = "float32",
                            rows_per_chunk: int | None = None, provenance: Provenance | None = None,
-                           overwrite: bool = False) -> EntryLayout:
+                           overwrite: bool = False, identity: EntryIdentity | None = None) -> EntryLayout:
         """Creates (once; the driver does this) the [M, n_features] activations of ``key``.
 
         Returns the layout, whose ``pending`` row ranges are what writers still have to fill
-        (each range whole chunks, one writer each). Resumes an interrupted entry.
+        (each range whole chunks, one writer each). Resumes an interrupted entry. With an
+        ``identity`` (:meth:`expected_identities`), a complete entry computed from other inputs
+        is stale and replaced.
 
         Example:
             >>> store = Store.open("memory://activations-example")
@@ -246,7 +290,7 @@ class Store:
             raise EntryShapeError(f"activations {path!r}: expected shape {shape} with a dtype in "
                                   f"{ACTIVATION_DTYPES}, got dtype {np.dtype(dtype).name}")
         return self._create(EntryKind.ACTIVATIONS, key, shape, np.dtype(dtype).name, provenance, {},
-                            rows_per_chunk, overwrite)
+                            rows_per_chunk, overwrite, identity)
 
     def write_activation_rows(self, key: EntryKey, start: int, rows: np.ndarray) -> None:
         """Writes rows ``start:start+len(rows)`` (whole chunks) of a created activations entry."""
@@ -286,7 +330,7 @@ class Store:
         return reading.read(self._backend, key.path(EntryKind.ACTIVATIONS), rows)
 
     def _write_vector(self, kind: EntryKind, key: EntryKey, vector: np.ndarray, provenance: Provenance | None,
-                      extra: Mapping[str, Any], overwrite: bool) -> str:
+                      extra: Mapping[str, Any], overwrite: bool, identity: EntryIdentity | None) -> str:
         from rsa_ray.rdm import condensed_length  # imported here: rsa_ray pulls in scipy, writers need none
 
         path = key.path(kind)
@@ -297,17 +341,18 @@ class Store:
                                   f"(the condensed triangle), got {vector.dtype} {vector.shape}")
         if not np.isfinite(vector).all():
             raise ValueError(f"{kind.value} {path!r}: holds NaN or Inf at {np.flatnonzero(~np.isfinite(vector))[:5]}")
-        attributes = {"kind": kind.value, "probe_id": key.probe_id, "model_id": key.model_id, "layer": key.layer,
-                      **extra, "provenance": (provenance or self.provenance(key)).to_attrs()}
+        attributes = self._attributes(kind, key, provenance, extra, identity)
         marker = entries.write_whole(self._backend, path, vector.astype(np.float32, copy=False), attributes,
                                      VECTOR_CHUNK_TERMS, overwrite)
         return marker["checksum"]
 
     def write_rdm(self, key: EntryKey, condensed_rdm: np.ndarray, distance: str = "correlation",
-                  center_features: bool = True, provenance: Provenance | None = None, overwrite: bool = False) -> str:
+                  center_features: bool = True, provenance: Provenance | None = None, overwrite: bool = False,
+                  identity: EntryIdentity | None = None) -> str:
         """Stores a condensed RDM [L] (as float32) with its distance and centring; returns its checksum.
 
-        A complete entry is kept as it is unless ``overwrite``.
+        A complete entry is kept as it is unless ``overwrite``, or unless it was computed from
+        inputs other than ``identity``'s (then it is stale and replaced).
 
         Example:
             >>> import rsa_ray
@@ -320,16 +365,16 @@ class Store:
             (6,)
         """
         extra = {"distance": str(distance), "center_features": bool(center_features)}
-        return self._write_vector(EntryKind.RDMS, key, condensed_rdm, provenance, extra, overwrite)
+        return self._write_vector(EntryKind.RDMS, key, condensed_rdm, provenance, extra, overwrite, identity)
 
     def read_rdm(self, key: EntryKey) -> np.ndarray:
         """A complete condensed RDM [L] float32, checksum-verified."""
         return reading.read(self._backend, key.path(EntryKind.RDMS))
 
     def write_rank_vector(self, key: EntryKey, rank_vector: np.ndarray, provenance: Provenance | None = None,
-                          overwrite: bool = False) -> str:
-        """Stores a standardised rank vector [L] (as float32); returns its checksum."""
-        return self._write_vector(EntryKind.RANKS, key, rank_vector, provenance, {}, overwrite)
+                          overwrite: bool = False, identity: EntryIdentity | None = None) -> str:
+        """Stores a standardised rank vector [L] (as float32); returns its checksum (see :meth:`write_rdm`)."""
+        return self._write_vector(EntryKind.RANKS, key, rank_vector, provenance, {}, overwrite, identity)
 
     def read_rank_vectors(self, probe_id: str, layer: str, model_ids: Sequence[str],
                           terms: slice | None = None, out: np.ndarray | None = None) -> np.ndarray:
@@ -365,11 +410,15 @@ class Store:
         return entry_documents.read_marker(self._backend, key.path(EntryKind(kind))) is not None
 
     def missing(self, probe_id: str, model_ids: Iterable[str], layers: Iterable[str] | None = None,
-                kind: EntryKind | str = EntryKind.ACTIVATIONS) -> tuple[EntryKey, ...]:
+                kind: EntryKind | str = EntryKind.ACTIVATIONS,
+                settings: ComputeSettings | None = None) -> tuple[EntryKey, ...]:
         """The (model, layer) entries of a probe set that still need computing, in one batched check.
 
         Args:
             layers: Layers to check for every model; default each model's registered layers.
+            settings: With run settings, a complete entry computed from other inputs than the
+                registered model, probe set and settings give (:mod:`storage.identity`) is stale and
+                counts as missing; without, only completeness is checked.
 
         Example:
             >>> store = Store.open("memory://missing-example")
@@ -387,14 +436,41 @@ class Store:
             layers_of = {model.model_id: model.layers for model in registry.get_many(self._backend, model_ids)}
         keys = [EntryKey(probe_id, model_id, layer) for model_id in model_ids for layer in layers_of[model_id]]
         paths = [key.path(EntryKind(kind)) for key in keys]
-        complete = entry_documents.complete_paths(self._backend, paths) if paths else set()
-        return tuple(key for key, path in zip(keys, paths) if path not in complete)
+        if settings is None:
+            complete = entry_documents.complete_paths(self._backend, paths) if paths else set()
+            return tuple(key for key, path in zip(keys, paths) if path not in complete)
+        expected = self.expected_identities(probe_id, model_ids, layers, kind, settings)
+        stored = entry_documents.stored_many(self._backend, paths) if paths else {}
+        return tuple(key for key, path in zip(keys, paths)
+                     if stored[path].marker is None or not expected[key].matches(stored[path].attributes))
+
+    def completion_checksums(self, keys: Sequence[EntryKey], kind: EntryKind | str) -> dict[EntryKey, str | None]:
+        """Each entry's completion checksum (None where it is not complete), in one batched read."""
+        paths = [key.path(EntryKind(kind)) for key in keys]
+        found = entry_documents.markers(self._backend, paths) if paths else {}
+        return {key: (found[path] or {}).get("checksum") for key, path in zip(keys, paths)}
+
+    def stored_attributes(self, keys: Sequence[EntryKey], kind: EntryKind | str) -> dict[EntryKey, dict[str, Any] | None]:
+        """Each complete entry's attributes (None where it is not complete), in one batched read.
+
+        Example:
+            >>> store.stored_attributes([EntryKey(probe_id, "m1", "out")], "rdms")  # doctest: +SKIP
+            {EntryKey(probe_id='...', model_id='m1', layer='out'): {'kind': 'rdms', 'identity': '...', ...}}
+        """
+        paths = [key.path(EntryKind(kind)) for key in keys]
+        stored = entry_documents.stored_many(self._backend, paths) if paths else {}
+        return {key: dict(stored[path].attributes) if stored[path].marker is not None else None
+                for key, path in zip(keys, paths)}
 
     # Similarity versions and tables --------------------------------------------------------------
 
     def write_similarity(self, probe_id: str, layer: str, model_ids: Sequence[str], matrix: np.ndarray,
-                         method: str, inputs: Sequence[str] | None = None) -> int:
+                         method: str, inputs: Sequence[str] | None = None,
+                         identities: Mapping[str, str] | None = None, fence: Callable[[], None] | None = None) -> int:
         """Writes a new similarity version for (probe set, layer); returns its number. History is kept.
+
+        ``fence`` (e.g. ``Lock.check`` of the lock the run holds) is called right before the
+        version is marked complete: if it raises, no complete version is written.
 
         Example:
             >>> store = Store.open("memory://similarity-example")
@@ -405,7 +481,8 @@ class Store:
             ('m1', 'm2')
         """
         provenance = Provenance(probe_hash=self.probe_set(probe_id).content_hash)
-        return similarity.write(self._backend, probe_id, layer, model_ids, matrix, method, inputs, provenance)
+        return similarity.write(self._backend, probe_id, layer, model_ids, matrix, method, inputs, provenance,
+                                identities, fence)
 
     def read_similarity(self, probe_id: str, layer: str, version: int | None = None) -> SimilarityMatrix:
         """The latest complete similarity version, or the one asked for."""
@@ -415,9 +492,69 @@ class Store:
         """The complete similarity versions of (probe set, layer), oldest first."""
         return similarity.versions(self._backend, probe_id, layer)
 
-    def lock(self, name: str, stale_after: float = 6 * 3600.0):
-        """A context manager holding the store-wide lock ``name`` (see :mod:`storage.locks`)."""
-        return locks.hold(self._backend, name, stale_after)
+    def claim(self, work: str, lease_seconds: float | None = None, wait_seconds: float = claims.DEFAULT_CLAIM_WAIT):
+        """A context manager holding the claim on ``work`` (an entry path), waiting while another run holds it.
+
+        See :mod:`storage.claims`: the holder calls ``check()`` on what it yields before each write; the
+        lease defaults to :func:`storage.claims.default_lease`.
+
+        Example:
+            >>> with store.claim("rdms/p1/m1/out") as held:  # doctest: +SKIP
+            ...     held.check()
+        """
+        return claims.claim(self._backend, work, lease_seconds, wait_seconds)
+
+    def lock(self, name: str, lease_seconds: float = locks.DEFAULT_LEASE_SECONDS,
+             stale_after: float = locks.DEFAULT_STALE_AFTER,
+             max_clock_skew: float = locks.DEFAULT_MAX_CLOCK_SKEW) -> AbstractContextManager[locks.Lock]:
+        """A context manager holding the store-wide lock ``name``, its lease renewed meanwhile (:mod:`storage.locks`).
+
+        Args:
+            name: The lock's name.
+            lease_seconds: How long the lock stays held if its holder stops renewing it (dies, hangs).
+            stale_after: Age after which a lock written by the previous release (no lease) is broken.
+            max_clock_skew: How far the clocks of the machines sharing the store may differ.
+
+        Raises:
+            StoreLockedError: Another run holds it.
+            ExclusiveWritesUnsupportedError: The backend ignores create-only writes.
+
+        Example:
+            >>> store = Store.open("memory://lock-example")
+            >>> with store.lock("rerank") as lock:
+            ...     lock.check()  # raises LockLostError once another run has taken the lock over
+            ...     lock.token
+            1
+        """
+        return locks.hold(self._backend, name, lease_seconds, stale_after, max_clock_skew)
+
+    @property
+    def exclusive_writes(self) -> bool | None:
+        """Whether the backend honours create-only writes (probed once per URL and process).
+
+        None when it cannot be told (the store could not be written, e.g. read-only
+        credentials). Where False, locks are refused and :meth:`open` logged a warning.
+
+        Example:
+            >>> Store.open("memory://exclusive-writes-example").exclusive_writes
+            True
+        """
+        return locks.probe_exclusive_writes(self._backend)
+
+    def record_work(self, stage: str, key: EntryKey | None = None, **details: Any) -> None:
+        """Appends one record of a computation that ran to the store's work log (:mod:`storage.work_log`)."""
+        work_log.record(self._backend, stage, key, details)
+
+    def work_records(self, stage: str | None = None) -> list[dict[str, Any]]:
+        """The work log's records (of one stage, or all), oldest first.
+
+        Example:
+            >>> store = Store.open("memory://work-log-example")
+            >>> store.record_work("rdm", EntryKey("p", "m1", "out"))
+            >>> [record["model_id"] for record in store.work_records("rdm")]
+            ['m1']
+        """
+        return work_log.read(self._backend, stage)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         """Replaces result table ``name`` (Parquet beside the group).

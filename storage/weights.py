@@ -24,6 +24,7 @@ import fsspec
 
 from storage.backend import is_io_failure
 from storage.errors import StoreUnavailableError
+from storage.redaction import redact_text, redact_url
 
 __all__ = ["default_cache_dir", "fetch_weights", "is_local"]
 _CHUNK = 1 << 20
@@ -54,7 +55,7 @@ def is_local(uri: str) -> bool:
 def _integrity_error(uri: str, expected: str, actual: str) -> ValueError:
     from rsa_ray.models.weights import WeightsIntegrityError  # imported only to raise: it loads torch
 
-    return WeightsIntegrityError(f"weights {uri}: sha256 mismatch: expected {expected}, got {actual}")
+    return WeightsIntegrityError(f"weights {redact_url(uri)}: sha256 mismatch: expected {expected}, got {actual}")
 
 
 def _sha256_of(handle: BinaryIO, copy_to: BinaryIO | None = None) -> str:
@@ -82,11 +83,12 @@ def _download(uri: str, sha256: str, destination: str, storage_options: Mapping[
             raise _integrity_error(uri, sha256, actual)
         os.replace(temporary, destination)
     except FileNotFoundError:
-        raise FileNotFoundError(f"weights {uri} do not exist") from None
+        raise FileNotFoundError(f"weights {redact_url(uri)} do not exist") from None
     except Exception as error:
         if not is_io_failure(error):
             raise
-        raise StoreUnavailableError(f"fetching weights {uri} failed: {type(error).__name__}: {error}") from error
+        raise StoreUnavailableError(f"fetching weights {redact_url(uri)} failed: {type(error).__name__}: "
+                                     f"{redact_text(error)}") from error
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
@@ -121,11 +123,11 @@ def fetch_weights(uri: str, sha256: str, cache_dir: str | os.PathLike,
         (b'weights', 'w.bin')
     """
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
-        raise ValueError(f"weights {uri}: the expected sha256 must be 64 lowercase hex digits, got {sha256!r}")
+        raise ValueError(f"weights {redact_url(uri)}: the expected sha256 must be 64 lowercase hex digits, got {sha256!r}")
     if is_local(uri):
         path = uri[len("file://"):] if uri.startswith("file://") else uri
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"weights {uri} do not exist")
+            raise FileNotFoundError(f"weights {redact_url(uri)} do not exist")
         actual = _file_sha256(path)
         if actual != sha256:
             raise _integrity_error(uri, sha256, actual)
@@ -135,6 +137,6 @@ def fetch_weights(uri: str, sha256: str, cache_dir: str | os.PathLike,
     if os.path.isfile(destination):
         if _file_sha256(destination) == sha256:
             return destination
-        _log.warning("cached weights %s do not match their sha256; fetching %s again", destination, uri)
+        _log.warning("cached weights %s do not match their sha256; fetching %s again", destination, redact_url(uri))
     _download(uri, sha256, destination, storage_options or {})
     return destination

@@ -1,10 +1,20 @@
-"""Models: registry entries, safe weight loading, builders, layer extraction, preprocessing,
+"""Models: registry entries, the architecture registry, safe weight loading, builders, layer extraction, preprocessing,
 batched inference, the paper's small encoder-decoder, and the shipped demo zoo.
 
 Uses torch; timm and torchvision are imported only inside their loaders.
 """
 
-from rsa_ray.models.builders import build_model, instantiate_architecture, resolve_callable
+from rsa_ray.models.architecture_kwargs import ArchitectureError, UnknownArchitectureError
+from rsa_ray.models.architectures import (
+    BUILTIN_ARCHITECTURES,
+    ENTRY_POINT_GROUP,
+    ArchitectureBuilder,
+    build_architecture,
+    check_architecture,
+    find_architecture,
+    registered_architecture_names,
+)
+from rsa_ray.models.builders import build_model, instantiate_architecture
 from rsa_ray.models.encoder_decoder import ENCODER_LAYERS, EncoderDecoder, build_encoder_decoder
 from rsa_ray.models.entry import ArchitectureSpec, ModelEntry, ModelSource, TrainingRecord, WeightsRef
 from rsa_ray.models.hub import build_timm_model, build_torchvision_model
@@ -20,6 +30,7 @@ from rsa_ray.models.manifest import (
     write_manifest,
 )
 from rsa_ray.models.preprocessing import ChannelOrder, PreprocessingSpec, preprocess_images
+from rsa_ray.models.torchscript import TORCHSCRIPT_ENV_VAR, TorchScriptDisabledError, torchscript_allowed
 from rsa_ray.models.weights import (
     UnsafeCheckpointError,
     WeightsIntegrityError,
@@ -32,9 +43,14 @@ from rsa_ray.models.weights import (
 from rsa_ray.models.zoo import build_zoo_model, read_shipped_zoo, shipped_zoo_dir
 
 __all__ = [
+    "BUILTIN_ARCHITECTURES",
     "ENCODER_LAYERS",
+    "ENTRY_POINT_GROUP",
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
+    "TORCHSCRIPT_ENV_VAR",
+    "ArchitectureBuilder",
+    "ArchitectureError",
     "ArchitectureSpec",
     "ChannelOrder",
     "ComputeDtype",
@@ -44,20 +60,25 @@ __all__ = [
     "ModelEntry",
     "ModelSource",
     "PreprocessingSpec",
+    "TorchScriptDisabledError",
     "TrainingRecord",
+    "UnknownArchitectureError",
     "UnsafeCheckpointError",
     "WeightsIntegrityError",
     "WeightsRef",
     "ZooManifest",
+    "build_architecture",
     "build_encoder_decoder",
     "build_model",
     "build_timm_model",
     "build_torchvision_model",
     "build_zoo_model",
     "capture_layers",
+    "check_architecture",
     "entry_from_dict",
     "entry_to_dict",
     "extract_features",
+    "find_architecture",
     "flatten_per_image",
     "instantiate_architecture",
     "layer_names",
@@ -68,10 +89,11 @@ __all__ = [
     "preprocess_images",
     "read_manifest",
     "read_shipped_zoo",
-    "resolve_callable",
+    "registered_architecture_names",
     "resolve_layers",
     "sha256_of_file",
     "shipped_zoo_dir",
+    "torchscript_allowed",
     "verify_sha256",
     "write_manifest",
 ]

@@ -1,73 +1,44 @@
 """Building a ready-to-run ``nn.Module`` from a :class:`ModelEntry` and its local weights file.
 
-The entry's architecture is configuration the registry owner trusts (it names
-code to import); the weights are untrusted data, read only through
-:mod:`rsa_ray.models.weights` after their sha256 is checked.
+An entry is untrusted data, wherever it was read from (a manifest or a store):
+its architecture is a name looked up in the operator's registry
+(:mod:`rsa_ray.models.architectures`), never an import path, and its weights are
+read only through :mod:`rsa_ray.models.weights` after their sha256 is checked.
+TorchScript archives are programs and load only when allowed
+(:mod:`rsa_ray.models.torchscript`).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from rsa_ray.models.architecture_kwargs import ArchitectureError
+from rsa_ray.models.architectures import build_architecture
 from rsa_ray.models.entry import ArchitectureSpec, ModelEntry, ModelSource
-from rsa_ray.models.hub import build_timm_model, build_torchvision_model
+from rsa_ray.models.torchscript import require_torchscript_allowed
 from rsa_ray.models.weights import load_safetensors, load_state_dict, load_torch_weights_only, verify_sha256
 
 
-def resolve_callable(import_path: str, allowed_prefixes: Sequence[str] | None = None) -> Callable[..., object]:
-    """Imports ``"package.module:attribute"`` (the attribute may be dotted, e.g. ``Class.method``).
+def instantiate_architecture(spec: ArchitectureSpec, source: ModelSource | str = ModelSource.SAFETENSORS) -> nn.Module:
+    """Builds an architecture through the registry, with checked kwargs (:mod:`rsa_ray.models.architectures`).
 
     Args:
-        import_path: Module and attribute separated by one colon.
-        allowed_prefixes: If given, the module must start with one of these (e.g. ``("rsa_ray.", "mylab.")``).
+        spec: The architecture: a registered name and its keyword arguments.
+        source: The entry's source (``torchvision`` / ``timm`` name library models).
 
     Raises:
-        ValueError: On a malformed path, a module outside ``allowed_prefixes``, or a
-            missing module or attribute (the message names the path).
-
-    Example:
-        >>> resolve_callable("rsa_ray.models.encoder_decoder:build_encoder_decoder").__name__
-        'build_encoder_decoder'
-    """
-    module_name, sep, attribute = import_path.partition(":")
-    if not sep or not module_name or not attribute or ":" in attribute:
-        raise ValueError(f"architecture must look like 'package.module:function', got {import_path!r}")
-    if allowed_prefixes is not None and not any(
-        module_name == prefix.rstrip(".") or module_name.startswith(prefix) for prefix in allowed_prefixes
-    ):
-        raise ValueError(f"architecture module {module_name!r} is not under the allowed prefixes {list(allowed_prefixes)}")
-    try:
-        target: object = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(f"cannot import {module_name!r} for architecture {import_path!r}: {error}") from error
-    for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise ValueError(f"architecture {import_path!r}: {module_name!r} has no attribute {attribute!r}")
-        target = getattr(target, part)
-    if not callable(target):
-        raise ValueError(f"architecture {import_path!r} is not callable")
-    return target
-
-
-def instantiate_architecture(spec: ArchitectureSpec, allowed_prefixes: Sequence[str] | None = None) -> nn.Module:
-    """Calls the architecture's builder with its kwargs and checks that it returns an ``nn.Module``.
+        ArchitectureError: If the name is not registered, an argument is refused, or no module is built.
 
     Example:
         >>> spec = ArchitectureSpec("rsa_ray.models.encoder_decoder:build_encoder_decoder", {"out_channels": 2})
         >>> type(instantiate_architecture(spec)).__name__
         'EncoderDecoder'
     """
-    builder = resolve_callable(spec.target, allowed_prefixes)
-    module = builder(**spec.kwargs_dict())
-    if not isinstance(module, nn.Module):
-        raise ValueError(f"architecture {spec.target!r} returned {type(module).__name__}, not a torch.nn.Module")
-    return module
+    return build_architecture(spec, source)
 
 
 def _weights_path(entry: ModelEntry, weights_path: str | os.PathLike | None, base_dir: str | os.PathLike | None) -> Path:
@@ -95,7 +66,7 @@ def build_model(
     entry: ModelEntry,
     weights_path: str | os.PathLike | None = None,
     base_dir: str | os.PathLike | None = None,
-    allowed_prefixes: Sequence[str] | None = None,
+    allow_torchscript: bool = False,
 ) -> nn.Module:
     """Builds the model an entry describes, with verified weights, in eval mode on the CPU.
 
@@ -104,15 +75,19 @@ def build_model(
         weights_path: A local copy of the weights (e.g. fetched by ``storage``);
             defaults to ``entry.weights.path`` (relative to ``base_dir``).
         base_dir: Folder that relative weight paths are relative to (a manifest's folder).
-        allowed_prefixes: Optional allow-list of architecture modules.
+        allow_torchscript: Load a TorchScript archive (a program). Also allowed for a whole run
+            by the environment variable ``RSA_RAY_ALLOW_TORCHSCRIPT=1``.
 
     Returns:
         The model, in eval mode.
 
     Raises:
+        TorchScriptDisabledError: For a TorchScript entry while TorchScript is not allowed.
+        ArchitectureError: If the architecture is not a registered builder, an argument is refused,
+            or it builds no module (naming the model and the field).
         WeightsIntegrityError: If the file's sha256 differs from the entry's.
         UnsafeCheckpointError: If a torch checkpoint needs code to unpickle.
-        ValueError: If the architecture cannot be built or the weights do not fit it.
+        ValueError: If the weights do not fit the architecture.
         ImportError: For a torchvision/timm model when that library is missing.
 
     Example:
@@ -121,15 +96,14 @@ def build_model(
     """
     expected = entry.weights.sha256 if entry.weights is not None else None
     if entry.source is ModelSource.TORCHSCRIPT:
+        require_torchscript_allowed(entry.model_id, allow_torchscript)
         path = _weights_path(entry, weights_path, base_dir)
         verify_sha256(path, expected)
         return torch.jit.load(os.fspath(path), map_location="cpu").eval()
-    if entry.source is ModelSource.TORCHVISION:
-        module = build_torchvision_model(entry.architecture.target, entry.architecture.kwargs_dict())
-    elif entry.source is ModelSource.TIMM:
-        module = build_timm_model(entry.architecture.target, entry.architecture.kwargs_dict())
-    else:
-        module = instantiate_architecture(entry.architecture, allowed_prefixes)
+    try:
+        module = build_architecture(entry.architecture, entry.source)
+    except ArchitectureError as error:
+        raise error.for_model(entry.model_id) from None
     if entry.weights is not None or weights_path is not None:
         path = _weights_path(entry, weights_path, base_dir)
         verify_sha256(path, expected)

@@ -93,7 +93,7 @@ class EncoderDecoder(nn.Module):
 
 
 def build_encoder_decoder(out_channels: int, head: str = "dense", width: int = 1, pool_size: int = 2) -> EncoderDecoder:
-    """Builds the Table S1 network (the import path zoo manifests name).
+    """Builds the Table S1 network (registered as ``rsa_ray.models.encoder_decoder:build_encoder_decoder``).
 
     Args:
         out_channels: Output maps (dense head) or logits / values (pooled head).

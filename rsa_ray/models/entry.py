@@ -1,8 +1,8 @@
 """Registry entries: everything needed to build a model and read its representations.
 
-An entry is data, not code: an architecture is an import path
-(``package.module:function``) plus keyword arguments, weights are a file with
-its sha256, and layers are module names. Entries are what the store keeps as
+An entry is data, not code: an architecture is the name of a builder in the
+operator's registry (:mod:`rsa_ray.models.architectures`) plus scalar keyword
+arguments, weights are a file with its sha256, and layers are module names. Entries are what the store keeps as
 model attrs and what a zoo manifest lists.
 """
 
@@ -21,10 +21,11 @@ _Scalar = str | int | float | bool | None
 class ModelSource(str, enum.Enum):
     """How a model is stored.
 
-    * ``SAFETENSORS``: an architecture (import path + kwargs) and a safetensors state dict.
+    * ``SAFETENSORS``: an architecture (a registered builder + kwargs) and a safetensors state dict.
     * ``TORCH_STATE_DICT``: an architecture and a ``torch.save``\\ d state dict, loaded with
       ``weights_only=True`` (a checkpoint that needs code to unpickle is refused).
-    * ``TORCHSCRIPT``: a TorchScript archive (``torch.jit.save``); no architecture.
+    * ``TORCHSCRIPT``: a TorchScript archive (``torch.jit.save``); no architecture. A program, so off
+      unless allowed (:mod:`rsa_ray.models.torchscript`).
     * ``TORCHVISION`` / ``TIMM``: a model by name from those libraries (optional
       dependencies), randomly initialised unless weights are given.
     """
@@ -47,11 +48,13 @@ def _freeze_kwargs(kwargs: Mapping[str, _Scalar] | tuple) -> tuple[tuple[str, _S
 
 @dataclass(frozen=True)
 class ArchitectureSpec:
-    """A callable that builds an ``nn.Module``, with its keyword arguments.
+    """A registered builder of an ``nn.Module``, by name, with its keyword arguments.
+
+    The spec is plain data; :mod:`rsa_ray.models.architectures` decides what the name builds.
 
     Attributes:
-        target: ``"package.module:function"`` for state-dict sources, or the model
-            name (``"resnet18"``) for torchvision and timm.
+        target: A registered builder name (e.g. ``"rsa_ray.models.encoder_decoder:build_encoder_decoder"``)
+            for state-dict sources, or the model name (``"resnet18"``) for torchvision and timm.
         kwargs: Keyword arguments as sorted ``(name, scalar)`` pairs (a mapping is accepted).
 
     Example:

@@ -39,11 +39,11 @@ def read_shipped_zoo() -> ZooManifest:
 
 
 def build_zoo_model(entry: ModelEntry, zoo_dir: str | os.PathLike | None = None) -> nn.Module:
-    """Builds one zoo model with sha256-checked weights (architectures limited to ``rsa_ray.``).
+    """Builds one zoo model with sha256-checked weights (its architecture from the registry).
 
     Args:
         entry: An entry of the zoo's manifest.
         zoo_dir: The zoo's folder (the shipped zoo by default).
     """
     base = Path(zoo_dir) if zoo_dir is not None else shipped_zoo_dir()
-    return build_model(entry, base_dir=base, allowed_prefixes=("rsa_ray.",))
+    return build_model(entry, base_dir=base)

@@ -14,7 +14,7 @@ import pytest
 
 from storage import Store, parse_manifest
 from tests.storage.builders import model_manifest, probe_images
-from tests.support.s3_server import MotoServer, create_bucket
+from tests.support.s3_server import ACCESS_KEY, SECRET_KEY, MotoServer, create_bucket
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,17 @@ def s3_server():
 
 
 @pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
-def target(request, tmp_path) -> StoreTarget:
-    """A fresh, empty store location on each backend."""
+def target(request, tmp_path, monkeypatch) -> StoreTarget:
+    """A fresh, empty store location on each backend.
+
+    On S3 the test server's credentials are also in the environment, as a cluster supplies
+    them to its workers: a pickled store carries none, so the processes it is shipped to
+    (the writer subprocesses here) resolve them the standard way.
+    """
     if request.param == "local":
         return StoreTarget("local", str(tmp_path / "store"), {})
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     server = request.getfixturevalue("s3_server")
     bucket = f"rsa-{uuid.uuid4().hex[:16]}"
     create_bucket(server.endpoint_url, bucket)

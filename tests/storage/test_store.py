@@ -85,7 +85,8 @@ def _full_entries():
     return parse_manifest([checkpoint, scripted, hub])
 
 
-def test_registry_holds_rsa_ray_entries_stored_as_entry_to_dict(store):
+def test_registry_holds_rsa_ray_entries_stored_as_entry_to_dict(store, monkeypatch):
+    monkeypatch.setenv("RSA_RAY_ALLOW_TORCHSCRIPT", "1")  # the TorchScript entry is refused unless enabled
     entries = _full_entries()
     assert all(isinstance(entry, ModelEntry) for entry in entries)
     assert store.register_models(entries) == ("depth-half", "scripted", "resnet")

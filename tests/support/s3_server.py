@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -77,6 +78,7 @@ class MotoServer:
             return
         environment = dict(os.environ)
         if self.durable:
+            self._repair_recording()
             environment.update(MOTO_ENABLE_RECORDING="True", MOTO_RECORDER_FILEPATH=str(self._recording))
         log = open(self._workdir / "server.log", "ab")
         self._process = subprocess.Popen(
@@ -88,6 +90,28 @@ class MotoServer:
         self._wait_until_up(timeout)
         if self.durable and self._recording.exists() and self._recording.stat().st_size:
             self._post("/moto-api/recorder/replay-recording")
+
+    def _repair_recording(self) -> None:
+        """Rewrites the recording as one complete request per line, so it replays.
+
+        moto's recorder writes a request and its newline in two writes, so requests recorded at
+        once by its threads can share a line; and a server killed while recording leaves half a
+        request at the end, one S3 would never have stored (its upload was cut off). Whole
+        requests are kept in order, the torn one dropped.
+        """
+        if not self._recording.exists():
+            return
+        decoder = json.JSONDecoder()
+        requests = []
+        for line in self._recording.read_text(errors="replace").splitlines():
+            position = 0
+            while position < len(line):
+                try:
+                    request, position = decoder.raw_decode(line, position)
+                except json.JSONDecodeError:
+                    break  # the torn end of a request cut off by a kill
+                requests.append(request)
+        self._recording.write_text("".join(json.dumps(request) + "\n" for request in requests))
 
     def _wait_until_up(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -115,6 +139,13 @@ class MotoServer:
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """Kills the server at once (SIGKILL), as a crashed host would: requests in flight are cut off."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
             process.kill()
             process.wait()
 

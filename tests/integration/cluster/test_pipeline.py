@@ -68,7 +68,7 @@ def test_a_failing_model_is_recorded_and_the_others_finish(tmp_path):
     summary = run_similarity(store, probe_id, models + ["unextracted"], ["out"], SimilarityOptions(center_features=False))
     failed = {f.model_id: f.error for f in summary.failures}
     assert set(failed) == {"flat", "unextracted"}
-    assert "images 3" in failed["flat"] and "activations are missing" in failed["unextracted"]
+    assert "images 3" in failed["flat"] and "not registered" in failed["unextracted"]
     stored = store.read_similarity(probe_id, "out")
     good = ["good0", "good1", "good2"]
     assert stored.model_ids == tuple(good)

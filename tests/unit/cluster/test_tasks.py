@@ -6,25 +6,26 @@ from scipy import stats
 import cluster.tasks
 from cluster.options import SimilarityOptions
 from cluster.tasks import compute_and_store_rdms
-from storage import EntryKey, EntryKind, Provenance, Store
+from storage import EntryKey, EntryKind, Provenance, Store, parse_manifest
+from tests.storage.builders import model_manifest
 
 
 def test_a_retried_rdm_batch_skips_the_models_it_already_stored(tmp_path, monkeypatch):
     store = Store.open(str(tmp_path / "store"))
     probe_id = store.add_probe_set(np.zeros((6, 2, 2, 3), np.uint8), [f"i{i}" for i in range(6)], "zeros")
+    store.register_models(parse_manifest(model_manifest("m0", "m1", "m2", layers=("out",))))
     keys = [EntryKey(probe_id, f"m{i}", "out") for i in range(3)]
     generator = np.random.default_rng(0)
     for key in keys:
-        store.write_activations(key, generator.standard_normal((6, 5)).astype(np.float32), provenance=Provenance())
+        store.write_activations(key, generator.standard_normal((6, 5)).astype(np.float32))
     computed = []
     original = cluster.tasks.compute_and_store_rdm
 
-    def counting(store_, key, options):
+    def counting(store_, key, *args):
         computed.append(key.model_id)
-        return original(store_, key, options)
+        return original(store_, key, *args)
 
     monkeypatch.setattr(cluster.tasks, "compute_and_store_rdm", counting)
-    monkeypatch.setattr(Store, "provenance", lambda self, key: Provenance())
     first = compute_and_store_rdms(store, keys[:2], SimilarityOptions())  # an attempt that stored two models
     assert [o.error for o in first] == [None, None] and computed == ["m0", "m1"]
     again = compute_and_store_rdms(store, keys, SimilarityOptions())  # the retry of the whole batch

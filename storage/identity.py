@@ -1,0 +1,153 @@
+"""What a derived entry was computed from, as one digest: results follow their inputs.
+
+Every derived entry (activations, RDMs, rank vectors) carries an ``identity``
+attribute: the sha256 of the inputs that determine its values. For activations
+those are the model's weights sha256, source, architecture and preprocessing,
+the layer, the forward and stored dtypes, and the probe set's content hash; an
+RDM adds its distance and centring to its activations' identity, and a rank
+vector is derived from its RDM's. A similarity version records the identity of
+every rank vector it multiplied. When any input changes (``models add
+--replace`` with new weights, another ``--dtype``), the expected identity no
+longer matches the stored one, so exactly the entries that depend on the change
+count as missing and are recomputed; the others are kept.
+
+Library versions are provenance, never identity: an entry written by another
+release of rsa_ray, numpy or torch is read and resumed as it is. Entries written
+before identities existed (no ``identity`` attribute) are matched on what they
+did record: the weights sha256, the probe set's hash and the preprocessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from storage.names import EntryKind, sha256_of_json
+
+IDENTITY_ATTRIBUTE = "identity"
+IDENTITY_INPUTS_ATTRIBUTE = "identity_inputs"
+FORWARD_DTYPES = ("float32", "bfloat16", "float16")
+# The provenance fields that entries of the previous format recorded about their inputs.
+_LEGACY_FIELDS = ("probe_hash", "weights_sha256", "preprocessing")
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    """The run settings that shape derived values, beside the model and the probe set.
+
+    Attributes:
+        forward_dtype: Forward-pass precision of the encoders (``float32``, ``bfloat16``, ``float16``).
+        activation_dtype: Stored activations (``float32`` or ``float16``).
+        distance: RDM distance (``correlation``, ``cosine``, ``euclidean``).
+        center_features: Whether features are centred over the probe images before the RDM.
+
+    Example:
+        >>> ComputeSettings(forward_dtype="bfloat16").forward_dtype
+        'bfloat16'
+    """
+
+    forward_dtype: str = "float32"
+    activation_dtype: str = "float32"
+    distance: str = "correlation"
+    center_features: bool = True
+
+    def __post_init__(self) -> None:
+        if self.forward_dtype not in FORWARD_DTYPES:
+            raise ValueError(f"forward dtype must be one of {', '.join(FORWARD_DTYPES)}, got {self.forward_dtype!r}")
+        if self.activation_dtype not in ("float32", "float16"):
+            raise ValueError(f"activation dtype must be float32 or float16, got {self.activation_dtype!r}")
+
+
+@dataclass(frozen=True)
+class EntryIdentity:
+    """The identity an entry must carry to be up to date.
+
+    Attributes:
+        digest: sha256 of ``inputs``' canonical JSON.
+        inputs: What the entry is computed from (stored beside the digest, for people).
+        legacy: The provenance fields an entry of the previous format must match instead.
+
+    Example:
+        >>> identity = EntryIdentity.of({"layer": "out"}, {"probe_hash": "ab"})
+        >>> len(identity.digest)
+        64
+    """
+
+    digest: str
+    inputs: Mapping[str, Any]
+    legacy: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, inputs: Mapping[str, Any], legacy: Mapping[str, Any]) -> "EntryIdentity":
+        """The identity of ``inputs`` (its digest computed here)."""
+        return cls(sha256_of_json(dict(inputs)), dict(inputs), dict(legacy))
+
+    def attributes(self) -> dict[str, Any]:
+        """The attributes an entry with this identity stores."""
+        return {IDENTITY_ATTRIBUTE: self.digest, IDENTITY_INPUTS_ATTRIBUTE: dict(self.inputs)}
+
+    def matches(self, attributes: Mapping[str, Any]) -> bool:
+        """Whether a stored entry's attributes describe values computed from these inputs.
+
+        Example:
+            >>> identity = EntryIdentity.of({"layer": "out"}, {"probe_hash": "ab"})
+            >>> identity.matches(identity.attributes()), identity.matches({"identity": "0" * 64})
+            (True, False)
+        """
+        stored = attributes.get(IDENTITY_ATTRIBUTE)
+        if stored is not None:
+            return stored == self.digest
+        provenance = attributes.get("provenance") or {}
+        return all(provenance.get(name) == value for name, value in self.legacy.items())
+
+
+def model_inputs(registry_document: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a registry entry (``entry_to_dict`` form) that determine a model's outputs.
+
+    Its id, task and training record are descriptions, not inputs: renaming a task
+    changes no activation.
+
+    Example:
+        >>> model_inputs({"source": "safetensors", "architecture": {"target": "b", "kwargs": {}},
+        ...               "weights": {"path": "/w", "sha256": "ab"}, "preprocessing": {}})["weights_sha256"]
+        'ab'
+    """
+    weights = registry_document.get("weights")
+    return {
+        "source": registry_document.get("source"),
+        "architecture": registry_document.get("architecture"),
+        "weights_sha256": weights.get("sha256") if weights else None,
+        "preprocessing": registry_document.get("preprocessing"),
+    }
+
+
+def expected_identity(kind: EntryKind, registry_document: Mapping[str, Any], probe_hash: str, layer: str,
+                      settings: ComputeSettings) -> EntryIdentity:
+    """The identity an entry of ``kind`` must carry for this model, probe set, layer and settings.
+
+    Example:
+        >>> document = {"source": "safetensors", "architecture": {"target": "b", "kwargs": {}},
+        ...             "weights": {"path": "/w", "sha256": "ab"}, "preprocessing": {}}
+        >>> a = expected_identity(EntryKind.RDMS, document, "p1", "out", ComputeSettings())
+        >>> b = expected_identity(EntryKind.RDMS, document, "p1", "out", ComputeSettings(forward_dtype="bfloat16"))
+        >>> a.digest != b.digest
+        True
+    """
+    kind = EntryKind(kind)
+    model = model_inputs(registry_document)
+    inputs: dict[str, Any] = {
+        "kind": EntryKind.ACTIVATIONS.value,
+        "model": model,
+        "probe_hash": probe_hash,
+        "layer": layer,
+        "forward_dtype": settings.forward_dtype,
+        "activation_dtype": settings.activation_dtype,
+    }
+    if kind is not EntryKind.ACTIVATIONS:
+        rdm = {"kind": EntryKind.RDMS.value, "activations": sha256_of_json(inputs),
+               "distance": settings.distance, "center_features": bool(settings.center_features)}
+        inputs = rdm if kind is EntryKind.RDMS else {"kind": EntryKind.RANKS.value, "rdm": sha256_of_json(rdm)}
+    legacy = {"probe_hash": probe_hash, "weights_sha256": model["weights_sha256"],
+              "preprocessing": model["preprocessing"]}
+    return EntryIdentity.of(inputs, {name: legacy[name] for name in _LEGACY_FIELDS})
