@@ -131,6 +131,7 @@ class EncoderActor:
         self.resolver = resolver
         self.options = options
         self.images = store.read_probe_images(probe_id)
+        self.allow_torchscript = store.settings().allow_torchscript
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         if self.device == "cpu":
             torch.set_num_threads(1)
@@ -167,7 +168,7 @@ class EncoderActor:
         from rsa_ray.models import InferenceOptions, build_model, extract_features
 
         source = self._source(model_id)
-        model = build_model(source.entry, weights_path=source.weights_path)
+        model = build_model(source.entry, weights_path=source.weights_path, allow_torchscript=self.allow_torchscript)
         inference = InferenceOptions(device=self.device, dtype=self.options.dtype, batch_size=self.options.batch_size)
         n_images = self.images.shape[0]
         created: set[str] = set()

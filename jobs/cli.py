@@ -20,7 +20,8 @@ from rsa_ray._version import __version__
 
 
 def _subcommands() -> tuple[Subcommand, ...]:
-    from jobs import demo, models, probes, rank, report_command, rerank, similarity, submit, taxonomy, train_target, train_zoo, validate
+    from jobs import (demo, models, probes, rank, report_command, rerank, settings_command, similarity, submit, taxonomy,
+                      train_target, train_zoo, validate)
 
     return (
         probes.SUBCOMMAND,
@@ -31,6 +32,7 @@ def _subcommands() -> tuple[Subcommand, ...]:
         rank.SUBCOMMAND,
         rerank.SUBCOMMAND,
         report_command.SUBCOMMAND,
+        settings_command.SUBCOMMAND,
         train_target.SUBCOMMAND,
         train_zoo.SUBCOMMAND,
         demo.SUBCOMMAND,

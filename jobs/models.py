@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.manifest is None:
         raise ValueError("models add needs a manifest URL")
-    entries = load_manifest(args.manifest)
+    entries = load_manifest(args.manifest, allow_torchscript=store.settings().allow_torchscript)
     added = store.register_models(entries, replace=args.replace)
     print(f"{len(added)} of {len(entries)} models registered in {store.url} ({len(entries) - len(added)} were already there)")
     return 0

@@ -11,18 +11,20 @@ from jobs.common import add_output_argument, choose_probe, open_store, output_di
 from jobs.config import add_common_arguments
 from jobs.report import plot_ranking_bars
 from rsa_ray import RankedCandidate, rank_candidates
-from storage import Store
+from storage import SimilarityMatrix, Store
 
 
-def ranking_for(store: Store, probe_id: str, layer: str, target: str) -> tuple[RankedCandidate, ...]:
-    """Every other model of the latest similarity version, best source first.
+def ranking_for(store: Store, probe_id: str, layer: str, target: str,
+                similarity: SimilarityMatrix | None = None) -> tuple[RankedCandidate, ...]:
+    """Every other model of the latest similarity version (or of ``similarity``), best source first.
 
     Raises:
         ValueError: No similarity for the layer, or the target is not in it.
     """
-    if not store.similarity_versions(probe_id, layer):
-        raise ValueError(f"no similarity for layer {layer!r} yet; run `rsa-ray similarity` or `rsa-ray taxonomy` first")
-    similarity = store.read_similarity(probe_id, layer)
+    if similarity is None:
+        if not store.similarity_versions(probe_id, layer):
+            raise ValueError(f"no similarity for layer {layer!r} yet; run `rsa-ray similarity` or `rsa-ray taxonomy` first")
+        similarity = store.read_similarity(probe_id, layer)
     if target not in similarity.model_ids:
         registered = target in store.model_ids()
         why = "is registered but has no results yet; run `rsa-ray rerank`" if registered else "is not a registered model"
@@ -32,7 +34,8 @@ def ranking_for(store: Store, probe_id: str, layer: str, target: str) -> tuple[R
     return rank_candidates(similarity.matrix[row, others], [similarity.model_ids[i] for i in others])
 
 
-def ranking_table(ranking, target: str, layer: str, task_type_of) -> pd.DataFrame:
+def ranking_table(ranking, target: str, layer: str, task_type_of, similarity: SimilarityMatrix) -> pd.DataFrame:
+    """The ranking as a table, naming the similarity version it was read from (what it follows)."""
     return pd.DataFrame(
         {
             "target": target,
@@ -41,8 +44,25 @@ def ranking_table(ranking, target: str, layer: str, task_type_of) -> pd.DataFram
             "candidate": [c.name for c in ranking],
             "task_type": [task_type_of.get(c.name, "other") for c in ranking],
             "similarity": [c.score for c in ranking],
+            "probe_id": similarity.probe_id,
+            "similarity_version": similarity.version,
         }
     )
+
+
+def current_ranking_table(store: Store, probe_id: str, layer: str, target: str) -> pd.DataFrame:
+    """The ranking of ``target`` from the latest similarity version, as a table.
+
+    Example:
+        >>> current_ranking_table(store, probe_id, "encoder.output", "digits")["candidate"][0]  # doctest: +SKIP
+        'inpainting-small'
+    """
+    if not store.similarity_versions(probe_id, layer):
+        raise ValueError(f"no similarity for layer {layer!r} yet; run `rsa-ray similarity` or `rsa-ray taxonomy` first")
+    similarity = store.read_similarity(probe_id, layer)
+    ranking = ranking_for(store, probe_id, layer, target, similarity)
+    task_type_of = {entry.model_id: entry.task_type or "other" for entry in store.models([c.name for c in ranking])}
+    return ranking_table(ranking, target, layer, task_type_of, similarity)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,9 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def print_ranking(store: Store, probe_id: str, layer: str, target: str, top: int, out) -> pd.DataFrame:
     """Ranks the zoo for ``target``, writes the table and the bar plot, and prints the top candidates."""
-    ranking = ranking_for(store, probe_id, layer, target)
-    task_type_of = {entry.model_id: entry.task_type or "other" for entry in store.models([c.name for c in ranking])}
-    table = ranking_table(ranking, target, layer, task_type_of)
+    table = current_ranking_table(store, probe_id, layer, target)
+    ranking = [RankedCandidate(int(r), str(c), float(v)) for r, c, v in zip(table["rank"], table["candidate"],
+                                                                            table["similarity"])]
+    task_type_of = dict(zip(table["candidate"], table["task_type"]))
     store.write_table(f"ranking.{target}.{layer}", table)
     table.to_csv(out / f"ranking.{target}.csv", index=False)
     figure = plot_ranking_bars(ranking, target, task_type_of, out / f"ranking.{target}.png")

@@ -117,10 +117,11 @@ def register_new_models(store: Store, url: str) -> Registration:
     """
     added: list[str] = []
     failures: list[RegistrationFailure] = []
+    allow_torchscript = store.settings().allow_torchscript
     for manifest_url in manifest_urls(url):
         shown = redact_url(manifest_url)
         try:
-            entries = load_manifest(manifest_url)
+            entries = load_manifest(manifest_url, allow_torchscript=allow_torchscript)
         except _MANIFEST_ERRORS as error:
             failures.append(RegistrationFailure(shown, "", _one_line(error)))
             continue

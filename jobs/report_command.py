@@ -9,13 +9,18 @@ from jobs.cli_types import Subcommand
 from jobs.common import add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
 from jobs.config import add_common_arguments
 from jobs.outputs import write_layer_comparison, write_layer_taxonomy
+from jobs.rank import current_ranking_table
 from jobs.report import ReportSection, plot_ranking_bars, write_html_report
 from jobs.taxonomy import taxonomy_sections
 from rsa_ray import RankedCandidate
 
 
 def ranking_sections(store, out) -> list[ReportSection]:
-    """One section per stored ranking table (``ranking.<target>.<layer>``)."""
+    """One section per stored ranking table (``ranking.<target>.<layer>``), as of the latest similarity.
+
+    A ranking stored before its layer's latest similarity version (new weights, new models) is read again
+    from that version, and the section says so: the report never shows a ranking of older inputs as current.
+    """
     sections = []
     for name in sorted(store.table_names()):
         if not name.startswith("ranking."):
@@ -24,10 +29,27 @@ def ranking_sections(store, out) -> list[ReportSection]:
         if table.empty:
             continue
         target, layer = str(table["target"].iloc[0]), str(table["layer"].iloc[0])
+        table, note = _current(store, table, target, layer)
         ranking = [RankedCandidate(int(r), str(c), float(s)) for r, c, s in zip(table["rank"], table["candidate"], table["similarity"])]
         figure = plot_ranking_bars(ranking, target, dict(zip(table["candidate"], table["task_type"])), out / f"ranking.{target}.{layer}.png")
-        sections.append(ReportSection(f"Which model to finetune from for {target} (layer {layer})", "", (figure,), (table,)))
+        sections.append(ReportSection(f"Which model to finetune from for {target} (layer {layer})", note, (figure,), (table,)))
     return sections
+
+
+def _current(store, table, target: str, layer: str):
+    """The stored ranking table if it is of the latest similarity version, else the ranking read from that version."""
+    probe_id = str(table["probe_id"].iloc[0]) if "probe_id" in table else None
+    if probe_id is None or not store.similarity_versions(probe_id, layer):
+        return table, ""
+    latest = store.similarity_versions(probe_id, layer)[-1]
+    stored = int(table["similarity_version"].iloc[0])
+    if stored == latest:
+        return table, f"From similarity version {latest}."
+    try:
+        current = current_ranking_table(store, probe_id, layer, target)
+    except ValueError as error:  # the target is no longer in the latest version
+        return table, f"Stored from similarity version {stored}; the latest version {latest} cannot rank it: {error}."
+    return current, f"From similarity version {latest} (the stored table was of version {stored}, before its inputs changed)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

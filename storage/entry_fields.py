@@ -130,8 +130,9 @@ def check_architecture(raw: Any, entry: str, source: ModelSource) -> Architectur
     return spec
 
 
-def check_torchscript_allowed(source: ModelSource, entry: str) -> None:
-    """Refuses a TorchScript entry unless the run allows TorchScript (``RSA_RAY_ALLOW_TORCHSCRIPT=1``).
+def check_torchscript_allowed(source: ModelSource, entry: str, allowed: bool = False) -> None:
+    """Refuses a TorchScript entry unless ``allowed`` (the store's setting) or the run allows TorchScript
+    (``RSA_RAY_ALLOW_TORCHSCRIPT=1``).
 
     Example:
         >>> check_torchscript_allowed(check_source("safetensors", "'m1'"), "'m1'")
@@ -139,7 +140,7 @@ def check_torchscript_allowed(source: ModelSource, entry: str) -> None:
     from rsa_ray.models import torchscript_allowed
     from rsa_ray.models.torchscript import torchscript_disabled_problem
 
-    if source.value == "torchscript" and not torchscript_allowed():
+    if source.value == "torchscript" and not torchscript_allowed(allowed):
         raise fail(entry, "source", torchscript_disabled_problem())
 
 

@@ -61,13 +61,15 @@ __all__ = ["TASK_TYPES", "is_location_independent", "load_manifest", "parse_entr
 _TOP_LEVEL_FIELDS = ("format", "description", "command", "dataset", "models")
 
 
-def parse_entry(raw: Any, position: int = 0, base_url: str | None = None) -> ModelEntry:
+def parse_entry(raw: Any, position: int = 0, base_url: str | None = None,
+                allow_torchscript: bool = False) -> ModelEntry:
     """Validates one entry (the ``entry_to_dict`` form) into a ``ModelEntry``.
 
     Args:
         raw: The entry as loaded from YAML/JSON.
         position: Its index in the manifest, named when the id is bad.
         base_url: Folder URL that a relative ``weights.path`` is resolved against (None: left as is).
+        allow_torchscript: Accept TorchScript entries (the store's setting, :mod:`storage.settings`).
 
     The architecture must name a registered builder (``rsa_ray.models.architectures``) with
     arguments it accepts; a TorchScript entry is refused unless the run sets
@@ -112,7 +114,7 @@ def parse_entry(raw: Any, position: int = 0, base_url: str | None = None) -> Mod
         if isinstance(error, ManifestError):
             raise
         raise ManifestError(f"manifest entry {entry} is invalid: {error}") from None
-    check_torchscript_allowed(source, entry)  # last: a malformed TorchScript entry names its own field first
+    check_torchscript_allowed(source, entry, allow_torchscript)  # last: a malformed TorchScript entry names its own field first
     return parsed
 
 
@@ -132,7 +134,8 @@ def _entry_list(document: Any) -> Sequence[Any]:
     return document
 
 
-def parse_manifest(document: Any, base_url: str | None = None) -> tuple[ModelEntry, ...]:
+def parse_manifest(document: Any, base_url: str | None = None,
+                   allow_torchscript: bool = False) -> tuple[ModelEntry, ...]:
     """Validates a whole manifest: every entry, and no id twice.
 
     Args:
@@ -156,7 +159,8 @@ def parse_manifest(document: Any, base_url: str | None = None) -> tuple[ModelEnt
         >>> entries[0].weights.path
         's3://bucket/zoo/m1.safetensors'
     """
-    parsed = tuple(parse_entry(raw, position, base_url) for position, raw in enumerate(_entry_list(document)))
+    parsed = tuple(parse_entry(raw, position, base_url, allow_torchscript)
+                   for position, raw in enumerate(_entry_list(document)))
     seen: set[str] = set()
     for entry in parsed:
         if entry.model_id in seen:
@@ -214,7 +218,8 @@ def _one_line(error: Exception) -> str:
     return str(error).splitlines()[0]
 
 
-def load_manifest(url: str, storage_options: Mapping[str, Any] | None = None) -> tuple[ModelEntry, ...]:
+def load_manifest(url: str, storage_options: Mapping[str, Any] | None = None,
+                  allow_torchscript: bool = False) -> tuple[ModelEntry, ...]:
     """Reads and validates a ``.yaml``/``.yml``/``.json`` manifest from a path or any fsspec URL.
 
     Relative weights paths are resolved against the manifest's folder.
@@ -253,6 +258,6 @@ def load_manifest(url: str, storage_options: Mapping[str, Any] | None = None) ->
     except (ValueError, yaml.YAMLError) as error:
         raise ManifestError(f"manifest {shown}: does not parse: {_one_line(error)}") from None
     try:
-        return parse_manifest(document, base_url=manifest_folder(url))
+        return parse_manifest(document, base_url=manifest_folder(url), allow_torchscript=allow_torchscript)
     except ManifestError as error:
         raise ManifestError(f"manifest {shown}: {error}") from None

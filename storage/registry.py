@@ -44,7 +44,7 @@ def _entry(backend: Backend, model_id: str, document: dict[str, Any]) -> ModelEn
                                 f"parse ({error}); register it again with replace=True") from None
 
 
-def check_registrable(entry: Any, position: int = 0) -> dict[str, Any]:
+def check_registrable(entry: Any, position: int = 0, allow_torchscript: bool = False) -> dict[str, Any]:
     """The stored form of an entry, once it passes the manifest's checks and its weights path is absolute.
 
     Raises:
@@ -65,7 +65,7 @@ def check_registrable(entry: Any, position: int = 0) -> dict[str, Any]:
         raise TypeError(f"register_models takes rsa_ray.models.ModelEntry values, got {type(entry).__name__} "
                         f"at position {position}")
     document = json.loads(json.dumps(entry_to_dict(entry)))
-    parse_entry(document, position)  # the same rules as a manifest: safe names, sha256, task type...
+    parse_entry(document, position, allow_torchscript=allow_torchscript)  # the same rules as a manifest: safe names, sha256, task type...
     if entry.weights is not None and has_credentials(entry.weights.path):  # the registry is read by everyone
         raise fail(repr(entry.model_id), "weights.path", f"must not hold credentials, got "
                    f"{redact_url(entry.weights.path)!r}; pass them as storage options or in the environment")
@@ -75,7 +75,8 @@ def check_registrable(entry: Any, position: int = 0) -> dict[str, Any]:
     return document
 
 
-def register(backend: Backend, models: Iterable[ModelEntry], replace: bool = False) -> tuple[str, ...]:
+def register(backend: Backend, models: Iterable[ModelEntry], replace: bool = False,
+             allow_torchscript: bool = False) -> tuple[str, ...]:
     """Registers models; returns the ids newly written (ones already registered identically are skipped).
 
     Raises:
@@ -89,7 +90,7 @@ def register(backend: Backend, models: Iterable[ModelEntry], replace: bool = Fal
     models = list(models)
     documents: dict[str, dict[str, Any]] = {}
     for position, entry in enumerate(models):
-        document = check_registrable(entry, position)
+        document = check_registrable(entry, position, allow_torchscript)
         if entry.model_id in documents:
             raise fail(repr(entry.model_id), "model_id", "is used by more than one entry")
         documents[entry.model_id] = document

@@ -10,6 +10,7 @@ instance or pod role), the way every process on a cluster does.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -28,6 +29,8 @@ from storage.names import EntryKey, EntryKind
 from storage.redaction import without_secrets
 from storage.probes import ProbeSetInfo
 from storage.provenance import Provenance
+from storage import settings as store_settings
+from storage.settings import StoreSettings
 from storage.similarity import SimilarityMatrix
 
 if TYPE_CHECKING:
@@ -165,7 +168,27 @@ class Store:
             >>> store.model("m1").weights.path
             's3://zoo/m1.safetensors'
         """
-        return registry.register(self._backend, models, replace)
+        return registry.register(self._backend, models, replace, self.settings().allow_torchscript)
+
+    def settings(self) -> StoreSettings:
+        """The operator's settings of this store (:mod:`storage.settings`), read each time.
+
+        Example:
+            >>> Store.open("memory://settings-example").settings().allow_torchscript
+            False
+        """
+        return store_settings.read(self._backend)
+
+    def update_settings(self, **changes: Any) -> StoreSettings:
+        """Changes some of the store's settings; returns them all.
+
+        Example:
+            >>> Store.open("memory://update-settings").update_settings(allow_torchscript=True)
+            StoreSettings(allow_torchscript=True)
+        """
+        updated = dataclasses.replace(self.settings(), **changes)
+        store_settings.write(self._backend, updated)
+        return updated
 
     def model(self, model_id: str) -> ModelEntry:
         """The registered ``rsa_ray.models.ModelEntry`` of a model (raises :class:`EntryNotFoundError` if unknown)."""

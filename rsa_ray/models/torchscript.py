@@ -3,9 +3,10 @@
 A TorchScript archive carries its own code, and the manifest that names it also
 supplies the hash it is checked against: nothing outside the manifest vouches
 for the program. Building or registering one therefore needs an explicit
-``allow_torchscript=True`` (library callers) or the environment variable
-``RSA_RAY_ALLOW_TORCHSCRIPT=1`` set for the whole run (the driver and every
-worker read their own environment).
+``allow_torchscript=True`` (library callers; the pipeline passes the store's setting,
+:mod:`storage.settings`, set with ``rsa-ray settings --allow-torchscript yes``) or the
+environment variable ``RSA_RAY_ALLOW_TORCHSCRIPT=1`` set for the whole run (the driver
+and every worker read their own environment).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def torchscript_disabled_problem() -> str:
         True
     """
     return (f"is torchscript, and TorchScript is disabled (an archive is a program, not weights); the operator "
-            f"enables it for a run with {TORCHSCRIPT_ENV_VAR}=1 (or allow_torchscript=True in the library)")
+            f"enables it for a store with `rsa-ray settings --allow-torchscript yes`, or for a run with "
+            f"{TORCHSCRIPT_ENV_VAR}=1 (allow_torchscript=True in the library)")
 
 
 def require_torchscript_allowed(model_id: str, allow_torchscript: bool = False) -> None:

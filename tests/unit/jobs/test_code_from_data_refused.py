@@ -106,3 +106,23 @@ def test_rerank_models_from_a_folder_refuses_and_registers_nothing_bad(case_id, 
     _the_refusal(lines, "evil", case.field)
     assert not canary.exists() and CANARY_MODULE not in sys.modules
     assert "evil" not in Store.open(store_url).model_ids()
+
+
+def test_the_operator_allows_torchscript_for_one_store(capsys, store_url, tmp_path, monkeypatch):
+    monkeypatch.delenv("RSA_RAY_ALLOW_TORCHSCRIPT", raising=False)
+    scripted = {"model_id": "scripted", "source": "torchscript", "task_type": "2d", "layers": ["out"],
+                "weights": {"path": "/zoo/scripted.pt", "sha256": "ab" * 32}}
+    manifest = _write_manifest(tmp_path / "zoo", [scripted])
+    other_store = str(tmp_path / "other-store")
+    assert main(["settings", "--store", store_url]) == 0
+    assert "allow_torchscript=no" in capsys.readouterr().out
+
+    assert main(["settings", "--store", store_url, "--allow-torchscript", "yes"]) == 0
+    assert "allow_torchscript=yes" in capsys.readouterr().out
+    assert main(["models", "add", manifest, "--store", store_url]) == 0
+    assert Store.open(store_url).model_ids() == ("scripted",)
+    code, lines = _error_lines(capsys, ["models", "add", manifest, "--store", other_store])  # still off elsewhere
+    assert code == 1 and "TorchScript is disabled" in _the_refusal(lines, "scripted", "source")
+
+    assert main(["settings", "--store", store_url, "--allow-torchscript", "no"]) == 0
+    assert Store.open(store_url).settings().allow_torchscript is False

@@ -111,7 +111,7 @@ def test_every_documented_test_exists():
         else:  # a row proven elsewhere names an existing test file
             path = re.search(r"tests/[\w/]+\.py", cited)
             assert path, cells
-            assert (ERRORS_DOC.parents[1] / path.group(0)).is_file() or "test_code_from_data_refused" in path.group(0), cells
+            assert (ERRORS_DOC.parents[1] / path.group(0)).is_file(), cells
 
 
 def test_the_shipped_zoo_entry_the_cases_start_from_is_valid(tmp_path):
