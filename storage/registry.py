@@ -132,12 +132,7 @@ def get_document(backend: Backend, model_id: str) -> dict[str, Any]:
     Raises:
         EntryNotFoundError: If the model is not registered.
     """
-    model_id = validate_id(model_id, "model id")
-    with backend_errors(backend.url, "models", "reading models from"):
-        document = _documents(backend, [model_id])[model_id]
-    if document is None:
-        raise EntryNotFoundError(f"model {model_id!r} is not registered in {backend.url}")
-    return document
+    return get_documents(backend, [model_id])[model_id]
 
 
 def get(backend: Backend, model_id: str) -> ModelEntry:
@@ -156,12 +151,8 @@ def get_many(backend: Backend, model_ids: Iterable[str]) -> tuple[ModelEntry, ..
         EntryNotFoundError: Naming the first model that is not registered.
         CorruptEntryError: If a stored entry does not parse.
     """
-    model_ids = [validate_id(model_id, "model id") for model_id in model_ids]
-    with backend_errors(backend.url, "models", "reading models from"):
-        found = _documents(backend, model_ids)
-    for model_id in model_ids:
-        if found[model_id] is None:
-            raise EntryNotFoundError(f"model {model_id!r} is not registered in {backend.url}")
+    model_ids = list(model_ids)
+    found = get_documents(backend, model_ids)
     return tuple(_entry(backend, model_id, found[model_id]) for model_id in model_ids)
 
 
