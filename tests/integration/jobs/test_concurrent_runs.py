@@ -147,3 +147,32 @@ def test_extract_beside_rerank_of_new_models(location, tmp_path):
     _assert_complete_and_readable(store, probe_id, everyone)
     latest = store.read_similarity(probe_id, LAYER)
     assert sorted(latest.model_ids) == sorted(everyone)
+
+
+def test_two_train_targets_at_once_rank_the_zoo_each_and_share_its_work(location, tmp_path):
+    url, env, storage_options = location
+    model_ids = ["a", "b", "c"]
+    probes, manifest = _probes(tmp_path), _zoo(tmp_path, model_ids)
+    _prepare(url, env, probes, manifest)
+    generator = np.random.default_rng(11)
+    images = generator.integers(0, 255, size=(40, 32, 32, 3), dtype=np.uint8)
+    np.savez(tmp_path / "bright.npz", images=images, labels=(images.mean(axis=(1, 2, 3)) > 127).astype(np.int64))
+    np.savez(tmp_path / "red.npz", images=images, labels=(images[..., 0].mean(axis=(1, 2)) > 127).astype(np.int64))
+
+    def train(name):
+        return _start(env, "train-target", "--store", url, "--data", str(tmp_path / f"{name}.npz"), "--name", name,
+                      "--steps", "5", "--image-size", "32", "--weights-dir", str(tmp_path / "weights"),
+                      "--out", str(tmp_path / f"out-{name}"))
+
+    _finish(train("bright"), train("red"))
+
+    store = Store.open(url, storage_options)
+    probe_id = store.probe_set_ids()[0]
+    everyone = model_ids + ["bright", "red"]
+    _assert_done_once(store, everyone)
+    _assert_complete_and_readable(store, probe_id, everyone)
+    latest = store.read_similarity(probe_id, LAYER)
+    assert sorted(latest.model_ids) == sorted(everyone)
+    for target in ("bright", "red"):
+        table = store.read_table(f"ranking.{target}.{LAYER}")
+        assert set(model_ids) <= set(table["candidate"])
