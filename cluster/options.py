@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cluster.plan import SimilarityWork, plan_similarity_work
+from rsa_ray.backends.select import BACKENDS, BackendChoice
 from rsa_ray.rdm import DISTANCES
 from rsa_ray.similarity import METHODS
 
@@ -19,12 +19,16 @@ class SimilarityOptions:
         center_features: Centre each feature over the probe images first (correlation only).
         tile_memory_bytes: Memory one similarity task may hold: its blocks of vector
             segments and its product (:func:`cluster.plan.task_bytes`); sets the models
-            per tile side and the segment length.
+            per tile side and the segment length (:func:`cluster.plan.similarity_work`).
         block_size: Models per tile side; overrides the choice from ``tile_memory_bytes``.
+        backend: Where RDMs, ranks and products are computed: ``numpy``, ``torch`` (on the GPUs where the
+            cluster has them, else on the CPU), or ``auto`` (torch where the cluster has GPUs, else numpy);
+            results agree within the tolerances of :mod:`rsa_ray.backends`.
+        gpus_per_task: GPU share one RDM or similarity task asks for when the backend runs on GPUs.
 
     Example:
-        >>> SimilarityOptions(tile_memory_bytes=2**30).work(1000, 12_497_500, 2**18).block_size
-        1000
+        >>> SimilarityOptions(method="pearson").distance
+        'correlation'
     """
 
     method: str = "spearman"
@@ -32,8 +36,14 @@ class SimilarityOptions:
     center_features: bool = True
     tile_memory_bytes: int = 2**30
     block_size: int | None = None
+    backend: str = "auto"
+    gpus_per_task: float = 0.25
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
+        if not 0 < self.gpus_per_task <= 1:
+            raise ValueError(f"gpus_per_task must be in (0, 1], got {self.gpus_per_task}")
         if self.method not in METHODS:
             raise ValueError(f"unknown similarity method {self.method!r}; valid: {', '.join(METHODS)}")
         if self.distance not in DISTANCES:
@@ -43,16 +53,19 @@ class SimilarityOptions:
         if self.tile_memory_bytes < 1:
             raise ValueError(f"tile_memory_bytes must be positive, got {self.tile_memory_bytes}")
 
-    def work(self, n_models: int, n_terms: int, chunk_terms: int, workers: int = 1) -> SimilarityWork:
-        """How a layer's similarity is cut into tasks (:func:`cluster.plan.plan_similarity_work`).
 
-        Spearman tasks multiply segments of the stored rank vectors; the other methods
-        read whole RDMs (float32, standardised in float64 by the task).
+def resolve_backend(options: SimilarityOptions, cluster_gpus: float) -> BackendChoice:
+    """The backend the tasks of a run use, decided once by the driver from the cluster's resources.
 
-        Example:
-            >>> SimilarityOptions().work(500, 124_750, 124_750, workers=2).block_size
-            250
-        """
-        spearman = self.method == "spearman"
-        return plan_similarity_work(n_models, n_terms, chunk_terms, self.tile_memory_bytes, workers,
-                                    split_terms=spearman, block_size=self.block_size, item_bytes=4 if spearman else 12)
+    ``auto`` is torch on the GPUs where the cluster has any, else numpy; ``torch`` without
+    GPUs runs torch on the CPU (for tests and comparisons).
+
+    Example:
+        >>> resolve_backend(SimilarityOptions(), cluster_gpus=0)
+        BackendChoice(name='numpy', device='cpu')
+        >>> resolve_backend(SimilarityOptions(), cluster_gpus=8)
+        BackendChoice(name='torch', device='cuda')
+    """
+    if options.backend == "numpy" or (options.backend == "auto" and cluster_gpus <= 0):
+        return BackendChoice("numpy")
+    return BackendChoice("torch", "cuda" if cluster_gpus > 0 else "cpu")

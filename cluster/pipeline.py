@@ -13,17 +13,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import ray
 
 from cluster.extract import ExtractionOptions
-from cluster.options import SimilarityOptions
-from cluster.plan import ExtractionTask, LayerState, RunPlan, SimilarityPlan, plan_run
+from cluster.options import SimilarityOptions, resolve_backend
+from cluster.outcomes import ModelOutcome
+from cluster.plan import ExtractionTask, LayerState, SimilarityPlan, plan_inputs, plan_similarity, similarity_work
 from cluster.progress import StageProgress
-from cluster.tasks import RdmOutcome, compute_and_store_rdms_remote, compute_similarity_tile_remote
-from rsa_ray.rdm import condensed_length
+from cluster.tasks import compute_and_store_rdms_remote, compute_similarity_tile_remote
+from rsa_ray.backends.select import BackendChoice
+from rsa_ray.similarity import clip_correlations
+from rsa_ray.tiles import Tile
 from storage import EntryKey, EntryKind, SimilarityMatrix, Store
 from storage.identity import ComputeSettings
 from storage.provenance import utc_now
@@ -33,7 +37,7 @@ logger = logging.getLogger("rsa_ray")
 FAILURES_TABLE = "failures"
 
 # Runs the extraction tasks of a plan; returns the (model, layer, error) of those that failed.
-Extractor = Callable[[Store, str, Sequence[ExtractionTask]], Sequence[RdmOutcome]]
+Extractor = Callable[[Store, str, Sequence[ExtractionTask]], Sequence[ModelOutcome]]
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class RunSummary:
 
     probe_id: str
     computed_rdms: tuple[tuple[str, str], ...]
-    failures: tuple[RdmOutcome, ...]
+    failures: tuple[ModelOutcome, ...]
     versions: tuple[tuple[str, int | None], ...]
     similarity_tasks: int
 
@@ -72,36 +76,45 @@ def _previous_version(store: Store, probe_id: str, layer: str, method: str) -> S
     return latest if latest.method == method else None
 
 
-def read_layer_state(
-    store: Store,
-    probe_id: str,
-    model_ids: Sequence[str],
-    layer: str,
-    method: str,
-    previous: SimilarityMatrix | None = None,
-    settings: ComputeSettings = ComputeSettings(),
-) -> LayerState:
-    """What the store holds for one layer that is up to date with the registry and ``settings``.
+def _complete_models(store: Store, probe_id: str, model_ids: Sequence[str], layer: str, kind: EntryKind,
+                     settings: ComputeSettings) -> frozenset[str]:
+    missing = {key.model_id for key in store.missing(probe_id, model_ids, [layer], kind, settings)}
+    return frozenset(m for m in model_ids if m not in missing)
 
-    Activations and rank vectors computed from other inputs (:mod:`storage.identity`) count
-    as missing, and a model of the previous version (read from the store unless given) keeps
-    its block only if the rank vector that version multiplied is the one its inputs give now.
+
+def read_layer_inputs(store: Store, probe_id: str, model_ids: Sequence[str], layer: str,
+                      settings: ComputeSettings = ComputeSettings()) -> LayerState:
+    """Which models' activations and rank vectors for one layer are up to date; no similarity version is read.
+
+    Enough for :func:`cluster.plan.plan_inputs`. Entries computed from other inputs than the
+    registry and ``settings`` give (:mod:`storage.identity`) count as missing.
 
     Example:
-        >>> read_layer_state(store, probe_id, ["a"], "out", "spearman").complete_rdms  # doctest: +SKIP
+        >>> read_layer_inputs(store, probe_id, ["a"], "out").complete_rdms  # doctest: +SKIP
         frozenset({'a'})
     """
-    missing_activations = {key.model_id for key in
-                           store.missing(probe_id, model_ids, [layer], EntryKind.ACTIVATIONS, settings)}
-    missing_ranks = {key.model_id for key in store.missing(probe_id, model_ids, [layer], EntryKind.RANKS, settings)}
-    if previous is None:
-        previous = _previous_version(store, probe_id, layer, method)
     return LayerState(
         layer,
-        frozenset(m for m in model_ids if m not in missing_activations),
-        frozenset(m for m in model_ids if m not in missing_ranks),
-        reusable_models(store, previous, model_ids, settings) if previous else (),
+        _complete_models(store, probe_id, model_ids, layer, EntryKind.ACTIVATIONS, settings),
+        _complete_models(store, probe_id, model_ids, layer, EntryKind.RANKS, settings),
     )
+
+
+def read_similarity_state(store: Store, probe_id: str, model_ids: Sequence[str], layer: str,
+                          previous: SimilarityMatrix | None, settings: ComputeSettings = ComputeSettings()) -> LayerState:
+    """What :func:`cluster.plan.plan_similarity` needs of one layer; its activations are not read.
+
+    Which models' rank vectors are up to date, and which models of the ``previous``
+    similarity version keep their block (:func:`reusable_models`); ``complete_activations``
+    stays empty, since the similarity stage never needs them.
+
+    Example:
+        >>> previous = store.read_similarity(probe_id, "out")  # doctest: +SKIP
+        >>> read_similarity_state(store, probe_id, ["a", "b"], "out", previous).previous_models  # doctest: +SKIP
+        ('a', 'b')
+    """
+    return LayerState(layer, complete_rdms=_complete_models(store, probe_id, model_ids, layer, EntryKind.RANKS, settings),
+                      previous_models=reusable_models(store, previous, model_ids, settings) if previous else ())
 
 
 def reusable_models(store: Store, previous: SimilarityMatrix, model_ids: Sequence[str],
@@ -141,7 +154,7 @@ def reusable_models(store: Store, previous: SimilarityMatrix, model_ids: Sequenc
     return tuple(reusable)
 
 
-def _record_failures(store: Store, probe_id: str, failures: Sequence[RdmOutcome], stage: str) -> None:
+def _record_failures(store: Store, probe_id: str, failures: Sequence[ModelOutcome], stage: str) -> None:
     if not failures:
         return
     frame = pd.DataFrame(
@@ -157,7 +170,7 @@ def _record_failures(store: Store, probe_id: str, failures: Sequence[RdmOutcome]
     store.append_table(FAILURES_TABLE, frame)
 
 
-def _gather(refs: dict, stage: str, weights: dict | None = None) -> dict:
+def _gather(refs: dict[ray.ObjectRef, Any], stage: str, weights: dict[ray.ObjectRef, int] | None = None) -> dict[Any, Any]:
     """Waits for Ray refs, logging progress; returns each ref's key → result or the exception.
 
     ``weights`` (ref → items it holds) makes progress count items rather than tasks.
@@ -179,9 +192,9 @@ def _gather(refs: dict, stage: str, weights: dict | None = None) -> dict:
     return results
 
 
-def _failures_in(result) -> int:
+def _failures_in(result: Any) -> int:
     outcomes = result if isinstance(result, list) else [result]
-    return sum(isinstance(outcome, RdmOutcome) and outcome.error is not None for outcome in outcomes)
+    return sum(isinstance(outcome, ModelOutcome) and outcome.error is not None for outcome in outcomes)
 
 
 def _rdm_batches(keys: Sequence[tuple[str, str]], workers: int) -> list[tuple[tuple[str, str], ...]]:
@@ -190,17 +203,23 @@ def _rdm_batches(keys: Sequence[tuple[str, str]], workers: int) -> list[tuple[tu
     return [tuple(keys[start:start + size]) for start in range(0, len(keys), size)]
 
 
-def _run_rdms(store: Store, probe_id: str, plan: RunPlan, options: SimilarityOptions, workers: int,
-              settings: ComputeSettings) -> tuple[list, list]:
+def _on(remote_function, options: SimilarityOptions, backend: BackendChoice):
+    """The remote function with the GPU share its tasks ask for when the backend runs on GPUs."""
+    return remote_function.options(num_gpus=options.gpus_per_task) if backend.device.startswith("cuda") else remote_function
+
+
+def _run_rdms(store: Store, probe_id: str, rdms: Sequence[tuple[str, str]], options: SimilarityOptions,
+              workers: int, settings: ComputeSettings,
+              backend: BackendChoice) -> tuple[list[tuple[str, str]], list[ModelOutcome]]:
     refs, weights = {}, {}
-    for batch in _rdm_batches(plan.rdms, workers):
-        ref = compute_and_store_rdms_remote.remote(store, [EntryKey(probe_id, m, layer) for m, layer in batch], options,
-                                                   settings)
+    for batch in _rdm_batches(rdms, workers):
+        ref = _on(compute_and_store_rdms_remote, options, backend).remote(
+            store, [EntryKey(probe_id, m, layer) for m, layer in batch], options, settings, backend)
         refs[ref], weights[ref] = batch, len(batch)
     computed, failures = [], []
     for batch, result in _gather(refs, "rdms", weights).items():
         if isinstance(result, Exception):
-            failures += [RdmOutcome(model, layer, f"{type(result).__name__}: {result}") for model, layer in batch]
+            failures += [ModelOutcome(model, layer, f"{type(result).__name__}: {result}") for model, layer in batch]
             continue
         for outcome in result:
             if outcome.error is not None:
@@ -210,15 +229,17 @@ def _run_rdms(store: Store, probe_id: str, plan: RunPlan, options: SimilarityOpt
     return computed, failures
 
 
-def _sum_segments(similarity: SimilarityPlan, results: dict) -> dict:
+def _sum_segments(similarity: SimilarityPlan,
+                  results: dict[tuple[Tile, tuple[int, int] | None], np.ndarray]) -> dict[Tile, np.ndarray]:
     """Each tile's block: its partial products summed over the segments, in segment order."""
-    blocks: dict = {}
+    blocks: dict[Tile, np.ndarray] = {}
     for (tile, _segment), partial in sorted(results.items(), key=lambda item: item[0][1] or (0, 0)):
         blocks[tile] = partial if tile not in blocks else blocks[tile] + partial
     return blocks
 
 
-def _assemble(similarity: SimilarityPlan, previous: SimilarityMatrix | None, blocks: dict, method: str) -> np.ndarray:
+def _assemble(similarity: SimilarityPlan, previous: SimilarityMatrix | None, blocks: dict[Tile, np.ndarray],
+              method: str) -> np.ndarray:
     order = similarity.model_order
     matrix = np.full((len(order), len(order)), np.nan)
     if similarity.n_reused:
@@ -227,7 +248,7 @@ def _assemble(similarity: SimilarityPlan, previous: SimilarityMatrix | None, blo
         matrix[: similarity.n_reused, : similarity.n_reused] = previous.matrix[np.ix_(kept, kept)]
     for tile, block in blocks.items():
         if method == "spearman":  # sums of products of unit vectors: clip the rounding past ±1
-            block = np.clip(block, -1.0, 1.0)
+            block = clip_correlations(block)
         matrix[tile.row_start : tile.row_stop, tile.col_start : tile.col_stop] = block
         matrix[tile.col_start : tile.col_stop, tile.row_start : tile.row_stop] = block.T
     np.fill_diagonal(matrix, 1.0)
@@ -237,16 +258,18 @@ def _assemble(similarity: SimilarityPlan, previous: SimilarityMatrix | None, blo
 
 
 def _run_similarity_layer(
-    store: Store, probe_id: str, similarity: SimilarityPlan, previous: SimilarityMatrix | None, method: str,
-    settings: ComputeSettings, fence: Callable[[], None] | None = None,
+    store: Store, probe_id: str, similarity: SimilarityPlan, previous: SimilarityMatrix | None,
+    options: SimilarityOptions, settings: ComputeSettings, backend: BackendChoice,
+    fence: Callable[[], None] | None = None,
 ) -> tuple[int | None, int]:
+    method = options.method
     if similarity.up_to_date or len(similarity.model_order) == 0:
         return None, 0
     order = similarity.model_order
     refs = {
-        compute_similarity_tile_remote.remote(
+        _on(compute_similarity_tile_remote, options, backend).remote(
             store, probe_id, similarity.layer, order[t.row_start : t.row_stop], order[t.col_start : t.col_stop],
-            method, segment,
+            method, segment, backend,
         ): (t, segment)
         for t in similarity.tiles
         for segment in (similarity.segments or (None,))
@@ -307,43 +330,46 @@ def run_similarity(
         (('out', 1),)
     """
     registered = set(store.model_ids())
-    failures: list[RdmOutcome] = [RdmOutcome(model_id, layer, "model is not registered in the store")
+    failures: list[ModelOutcome] = [ModelOutcome(model_id, layer, "model is not registered in the store")
                                   for model_id in model_ids if model_id not in registered for layer in layers]
     model_ids = [model_id for model_id in model_ids if model_id in registered]
     settings = ComputeSettings(extraction.dtype, extraction.activation_dtype, options.distance, options.center_features)
-    # What to extract and which RDMs to compute; each layer's similarity is planned again under its claim.
-    states = [read_layer_state(store, probe_id, model_ids, layer, options.method, settings=settings) for layer in layers]
-    plan = plan_run(model_ids, states)
+    # What to extract and which RDMs to compute; the similarity versions are read and planned per layer below.
+    plan = plan_inputs(model_ids, [read_layer_inputs(store, probe_id, model_ids, layer, settings) for layer in layers])
     if plan.extractions:
         if extractor is None:
             failures += [
-                RdmOutcome(task.model_id, layer, "activations are missing; run the extraction first")
+                ModelOutcome(task.model_id, layer, "activations are missing; run the extraction first")
                 for task in plan.extractions
                 for layer in task.layers
             ]
         else:
             failures += [f for f in extractor(store, probe_id, plan.extractions) if f.error is not None]
     failed = {(f.model_id, f.layer) for f in failures}
-    runnable = RunPlan(plan.extractions, tuple(key for key in plan.rdms if key not in failed), plan.similarities)
-    workers = int(ray.cluster_resources().get("CPU", 1))
-    computed, rdm_failures = _run_rdms(store, probe_id, runnable, options, workers, settings)
+    resources = ray.cluster_resources()
+    workers = int(resources.get("CPU", 1))
+    backend = resolve_backend(options, resources.get("GPU", 0.0))
+    computed, rdm_failures = _run_rdms(store, probe_id, [key for key in plan.rdms if key not in failed], options,
+                                       workers, settings, backend)
     failures += rdm_failures
     _record_failures(store, probe_id, failures, "rdms")
     failed = {(f.model_id, f.layer) for f in failures}
     versions, similarity_tasks = [], 0
-    n_terms = condensed_length(store.probe_set(probe_id).n_images)
+    n_terms, chunk_terms = store.vector_terms(probe_id), store.vector_chunk_terms(probe_id)
     for layer in layers:
         succeeded = [m for m in model_ids if (m, layer) not in failed]
-        # One run at a time computes a layer's next version; a run that waited here re-reads the latest
-        # version (the other run's) and computes only what that one lacks, usually nothing.
+        # One run at a time computes a layer's next version. The layer is read again under the claim, not
+        # taken from the read above: the RDM stage has since completed rank vectors, and a run that held
+        # the claim meanwhile may have written a version; planning from the latest one computes only what
+        # it lacks (usually nothing), and never assembles a version from stale reused blocks.
         with store.claim(f"similarity/{probe_id}/{layer}/{options.method}") as held:
             latest = _previous_version(store, probe_id, layer, options.method)
-            state = read_layer_state(store, probe_id, succeeded, layer, options.method, latest, settings)
-            work = options.work(len(succeeded), n_terms, store.vector_chunk_terms(probe_id), workers)
-            layer_plan = plan_run(succeeded, [state], block_size=work.block_size,
-                                  segments=work.segments if len(work.segments) > 1 else ())
-            version, tasks = _run_similarity_layer(store, probe_id, layer_plan.similarities[0], latest,
-                                                   options.method, settings, _both(held.check, fence))
+            state = read_similarity_state(store, probe_id, succeeded, layer, latest, settings)
+            work = similarity_work(options, len(succeeded), n_terms, chunk_terms, workers)
+            similarity = plan_similarity(state, succeeded, block_size=work.block_size,
+                                         segments=work.segments if len(work.segments) > 1 else ())
+            version, tasks = _run_similarity_layer(store, probe_id, similarity, latest, options, settings, backend,
+                                                   _both(held.check, fence))
         versions.append((layer, version))
         similarity_tasks += tasks
     summary = RunSummary(probe_id, tuple(computed), tuple(failures), tuple(versions), similarity_tasks)

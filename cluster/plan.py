@@ -1,7 +1,8 @@
 """The pure planner: what a run must compute, given what the store already holds.
 
-No Ray and no I/O here: the executor reads the store's state into a
-:class:`StoreState`, asks :func:`plan_run` what is missing, and runs only that.
+No Ray and no I/O here: the executor reads the store's state into one
+:class:`LayerState` per layer, asks :func:`plan_inputs` and :func:`plan_similarity`
+(or :func:`plan_run`, both at once) what is missing, and runs only that.
 A rerun after a crash therefore redoes only incomplete work, and adding models
 computes only their activations, RDMs and the new rows and columns of the
 similarity matrix.
@@ -11,8 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rsa_ray.tiles import Tile, plan_tiles
+
+if TYPE_CHECKING:
+    from cluster.options import SimilarityOptions
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,19 @@ class SimilarityPlan:
     def up_to_date(self) -> bool:
         """True when the previous version already is this matrix."""
         return not self.tiles
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """The activations and RDMs one run must compute.
+
+    Attributes:
+        extractions: One task per model with activations to extract.
+        rdms: (model, layer) whose RDM and rank vector to compute.
+    """
+
+    extractions: tuple[ExtractionTask, ...]
+    rdms: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -214,15 +232,113 @@ def plan_similarity_work(
     return SimilarityWork(block, segments)
 
 
+def similarity_work(options: SimilarityOptions, n_models: int, n_terms: int, chunk_terms: int,
+                    workers: int = 1) -> SimilarityWork:
+    """How a layer's similarity is cut into tasks under ``options`` (:func:`plan_similarity_work`).
+
+    Spearman tasks multiply segments of the stored rank vectors; the other methods
+    read whole RDMs (float32, standardised in float64 by the task).
+
+    Args:
+        options: The method, the memory of one task and an optional fixed block size.
+        n_models: Models in the matrix.
+        n_terms: Length of each vector.
+        chunk_terms: Terms per stored chunk.
+        workers: CPUs that run the tasks.
+
+    Returns:
+        The :class:`SimilarityWork`.
+
+    Example:
+        >>> from cluster.options import SimilarityOptions
+        >>> similarity_work(SimilarityOptions(), 500, 124_750, 124_750, workers=2).block_size
+        250
+        >>> similarity_work(SimilarityOptions(tile_memory_bytes=2**30), 1000, 12_497_500, 2**16).block_size
+        1000
+    """
+    spearman = options.method == "spearman"
+    return plan_similarity_work(n_models, n_terms, chunk_terms, options.tile_memory_bytes, workers,
+                                split_terms=spearman, block_size=options.block_size, item_bytes=4 if spearman else 12)
+
+
 def _n_tiles(n_models: int, block: int) -> int:
     blocks = -(-n_models // block)
     return blocks * (blocks + 1) // 2
 
 
-def _similarity_plan(state: LayerState, models: Sequence[str], recomputed: set[str], block_size: int,
-                     segments: tuple[tuple[int, int], ...]) -> SimilarityPlan:
+def _check_request(models: Sequence[str], layers: Sequence[LayerState]) -> None:
+    if len(set(models)) != len(models):
+        raise ValueError(f"models must be unique, got {list(models)}")
+    if not layers:
+        raise ValueError("a plan needs at least one layer")
+    if len({state.layer for state in layers}) != len(layers):
+        raise ValueError(f"layers must be unique, got {[state.layer for state in layers]}")
+
+
+def plan_inputs(models: Sequence[str], layers: Sequence[LayerState]) -> InputPlan:
+    """The activations and RDMs missing for ``models`` × ``layers``.
+
+    A model's RDM is (re)computed when it is not complete; its activations when
+    neither they nor its RDM are complete (an RDM, once complete, no longer needs
+    them). Only ``complete_activations`` and ``complete_rdms`` of each state are read.
+
+    Args:
+        models: Requested model ids, unique.
+        layers: One :class:`LayerState` per requested layer.
+
+    Returns:
+        The :class:`InputPlan`: one extraction task per model, for all its missing layers.
+
+    Raises:
+        ValueError: Duplicate models or layers, or no layers.
+
+    Example:
+        >>> plan = plan_inputs(["a", "b"], [LayerState("out", frozenset({"a", "b"}), frozenset({"a"}))])
+        >>> plan.extractions, plan.rdms
+        ((), (('b', 'out'),))
+    """
+    _check_request(models, layers)
+    missing_layers: dict[str, list[str]] = {model: [] for model in models}
+    rdms: list[tuple[str, str]] = []
+    for state in layers:
+        for model in models:
+            if model not in state.complete_rdms:
+                rdms.append((model, state.layer))
+                if model not in state.complete_activations:
+                    missing_layers[model].append(state.layer)
+    extractions = tuple(ExtractionTask(m, tuple(layers_)) for m, layers_ in missing_layers.items() if layers_)
+    return InputPlan(extractions, tuple(rdms))
+
+
+def plan_similarity(
+    state: LayerState,
+    models: Sequence[str],
+    block_size: int = 64,
+    segments: tuple[tuple[int, int], ...] = (),
+) -> SimilarityPlan:
+    """The next similarity version of one layer, from its ``complete_rdms`` and ``previous_models``.
+
+    A model whose RDM is not complete (it is, or was, recomputed) is treated as new in the
+    matrix, so no stale value survives; the others of the previous version keep their block.
+
+    Args:
+        state: What the store holds for the layer.
+        models: Requested model ids, unique, in the order new ones should be appended.
+        block_size: Models per similarity tile side.
+        segments: Term ranges of the vectors each tile is computed over (see
+            :class:`SimilarityPlan`); empty for whole vectors.
+
+    Returns:
+        The :class:`SimilarityPlan`.
+
+    Example:
+        >>> plan = plan_similarity(LayerState("out", complete_rdms=frozenset({"a", "b"}), previous_models=("a",)),
+        ...                        ["a", "b"])
+        >>> plan.model_order, plan.n_reused, len(plan.tiles)
+        (('a', 'b'), 1, 2)
+    """
     requested = set(models)
-    reused = tuple(m for m in state.previous_models if m in requested and m not in recomputed)
+    reused = tuple(m for m in state.previous_models if m in requested and m in state.complete_rdms)
     reused_set = set(reused)
     order = reused + tuple(m for m in models if m not in reused_set)
     if order == state.previous_models:
@@ -237,19 +353,10 @@ def plan_run(
     block_size: int = 64,
     segments: tuple[tuple[int, int], ...] = (),
 ) -> RunPlan:
-    """Decides what is missing for ``models`` × ``layers``.
+    """Decides what is missing for ``models`` × ``layers``: :func:`plan_inputs` and :func:`plan_similarity` at once.
 
-    A model's RDM is (re)computed when it is not complete; its activations when
-    neither they nor its RDM are complete (an RDM, once complete, no longer needs
-    them). A model whose RDM is recomputed is treated as new in the similarity
-    matrix, so no stale value survives.
-
-    Args:
-        models: Requested model ids, unique, in the order new ones should be appended.
-        layers: One :class:`LayerState` per requested layer.
-        block_size: Models per similarity tile side.
-        segments: Term ranges of the vectors each tile is computed over (see
-            :class:`SimilarityPlan`); empty for whole vectors.
+    The arguments are theirs: ``layers`` holds one :class:`LayerState` per requested layer, and
+    ``block_size`` and ``segments`` apply to every layer's similarity plan.
 
     Returns:
         The :class:`RunPlan`.
@@ -262,22 +369,6 @@ def plan_run(
         >>> [t.model_id for t in plan.extractions], plan.rdms, plan.similarities[0].model_order
         (['b'], (('b', 'out'),), ('a', 'b'))
     """
-    if len(set(models)) != len(models):
-        raise ValueError(f"models must be unique, got {list(models)}")
-    if not layers:
-        raise ValueError("plan_run needs at least one layer")
-    if len({state.layer for state in layers}) != len(layers):
-        raise ValueError(f"layers must be unique, got {[state.layer for state in layers]}")
-    missing_layers: dict[str, list[str]] = {model: [] for model in models}
-    rdms: list[tuple[str, str]] = []
-    similarities = []
-    for state in layers:
-        recomputed = {model for model in models if model not in state.complete_rdms}
-        for model in models:
-            if model in recomputed:
-                rdms.append((model, state.layer))
-                if model not in state.complete_activations:
-                    missing_layers[model].append(state.layer)
-        similarities.append(_similarity_plan(state, models, recomputed, block_size, segments))
-    extractions = tuple(ExtractionTask(m, tuple(layers_)) for m, layers_ in missing_layers.items() if layers_)
-    return RunPlan(extractions, tuple(rdms), tuple(similarities))
+    inputs = plan_inputs(models, layers)
+    similarities = tuple(plan_similarity(state, models, block_size, segments) for state in layers)
+    return RunPlan(inputs.extractions, inputs.rdms, similarities)

@@ -1,12 +1,17 @@
-"""Model resolvers: from a model id to its entry and a local copy of its weights."""
+"""Model resolvers: from a model id to its registry entry and a local copy of its weights."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cluster.extract import LoadedModelSource
+
+if TYPE_CHECKING:
+    from rsa_ray.models import ModelEntry
+    from storage import Store
 
 
 @dataclass(frozen=True)
@@ -14,7 +19,7 @@ class ManifestResolver:
     """Resolves models of a manifest whose weights are local files.
 
     Attributes:
-        entries: The manifest's entries (``rsa_ray.models.ModelEntry``).
+        entries: The manifest's model entries.
         base_dir: Folder that relative weights paths are relative to (the manifest's folder).
 
     Example:
@@ -23,7 +28,7 @@ class ManifestResolver:
         '/zoo/depth-small.safetensors'
     """
 
-    entries: tuple
+    entries: tuple[ModelEntry, ...]
     base_dir: str
 
     def __call__(self, model_id: str) -> LoadedModelSource:
@@ -49,7 +54,7 @@ class StoreResolver:
         '/root/.cache/rsa_ray/weights/3f2a.../depth-small.safetensors'
     """
 
-    store: object  # storage.Store
+    store: Store
     cache_dir: str | None = None
 
     def __call__(self, model_id: str) -> LoadedModelSource:

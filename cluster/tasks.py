@@ -1,4 +1,4 @@
-"""The CPU work of the pipeline, as plain functions and their Ray remotes.
+"""The RDM and similarity work of the pipeline, as plain functions and their Ray remotes.
 
 Each task reads its inputs from the store and writes its outputs there itself:
 arrays never travel through the driver, except one similarity tile's block.
@@ -8,34 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-
 import numpy as np
 import ray
 
 from cluster.options import SimilarityOptions
+from cluster.outcomes import ModelOutcome
 from rsa_ray.errors import DegenerateInputError
-from rsa_ray.ranks import standardized_ranks
-from rsa_ray.rdm import compute_rdm, condensed_length
-from rsa_ray.similarity import similarity_to
-from rsa_ray.tiles import tiled_product
-from storage import EntryKey, EntryKind, EntryNotFoundError, IncompleteEntryError, Store
+from rsa_ray.backends.dispatch import NUMPY, rdm_and_rank_vector, similarity_block, vectors_product
+from rsa_ray.backends.select import BackendChoice
+from storage import EntryKey, EntryKind, EntryNotFoundError, IncompleteEntryError, Lock, Store
 from storage.identity import ComputeSettings, EntryIdentity
-
-
-@dataclass(frozen=True)
-class RdmOutcome:
-    """What became of one (model, layer) RDM.
-
-    Attributes:
-        model_id: The model.
-        layer: The layer.
-        error: None when the RDM and rank vector are stored; else why not.
-    """
-
-    model_id: str
-    layer: str
-    error: str | None = None
 
 
 _RDM_KINDS = (EntryKind.ACTIVATIONS, EntryKind.RDMS, EntryKind.RANKS)
@@ -43,7 +25,8 @@ _RDM_KINDS = (EntryKind.ACTIVATIONS, EntryKind.RDMS, EntryKind.RANKS)
 
 def compute_and_store_rdm(store: Store, key: EntryKey, options: SimilarityOptions,
                           settings: ComputeSettings | None = None,
-                          identities: Mapping[EntryKind, EntryIdentity] | None = None) -> RdmOutcome:
+                          identities: Mapping[EntryKind, EntryIdentity] | None = None,
+                          backend: BackendChoice = NUMPY) -> ModelOutcome:
     """Reads a model's activations, stores its RDM and then its standardised rank vector.
 
     The rank vector is computed from the float64 RDM before the RDM is stored as
@@ -55,34 +38,36 @@ def compute_and_store_rdm(store: Store, key: EntryKey, options: SimilarityOption
 
     Args:
         identities: The expected identity of the entry of each kind (read from the registry if None).
+        backend: Where the RDM and ranks are computed (:func:`cluster.options.resolve_backend`).
 
     Example:
         >>> compute_and_store_rdm(store, EntryKey(probe_id, "m1", "out"), SimilarityOptions())  # doctest: +SKIP
-        RdmOutcome(model_id='m1', layer='out', error=None)
+        ModelOutcome(model_id='m1', layer='out', error=None)
     """
     settings = settings or _settings(options)
     if identities is None:
         identities = {kind: store.expected_identities(key.probe_id, [key.model_id], [key.layer], kind, settings)[key]
                       for kind in _RDM_KINDS}
     with store.claim(key.path(EntryKind.RDMS)) as held:
-        return _compute_claimed_rdm(store, key, options, identities, held)
+        return _compute_claimed_rdm(store, key, options, identities, held, backend)
 
 
 def _compute_claimed_rdm(store: Store, key: EntryKey, options: SimilarityOptions,
-                         identities: Mapping[EntryKind, EntryIdentity], held) -> RdmOutcome:
+                         identities: Mapping[EntryKind, EntryIdentity], held: Lock,
+                         backend: BackendChoice) -> ModelOutcome:
     stored = {kind: store.stored_attributes([key], kind)[key] for kind in (EntryKind.RDMS, EntryKind.RANKS)}
     if all(attributes is not None and identities[kind].matches(attributes) for kind, attributes in stored.items()):
-        return RdmOutcome(key.model_id, key.layer)  # another run stored it while this one waited for the claim
+        return ModelOutcome(key.model_id, key.layer)  # another run stored it while this one waited for the claim
     try:
         activations = store.stored_attributes([key], EntryKind.ACTIVATIONS)[key]
         if activations is None or not identities[EntryKind.ACTIVATIONS].matches(activations):
-            return RdmOutcome(key.model_id, key.layer, "activations are missing or were computed from other inputs "
+            return ModelOutcome(key.model_id, key.layer, "activations are missing or were computed from other inputs "
                               "(weights, preprocessing, dtype, probe set); extract them again")
         features = store.read_activations(key)
-        condensed_rdm = compute_rdm(features, options.distance, options.center_features, name=key.model_id)
-        rank_vector = standardized_ranks(condensed_rdm, names=[key.model_id], workers=1)[0]
+        condensed_rdm, rank_vector = rdm_and_rank_vector(features, options.distance, options.center_features,
+                                                         name=key.model_id, backend=backend)
     except (DegenerateInputError, EntryNotFoundError, IncompleteEntryError) as error:
-        return RdmOutcome(key.model_id, key.layer, f"{type(error).__name__}: {error}")
+        return ModelOutcome(key.model_id, key.layer, f"{type(error).__name__}: {error}")
     provenance = store.provenance(key)
     held.check()
     store.write_rdm(key, condensed_rdm, options.distance, options.center_features, provenance=provenance,
@@ -91,7 +76,7 @@ def _compute_claimed_rdm(store: Store, key: EntryKey, options: SimilarityOptions
     store.write_rank_vector(key, rank_vector.astype(np.float32), provenance=provenance,
                             identity=identities[EntryKind.RANKS])
     store.record_work("rdm", key)
-    return RdmOutcome(key.model_id, key.layer)
+    return ModelOutcome(key.model_id, key.layer)
 
 
 def _settings(options: SimilarityOptions) -> ComputeSettings:
@@ -99,7 +84,8 @@ def _settings(options: SimilarityOptions) -> ComputeSettings:
 
 
 def compute_and_store_rdms(store: Store, keys: Sequence[EntryKey], options: SimilarityOptions,
-                           settings: ComputeSettings | None = None) -> list[RdmOutcome]:
+                           settings: ComputeSettings | None = None,
+                           backend: BackendChoice = NUMPY) -> list[ModelOutcome]:
     """:func:`compute_and_store_rdm` for several models in one task; those already up to date are skipped.
 
     Skipping what a previous attempt finished makes a retried task (after its worker died)
@@ -108,7 +94,7 @@ def compute_and_store_rdms(store: Store, keys: Sequence[EntryKey], options: Simi
 
     Example:
         >>> compute_and_store_rdms(store, [EntryKey(probe_id, "m1", "out")], SimilarityOptions())  # doctest: +SKIP
-        [RdmOutcome(model_id='m1', layer='out', error=None)]
+        [ModelOutcome(model_id='m1', layer='out', error=None)]
     """
     settings = settings or _settings(options)
     expected: dict[EntryKey, dict[EntryKind, EntryIdentity]] = {key: {} for key in keys}
@@ -122,8 +108,8 @@ def compute_and_store_rdms(store: Store, keys: Sequence[EntryKey], options: Simi
                 expected[key][kind] = identities[key]
                 if kind is not EntryKind.ACTIVATIONS and (stored[key] is None or not identities[key].matches(stored[key])):
                     done.discard(key)
-    return [RdmOutcome(key.model_id, key.layer) if key in done
-            else compute_and_store_rdm(store, key, options, settings, expected[key]) for key in keys]
+    return [ModelOutcome(key.model_id, key.layer) if key in done
+            else compute_and_store_rdm(store, key, options, settings, expected[key], backend) for key in keys]
 
 
 def compute_similarity_tile(
@@ -134,6 +120,7 @@ def compute_similarity_tile(
     col_models: Sequence[str],
     method: str,
     terms: tuple[int, int] | None = None,
+    backend: BackendChoice = NUMPY,
 ) -> np.ndarray:
     """One block of the similarity matrix, reading only its two blocks of models.
 
@@ -155,15 +142,16 @@ def compute_similarity_tile(
     """
     same = list(col_models) == list(row_models)
     if method == "spearman":
-        start, stop = terms if terms is not None else (0, condensed_length(store.probe_set(probe_id).n_images))
+        start, stop = terms if terms is not None else (0, store.vector_terms(probe_id))
         block = _streamed_product(store, probe_id, layer, row_models, None if same else col_models,
-                                  _steps(start, stop, store.vector_chunk_terms(probe_id)))
+                                  _steps(start, stop, store.vector_chunk_terms(probe_id)), backend)
     else:
         if terms is not None:
             raise ValueError(f"similarity method {method!r} compares whole RDMs; it cannot be split into term segments")
         rows = np.stack([store.read_rdm(EntryKey(probe_id, model_id, layer)) for model_id in row_models])
         cols = rows if same else np.stack([store.read_rdm(EntryKey(probe_id, model_id, layer)) for model_id in col_models])
-        block = similarity_to(rows, cols, method=method, new_names=list(row_models), names=list(col_models))
+        block = similarity_block(rows, cols, method, new_names=list(row_models), names=list(col_models),
+                                 backend=backend)
     store.record_work("similarity-task", None, probe_id=probe_id, layer=layer, rows=list(row_models),
                       cols=list(col_models), terms=list(terms) if terms is not None else None)
     return block
@@ -176,7 +164,8 @@ def _steps(start: int, stop: int, chunk_terms: int) -> list[slice]:
 
 
 def _streamed_product(store: Store, probe_id: str, layer: str, row_models: Sequence[str],
-                      col_models: Sequence[str] | None, steps: Sequence[slice]) -> np.ndarray:
+                      col_models: Sequence[str] | None, steps: Sequence[slice],
+                      backend: BackendChoice = NUMPY) -> np.ndarray:
     """Sum over ``steps`` of rows @ cols.T (cols = rows when None), reading step i+1 during product i.
 
     Two buffers per side take turns (one being multiplied, one being filled), reused
@@ -197,7 +186,7 @@ def _streamed_product(store: Store, probe_id: str, layer: str, row_models: Seque
         for index in range(len(steps)):
             vectors = pending.result()
             pending = prefetch.submit(read, index + 1) if index + 1 < len(steps) else None
-            product += tiled_product(vectors[0], vectors[1] if len(vectors) > 1 else None)
+            product += vectors_product(vectors[0], vectors[1] if len(vectors) > 1 else None, backend=backend)
     return product
 
 

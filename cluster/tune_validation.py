@@ -20,12 +20,8 @@ import pandas as pd
 import ray
 from ray import tune
 
-from rsa_ray.validation import (
-    CONTROL,
-    FinetuneSettings,
-    finetune_and_evaluate,
-    metric_for_task,
-)
+from rsa_ray.training import CONTROL, FinetuneSettings, finetune_and_evaluate, metric_for_task
+from storage import Store
 
 RESULT_COLUMNS = ("target", "candidate", "seed", "learning_rate", "metric_name", "metric", "step", "is_control", "error")
 
@@ -35,7 +31,7 @@ class CandidateEncoder:
     """One candidate's encoder, as plain arrays (it travels through the object store).
 
     Attributes:
-        candidate_id: The model id (or :data:`rsa_ray.validation.CONTROL`).
+        candidate_id: The model id (or :data:`rsa_ray.training.CONTROL`).
         width: The encoder's width multiplier.
         weights: Encoder parameter name → float32 array; None for the random-init control.
     """
@@ -115,8 +111,9 @@ def tune_storage_path(store_url: str) -> str:
         >>> tune_storage_path("file:///data/rsa-store"), tune_storage_path("s3://bucket/store")
         ('/data/rsa-store/tune', 's3://bucket/store/tune')
     """
-    if store_url.startswith("file://"):
-        return store_url[len("file://"):].rstrip("/") + "/tune"
+    folder = Store(store_url).local_folder()
+    if folder is not None:
+        return folder + "/tune"
     if store_url.startswith(("s3://", "gs://")):
         return store_url.rstrip("/") + "/tune"
     raise ValueError(f"store {store_url!r}: Tune can write only to a local folder or s3:// / gs:// storage")
@@ -177,7 +174,7 @@ def run_validation(
     """Runs one Tune experiment: every (target, candidate) pair × seed × learning rate, plus the controls.
 
     Args:
-        targets: Anything with ``.splits(task_name) -> TargetSplits`` (``rsa_ray.validation.TargetSplits``
+        targets: Anything with ``.splits(task_name) -> TargetSplits`` (``rsa_ray.datasets.TargetSplits``
             for one target, ``RenderedTargets`` for many mini-Taskonomy targets); it is put in the object store once.
         plans: Per target, the candidates to finetune from.
         encoders: Candidate id → its encoder (every candidate of every plan).

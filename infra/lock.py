@@ -7,7 +7,7 @@ Run it with the project's virtual environment after an upgrade, then rebuild the
 
 Only the packages that ``[project.dependencies]`` names are pinned (with their extras); their own
 dependencies are resolved by pip inside the image. torch is pinned without its local build label
-(``2.13.0``, not ``2.13.0+cpu``): each Dockerfile installs that version from the CPU or the CUDA
+(``2.14.1``, not ``2.14.1+cpu``): each Dockerfile installs that version from the CPU or the CUDA
 wheel index, and the ``==`` pin accepts either build.
 """
 

@@ -22,6 +22,7 @@ from rsa_ray._version import __version__
 def _subcommands() -> tuple[Subcommand, ...]:
     from jobs import (demo, models, probes, rank, report_command, rerank, settings_command, similarity, submit, taxonomy,
                       train_target, train_zoo, validate)
+    from jobs import example_zoo
 
     return (
         probes.SUBCOMMAND,
@@ -38,6 +39,7 @@ def _subcommands() -> tuple[Subcommand, ...]:
         demo.SUBCOMMAND,
         submit.SUBCOMMAND,
         validate.SUBCOMMAND,
+        example_zoo.SUBCOMMAND,
     )
 
 
@@ -89,6 +91,13 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
     return children.choices[name]
 
 
+def _plots_to_files() -> None:
+    """Figures are only written to files: the non-interactive Agg backend, selected once for the process."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``rsa-ray`` with ``argv`` (the process arguments by default).
 
@@ -103,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Example:
         >>> main([])  # doctest: +SKIP
     """
+    _plots_to_files()
     parser = build_parser()
     args = parser.parse_args(argv)
     _show_progress()

@@ -107,10 +107,13 @@ def _positive_int(text: str) -> int:
 
 def add_compute_arguments(parser: argparse.ArgumentParser, similarity: bool = True) -> None:
     """``--dtype`` (forward-pass precision) and, for commands that compute similarities,
-    ``--task-memory-mb`` (one similarity task's memory)."""
+    ``--backend`` (where the math runs) and ``--task-memory-mb`` (one similarity task's memory)."""
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward-pass precision")
     if not similarity:
         return
+    parser.add_argument("--backend", default="auto", choices=["auto", "numpy", "torch"],
+                        help="where RDMs, ranks and similarity products are computed: numpy, torch (on the "
+                             "cluster's GPUs, else the CPU) or auto (torch where the cluster has GPUs; default)")
     parser.add_argument(
         "--task-memory-mb", type=_positive_int, default=1024, metavar="MB",
         help="memory one similarity task may hold (its blocks of rank vectors and their product; default 1024). "

@@ -23,11 +23,13 @@ def compute_similarities(
     address: str | None = None,
     task_memory_mb: int = 1024,
     fence: Callable[[], None] | None = None,
+    backend: str = "auto",
 ) -> RunSummary:
     """Extracts what is missing, then computes RDMs and new similarity versions.
 
     ``fence`` is called right before each version is marked complete (``Lock.check`` of the
-    lock the run holds: a run whose lock was taken over commits no version).
+    lock the run holds: a run whose lock was taken over commits no version). ``backend`` says where
+    RDMs and products are computed (``auto``: torch on the cluster's GPUs where it has any).
 
     Example:
         >>> compute_similarities(store, probe_id, ["a", "b"], ["encoder.output"])  # doctest: +SKIP
@@ -36,7 +38,7 @@ def compute_similarities(
     extraction = ExtractionOptions(dtype=dtype)
     extractor = functools.partial(extract_all, resolver=StoreResolver(store), options=extraction)
     # run_similarity logs its summary (what was computed, what failed and why) on the rsa_ray logger.
-    options = SimilarityOptions(method=method, tile_memory_bytes=task_memory_mb * 2**20)
+    options = SimilarityOptions(method=method, tile_memory_bytes=task_memory_mb * 2**20, backend=backend)
     return run_similarity(store, probe_id, model_ids, layers, options, extractor=extractor, extraction=extraction,
                           fence=fence)
 

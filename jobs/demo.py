@@ -28,16 +28,17 @@ from jobs.report import ReportSection, write_html_report
 from jobs.rerank import ranking_diff_table
 from jobs.taxonomy import taxonomy_sections
 from jobs.train_target import TargetOptions, train_and_register
+from rsa_ray.models import ModelEntry
+from rsa_ray.models.manifest import final_models
 from storage import Store, load_manifest
 
 DEMO_LAYERS = ("encoder.output", "encoder.block2")
 TARGET = TargetOptions(data="sklearn-digits", name="digits", task_type="semantic", steps=300)
 
 
-def zoo_models(manifest: str):
+def zoo_models(manifest: str) -> list[ModelEntry]:
     """The shipped zoo's fully trained small models, in manifest order (checkpoints and wide variants left out)."""
-    entries = load_manifest(manifest)
-    return [e for e in entries if e.training is None or (e.training.checkpoint_fraction == 1.0 and e.training.variant == "small")]
+    return list(final_models(load_manifest(manifest), variant="small"))
 
 
 def _ensure_target(store: Store, weights_dir: Path) -> str:
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     failures = list(compute_similarities(store, probe_id, ids, DEMO_LAYERS, address=args.address).failures)
 
     print("[3/5] a new task from real data: handwritten digits (scikit-learn)")
-    weights_dir = Path(args.store) / "weights" if "://" not in args.store else Path(out) / "weights"
+    folder = store.local_folder()
+    weights_dir = Path(folder) / "weights" if folder is not None else Path(out) / "weights"
     target = _ensure_target(store, weights_dir)
     ids.append(target)
     failures += compute_similarities(store, probe_id, ids, DEMO_LAYERS, address=args.address).failures

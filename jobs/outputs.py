@@ -57,6 +57,26 @@ def table_name(kind: str, layer: str) -> str:
     return f"{kind}.{layer}"
 
 
+def write_table(store: Store, out: Path, name: str, frame: pd.DataFrame, csv_name: str | None = None) -> Path:
+    """Writes a table to the store (Parquet, as ``name``) and to ``out`` as CSV; returns the CSV's path.
+
+    Args:
+        store: The store.
+        out: The output folder.
+        name: The store table's name, also the CSV's name unless ``csv_name`` is given.
+        frame: The table.
+        csv_name: The CSV's name without ``.csv`` (default ``name``).
+
+    Example:
+        >>> write_table(store, Path("out"), "ranking.depth-small.encoder.output", table)  # doctest: +SKIP
+        PosixPath('out/ranking.depth-small.encoder.output.csv')
+    """
+    store.write_table(name, frame)
+    path = out / f"{csv_name or name}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
 def write_layer_taxonomy(store: Store, probe_id: str, layer: str, out: Path) -> LayerTaxonomy:
     """Clusters the latest similarity of ``layer`` and writes its table, heatmap and dendrogram."""
     similarity = store.read_similarity(probe_id, layer)
@@ -65,9 +85,7 @@ def write_layer_taxonomy(store: Store, probe_id: str, layer: str, out: Path) -> 
     labels = [f"{model_id}" for model_id in ids]
     clusters = cluster_tasks(similarity.matrix, labels)
     long_form = similarity_long_form(similarity, task_types)
-    store.write_table(table_name("similarity", layer), long_form)
-    table_csv = out / f"similarity.{layer}.csv"
-    long_form.to_csv(table_csv, index=False)
+    table_csv = write_table(store, out, table_name("similarity", layer), long_form)
     heatmap = plot_similarity_heatmap(
         similarity.matrix, labels, task_types, clusters.leaf_order, out / f"heatmap.{layer}.png",
         title=f"RSA similarity, layer {layer} ({similarity.method}, version {similarity.version})",

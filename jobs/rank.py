@@ -9,6 +9,7 @@ import pandas as pd
 from jobs.cli_types import Subcommand
 from jobs.common import add_output_argument, choose_probe, open_store, output_dir
 from jobs.config import add_common_arguments
+from jobs.outputs import write_table
 from jobs.report import plot_ranking_bars
 from rsa_ray import RankedCandidate, rank_candidates
 from storage import SimilarityMatrix, Store
@@ -80,8 +81,7 @@ def print_ranking(store: Store, probe_id: str, layer: str, target: str, top: int
     ranking = [RankedCandidate(int(r), str(c), float(v)) for r, c, v in zip(table["rank"], table["candidate"],
                                                                             table["similarity"])]
     task_type_of = dict(zip(table["candidate"], table["task_type"]))
-    store.write_table(f"ranking.{target}.{layer}", table)
-    table.to_csv(out / f"ranking.{target}.csv", index=False)
+    write_table(store, out, f"ranking.{target}.{layer}", table, csv_name=f"ranking.{target}")
     figure = plot_ranking_bars(ranking, target, task_type_of, out / f"ranking.{target}.png")
     print(f"best sources to finetune {target} from (layer {layer}):")
     for candidate in ranking[:top]:

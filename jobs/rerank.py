@@ -22,6 +22,7 @@ from jobs.cli_types import Subcommand
 from jobs.common import add_compute_arguments, add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
+from jobs.outputs import write_table
 from jobs.registration import manifest_urls, record_failures, register_new_models
 from jobs.signals import TerminatedError, sigterm_raises
 from rsa_ray import ranking_changes
@@ -103,16 +104,14 @@ def _rerank_locked(store: Store, args: argparse.Namespace, fence: Callable[[], N
     layers = choose_layers(store, models, args.layer)
     before = {layer: (store.similarity_versions(probe_id, layer) or (None,))[-1] for layer in layers}
     summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
-                                   args.task_memory_mb, fence=fence)
+                                   args.task_memory_mb, fence=fence, backend=args.backend)
     out = output_dir(args.out)
     for layer, version in summary.versions:
         if version is None:
             print(f"layer {layer}: nothing new, rankings unchanged")
             continue
         diff = ranking_diff_table(store, probe_id, layer, before[layer])
-        store.write_table(f"ranking_diff.{layer}.v{version}", diff)
-        csv = out / f"ranking_diff.{layer}.v{version}.csv"
-        diff.to_csv(csv, index=False)
+        csv = write_table(store, out, f"ranking_diff.{layer}.v{version}", diff)
         moved = diff[diff["moved"].fillna(0) != 0]
         print(f"layer {layer}: version {version}; {len(moved)} candidate ranks moved, "
               f"{int(diff['old_rank'].isna().sum())} new (target, candidate) pairs; diff: {csv} and table ranking_diff.{layer}.v{version}")

@@ -6,8 +6,8 @@ import argparse
 
 from cluster.connect import connect
 from cluster.extract import ExtractionOptions, extract_all
-from cluster.pipeline import read_layer_state
-from cluster.plan import plan_run
+from cluster.pipeline import read_layer_inputs
+from cluster.plan import plan_inputs
 from cluster.resolvers import StoreResolver
 from jobs.cli_types import Subcommand
 from jobs.common import add_compute_arguments, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store
@@ -37,8 +37,7 @@ def _selection(args: argparse.Namespace):
 def run_extract(args: argparse.Namespace) -> int:
     store, probe_id, models, layers = _selection(args)
     options = ExtractionOptions(dtype=args.dtype)
-    plan = plan_run(models, [read_layer_state(store, probe_id, models, layer, args.method, settings=options.settings())
-                             for layer in layers])
+    plan = plan_inputs(models, [read_layer_inputs(store, probe_id, models, layer, options.settings()) for layer in layers])
     connect(args.address)
     outcomes = extract_all(store, probe_id, plan.extractions, StoreResolver(store), options)
     failed = [o for o in outcomes if o.error]
@@ -51,7 +50,7 @@ def run_extract(args: argparse.Namespace) -> int:
 def run_similarity_command(args: argparse.Namespace) -> int:
     store, probe_id, models, layers = _selection(args)
     summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
-                                   args.task_memory_mb)
+                                   args.task_memory_mb, backend=args.backend)
     print(f"similarity versions in {store.url} (similarity/{probe_id}/<layer>)")
     return exit_code(summary)
 

@@ -96,9 +96,10 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     probe_id = choose_probe(store, args.probe)
     if args.weights_dir is None:
-        if not store.url.startswith("file://"):
+        folder = store.local_folder()
+        if folder is None:
             raise ValueError("--weights-dir is required when the store is not a local folder")
-        args.weights_dir = os.path.join(store.url[len("file://"):], "weights")
+        args.weights_dir = os.path.join(folder, "weights")
     options = TargetOptions(args.data, args.name, args.task_type, args.steps, args.image_size, args.seed)
     model_id, loss = train_and_register(store, options, Path(args.weights_dir))
     print(f"target {model_id!r} registered (validation loss {loss:.4f})")

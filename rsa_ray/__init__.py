@@ -1,8 +1,14 @@
 """rsa_ray: Representational Similarity Analysis for task taxonomy and transfer ranking.
 
-The pure library layer (numpy/scipy only; never Ray, Zarr or fsspec): RDMs,
-rank transforms, similarity between models, clustering, ranking and the
-metrics that validate a ranking against measured transfer.
+Two halves. The math modules at the top level are numpy/scipy only (never torch,
+Ray, Zarr or fsspec): RDMs, rank transforms, similarity between models,
+clustering, ranking and choosing candidates, the metrics that validate a ranking
+against measured transfer, and the consistency of rankings. Their public names
+are re-exported here. The torch half lives in subpackages that the math never
+imports (an import-linter contract in pyproject.toml): ``rsa_ray.models``
+(registry entries, builders, inference), ``rsa_ray.datasets`` (mini-Taskonomy,
+real images, target splits) and ``rsa_ray.training`` (training, finetuning,
+evaluation).
 
 Example:
     >>> import numpy as np, rsa_ray
@@ -26,18 +32,19 @@ from rsa_ray._version import __version__
 _EXPORTS = {
     "ColumnAgreement": "rsa_ray.agreement",
     "TransferAgreement": "rsa_ray.agreement",
+    "Table1Counts": "rsa_ray.agreement",
     "column_agreement": "rsa_ray.agreement",
+    "table1_counts": "rsa_ray.agreement",
     "transfer_agreement": "rsa_ray.agreement",
     "cka_matrix": "rsa_ray.cka",
     "linear_cka": "rsa_ray.cka",
     "RankingConsistency": "rsa_ray.consistency",
+    "consistency_of_target_swap": "rsa_ray.consistency",
+    "consistency_vs_probe_count": "rsa_ray.consistency",
+    "consistency_vs_variant": "rsa_ray.consistency",
     "ranking_consistency": "rsa_ray.consistency",
     "DegenerateInputError": "rsa_ray.errors",
     "kendall_tau_a": "rsa_ray.kendall",
-    "RankChange": "rsa_ray.ranking",
-    "RankedCandidate": "rsa_ray.ranking",
-    "rank_candidates": "rsa_ray.ranking",
-    "ranking_changes": "rsa_ray.ranking",
     "rank_transform": "rsa_ray.ranks",
     "standardize": "rsa_ray.ranks",
     "standardized_ranks": "rsa_ray.ranks",
@@ -47,10 +54,17 @@ _EXPORTS = {
     "condense": "rsa_ray.rdm",
     "condensed_length": "rsa_ray.rdm",
     "n_images_from_length": "rsa_ray.rdm",
+    "score_predictions": "rsa_ray.scoring",
     "METHODS": "rsa_ray.similarity",
     "similarity_matrix": "rsa_ray.similarity",
     "similarity_of_vectors": "rsa_ray.similarity",
     "similarity_to": "rsa_ray.similarity",
+    "CandidateSelection": "rsa_ray.source_ranking",
+    "RankChange": "rsa_ray.source_ranking",
+    "RankedCandidate": "rsa_ray.source_ranking",
+    "rank_candidates": "rsa_ray.source_ranking",
+    "ranking_changes": "rsa_ray.source_ranking",
+    "select_candidates": "rsa_ray.source_ranking",
     "TaskClusters": "rsa_ray.taxonomy",
     "cluster_tasks": "rsa_ray.taxonomy",
     "similarity_to_distance": "rsa_ray.taxonomy",
@@ -60,15 +74,36 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from rsa_ray.agreement import ColumnAgreement, TransferAgreement, column_agreement, transfer_agreement
+    from rsa_ray.agreement import (
+        ColumnAgreement,
+        Table1Counts,
+        TransferAgreement,
+        column_agreement,
+        table1_counts,
+        transfer_agreement,
+    )
     from rsa_ray.cka import cka_matrix, linear_cka
-    from rsa_ray.consistency import RankingConsistency, ranking_consistency
+    from rsa_ray.consistency import (
+        RankingConsistency,
+        consistency_of_target_swap,
+        consistency_vs_probe_count,
+        consistency_vs_variant,
+        ranking_consistency,
+    )
     from rsa_ray.errors import DegenerateInputError
     from rsa_ray.kendall import kendall_tau_a
-    from rsa_ray.ranking import RankChange, RankedCandidate, rank_candidates, ranking_changes
     from rsa_ray.ranks import rank_transform, standardize, standardized_ranks
     from rsa_ray.rdm import DISTANCES, compute_rdm, compute_rdms, condense, condensed_length, n_images_from_length
+    from rsa_ray.scoring import score_predictions
     from rsa_ray.similarity import METHODS, similarity_matrix, similarity_of_vectors, similarity_to
+    from rsa_ray.source_ranking import (
+        CandidateSelection,
+        RankChange,
+        RankedCandidate,
+        rank_candidates,
+        ranking_changes,
+        select_candidates,
+    )
     from rsa_ray.taxonomy import TaskClusters, cluster_tasks, similarity_to_distance
     from rsa_ray.tiles import Tile, plan_tiles, tiled_product
 

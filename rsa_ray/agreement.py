@@ -1,14 +1,15 @@
 """How well RSA similarity predicts measured transfer, and how two task matrices agree.
 
 :func:`transfer_agreement` scores one target's ranking against finetuning
-results (the paper's Table 1 and r_s). :func:`column_agreement` compares a
-task-similarity matrix with a transfer-affinity matrix column by column (the
-protocol used against Taskonomy's published affinities).
+results (the paper's Table 1 and r_s); :func:`table1_counts` sums those over
+targets. :func:`column_agreement` compares a task-similarity matrix with a
+transfer-affinity matrix column by column (the protocol used against
+Taskonomy's published affinities).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ from scipy import stats
 
 from rsa_ray.errors import DegenerateInputError
 from rsa_ray.ranks import standardized_ranks
+from rsa_ray.similarity import clip_correlations
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def _rank_correlation_or_nan(values_a: np.ndarray, values_b: np.ndarray) -> floa
         vectors = standardized_ranks(np.stack([values_a, values_b]), names=("a", "b"), workers=1)
     except DegenerateInputError:
         return float("nan")
-    return float(np.clip(vectors[0] @ vectors[1], -1.0, 1.0))
+    return float(clip_correlations(vectors[0] @ vectors[1]))
 
 
 def column_agreement(matrix_a: np.ndarray, matrix_b: np.ndarray) -> ColumnAgreement:
@@ -171,3 +173,43 @@ def column_agreement(matrix_a: np.ndarray, matrix_b: np.ndarray) -> ColumnAgreem
     )
     defined = per_column[np.isfinite(per_column)]
     return ColumnAgreement(per_column, float(defined.mean()) if defined.size else float("nan"))
+
+
+@dataclass(frozen=True)
+class Table1Counts:
+    """The paper's Table 1 over targets: how often the RSA top-1 is within the transfer top-k.
+
+    Attributes:
+        n_targets: Targets scored.
+        top_k_hits: k → number of targets whose RSA top-1 is within the top k by transfer.
+        mean_pearson: Mean Pearson r between similarity and performance.
+        mean_spearman: Mean Spearman r_s.
+    """
+
+    n_targets: int
+    top_k_hits: dict[int, int]
+    mean_pearson: float
+    mean_spearman: float
+
+
+def table1_counts(hits: Sequence[Mapping[int, bool]], pearson: Sequence[float], spearman: Sequence[float]) -> Table1Counts:
+    """Sums per-target top-k hits (:attr:`TransferAgreement.top_k_hit`) and averages the correlations.
+
+    Raises:
+        ValueError: Inputs of different lengths, or targets with different ks.
+
+    Example:
+        >>> table1_counts([{1: True, 3: True}, {1: False, 3: True}], [0.5, 0.1], [0.4, 0.2]).top_k_hits
+        {1: 1, 3: 2}
+    """
+    if not len(hits) == len(pearson) == len(spearman):
+        raise ValueError(f"got {len(hits)} hit records, {len(pearson)} Pearson and {len(spearman)} Spearman values")
+    ks = sorted(hits[0]) if hits else []
+    if any(sorted(record) != ks for record in hits):
+        raise ValueError("every target must have hits for the same ks")
+    return Table1Counts(
+        n_targets=len(hits),
+        top_k_hits={k: int(sum(bool(record[k]) for record in hits)) for k in ks},
+        mean_pearson=float(np.mean(pearson)) if len(pearson) else float("nan"),
+        mean_spearman=float(np.mean(spearman)) if len(spearman) else float("nan"),
+    )

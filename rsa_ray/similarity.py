@@ -20,13 +20,23 @@ from rsa_ray.tiles import tiled_product
 RDMs = np.ndarray | Sequence[np.ndarray]
 
 
+def clip_correlations(values: np.ndarray) -> np.ndarray:
+    """Correlations computed as sums of products of unit vectors, with the rounding past ±1 clipped.
+
+    Example:
+        >>> clip_correlations(np.array([1.0000001, -0.5]))
+        array([ 1. , -0.5])
+    """
+    return np.clip(values, -1.0, 1.0)
+
+
 def _product_similarity(
     standardise: Callable[..., np.ndarray],
 ) -> Callable[[np.ndarray, np.ndarray | None, int, Sequence[str] | None, Sequence[str] | None], np.ndarray]:
     def similarity(rows_a, rows_b, block_size, names_a, names_b):
         vectors_a = standardise(rows_a, names=names_a)
         vectors_b = None if rows_b is None else standardise(rows_b, names=names_b)
-        return np.clip(tiled_product(vectors_a, vectors_b, block_size=block_size), -1.0, 1.0)
+        return clip_correlations(tiled_product(vectors_a, vectors_b, block_size=block_size))
 
     return similarity
 
@@ -175,7 +185,7 @@ def similarity_of_vectors(vectors_a: np.ndarray, vectors_b: np.ndarray | None = 
                 if bad_rows.size:
                     raise DegenerateInputError(f"{label}[{bad_rows[0]}]", "standardised vectors hold NaN or Inf")
         raise ValueError("the product of the standardised vectors overflowed: they are not unit vectors")
-    product = np.clip(product, -1.0, 1.0)
+    product = clip_correlations(product)
     if vectors_b is None:
         np.fill_diagonal(product, 1.0)
     return product

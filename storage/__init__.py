@@ -1,10 +1,14 @@
 """The store layer: one Zarr v3 group on fsspec (a local folder or ``s3://``).
 
 Holds probe sets, the model registry, activations, RDMs, standardised rank vectors,
-versioned similarity matrices and Parquet result tables (DESIGN.md §3). May import
-``rsa_ray``; never imports Ray or the layers above it. Registry entries are
-``rsa_ray.models.ModelEntry`` values (re-exported here as ``ModelEntry``; torch is
-loaded only when entries are parsed or built, not by ``import storage``).
+versioned similarity matrices and Parquet result tables (docs/design.md, "The store").
+May import ``rsa_ray``; never imports Ray or the layers above it.
+
+An *entry* is one stored array: the activations, RDM or rank vector of one (probe set,
+model, layer), named by an :class:`EntryKey` and an :class:`EntryKind`. A *model entry*
+is what the registry holds for one model: an ``rsa_ray.models.ModelEntry`` value
+(re-exported here as ``ModelEntry``; torch is loaded only when model entries are parsed
+or built, not by ``import storage``).
 
 Example:
     >>> import numpy as np

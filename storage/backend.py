@@ -56,6 +56,18 @@ def normalize_url(url: str | os.PathLike) -> str:
     return text.rstrip("/")
 
 
+def local_folder(url: str) -> str | None:
+    """The folder a normalized ``file://`` store URL names, or None for any other URL.
+
+    Example:
+        >>> local_folder("file:///data/rsa-store/"), local_folder("s3://bucket/store")
+        ('/data/rsa-store', None)
+    """
+    if urlsplit(url).scheme != "file":
+        return None
+    return url[len("file://"):].rstrip("/") or "/"
+
+
 def _s3_defaults(storage_options: Mapping[str, Any]) -> dict[str, Any]:
     # max_concurrency=1: s3fs otherwise sends a HEAD (and, for a missing key, a LIST) before every
     # GET to decide on a split download, tripling the requests for our small chunks and markers.
@@ -85,8 +97,8 @@ class Backend:
     @classmethod
     def open(cls, url: str, storage_options: Mapping[str, Any]) -> "Backend":
         protocol = urlsplit(url).scheme
-        if protocol == "file":
-            root = url[len("file://"):]
+        root = local_folder(url)
+        if root is not None:
             os.makedirs(root, exist_ok=True)
             return cls(url, LocalFileSystem(auto_mkdir=True), root, LocalStore(root))
         options = _s3_defaults(storage_options) if protocol in ("s3", "s3a") else dict(storage_options)
@@ -200,3 +212,32 @@ def backend_errors(url: str, label: str, action: str) -> Iterator[None]:
             f"{action} {label!r} in store {url} failed: {type(error).__name__}: {redact_text(error)}. "
             "Nothing is marked complete by a failed write; rerun once the storage is reachable."
         ) from error
+
+
+@contextlib.contextmanager
+def file_errors(missing: str, failed: str) -> Iterator[None]:
+    """Names the file in the errors of reading it inside the block.
+
+    A missing file raises ``FileNotFoundError(missing)``; a backend failure raises
+    :class:`StoreUnavailableError` starting with ``failed`` and giving the cause, redacted.
+    Other errors (bad content) pass through unchanged.
+
+    Args:
+        missing: The message for a file that does not exist, e.g. ``"manifest s3://b/m.yaml does not exist"``.
+        failed: What failed, e.g. ``"reading manifest s3://b/m.yaml"``.
+
+    Example:
+        >>> with file_errors("weights /absent.bin do not exist", "fetching weights /absent.bin"):
+        ...     open("/absent.bin", "rb")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: weights /absent.bin do not exist
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise FileNotFoundError(missing) from None
+    except Exception as error:
+        if not is_io_failure(error):
+            raise
+        raise StoreUnavailableError(f"{failed} failed: {type(error).__name__}: {redact_text(error)}") from None

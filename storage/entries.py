@@ -70,10 +70,6 @@ class EntryLayout:
     complete: bool
     pending: tuple[tuple[int, int], ...]
 
-    def chunk_ranges(self) -> tuple[tuple[int, int], ...]:
-        """Every chunk's ``(start, stop)`` rows, in order."""
-        return _chunk_ranges(self.shape[0], self.rows_per_chunk)
-
 
 def contiguous_runs(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """Merges adjacent ``(start, stop)`` row ranges, so one call can write many chunks concurrently.

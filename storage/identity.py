@@ -106,20 +106,33 @@ def model_inputs(registry_document: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of a registry entry (``entry_to_dict`` form) that determine a model's outputs.
 
     Its id, task and training record are descriptions, not inputs: renaming a task
-    changes no activation.
+    changes no activation. The initialisation ``seed`` is an input (two seeds are two networks).
 
     Example:
         >>> model_inputs({"source": "safetensors", "architecture": {"target": "b", "kwargs": {}},
         ...               "weights": {"path": "/w", "sha256": "ab"}, "preprocessing": {}})["weights_sha256"]
         'ab'
+        >>> model_inputs({"source": "timm", "architecture": {"target": "resnet18", "kwargs": {}},
+        ...               "weights": None, "preprocessing": {}, "seed": 3})["seed"]
+        3
     """
     weights = registry_document.get("weights")
-    return {
+    inputs = {
         "source": registry_document.get("source"),
-        "architecture": registry_document.get("architecture"),
+        "architecture": _architecture_inputs(registry_document.get("architecture")),
         "weights_sha256": weights.get("sha256") if weights else None,
         "preprocessing": registry_document.get("preprocessing"),
     }
+    if registry_document.get("seed") is not None:  # only where set: entries without one keep their identity
+        inputs["seed"] = registry_document["seed"]
+    return inputs
+
+
+def _architecture_inputs(architecture: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The architecture, with a config file (``transformers``) reduced to its sha256: where it lies is no input."""
+    if not architecture or not architecture.get("config"):
+        return architecture
+    return {**architecture, "config": {"sha256": architecture["config"].get("sha256")}}
 
 
 def expected_identity(kind: EntryKind, registry_document: Mapping[str, Any], probe_hash: str, layer: str,

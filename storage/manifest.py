@@ -5,7 +5,7 @@ a mapping with ``models: [entry, ...]`` (and optionally ``format``, ``descriptio
 ``command``, ``dataset``), or a bare list of entries, each in the ``entry_to_dict`` form::
 
     model_id: depth-small              # a safe name, unique in the manifest
-    source: safetensors                # safetensors | torch_state_dict | torchscript | torchvision | timm
+    source: safetensors                # safetensors | torch_state_dict | torchscript | torchvision | timm | transformers
     task: depth
     task_type: 3d                      # one of TASK_TYPES (required)
     architecture:                      # required unless torchscript
@@ -17,6 +17,7 @@ a mapping with ``models: [entry, ...]`` (and optionally ``format``, ``descriptio
     preprocessing: {resize: 64, crop: 64, mean: [0, 0, 0], std: [1, 1, 1],
                     channel_order: RGB, value_range: [0, 1], interpolation: bilinear}
     training: null                     # or a TrainingRecord mapping
+    seed: 0                            # initialisation seed: required for torchvision/timm/transformers without weights
 
 Weights are untrusted data: every weights file needs its sha256. A relative
 ``weights.path`` is resolved against the manifest's folder URL, so registered
@@ -26,6 +27,7 @@ id, or ``#position`` when the id itself is bad) and the field.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import posixpath
@@ -35,12 +37,15 @@ from typing import TYPE_CHECKING, Any
 import fsspec
 import yaml
 
-from storage.entry_fields import (
+from storage.backend import file_errors
+from storage.errors import InvalidIdError, ManifestError
+from storage.manifest_fields import (
     ENTRY_FIELDS,
     TASK_TYPES,
     check_architecture,
     check_layers,
     check_preprocessing,
+    check_seed,
     check_source,
     check_task,
     check_torchscript_allowed,
@@ -48,10 +53,8 @@ from storage.entry_fields import (
     check_weights,
     fail,
 )
-from storage.backend import is_io_failure
-from storage.errors import InvalidIdError, ManifestError, StoreUnavailableError
 from storage.names import validate_id
-from storage.redaction import has_user_credentials, redact_text, redact_url
+from storage.redaction import has_user_credentials, redact_url
 
 if TYPE_CHECKING:
     from rsa_ray.models import ModelEntry
@@ -80,7 +83,7 @@ def parse_entry(raw: Any, position: int = 0, base_url: str | None = None,
 
     Example:
         >>> entry = parse_entry({"model_id": "m1", "source": "torchvision", "task_type": "semantic",
-        ...     "architecture": {"target": "resnet18"}, "layers": ["layer4"]})
+        ...     "architecture": {"target": "resnet18"}, "layers": ["layer4"], "seed": 0})
         >>> entry.default_layer, entry.weights
         ('layer4', None)
     """
@@ -103,12 +106,16 @@ def parse_entry(raw: Any, position: int = 0, base_url: str | None = None,
     if weights is not None and base_url is not None:
         weights = WeightsRef(resolve_path(weights.path, base_url), weights.sha256)
     layers, default_layer = check_layers(raw, entry)
+    architecture = check_architecture(raw.get("architecture"), entry, source)
+    if architecture is not None and architecture.config is not None and base_url is not None:
+        config = WeightsRef(resolve_path(architecture.config.path, base_url), architecture.config.sha256)
+        architecture = dataclasses.replace(architecture, config=config)
     try:
         parsed = ModelEntry(
-            model_id=model_id, source=source, architecture=check_architecture(raw.get("architecture"), entry, source),
+            model_id=model_id, source=source, architecture=architecture,
             weights=weights, layers=layers, default_layer=default_layer,
             preprocessing=check_preprocessing(raw.get("preprocessing"), entry), task=task, task_type=task_type,
-            training=check_training(raw.get("training"), entry),
+            training=check_training(raw.get("training"), entry), seed=check_seed(raw.get("seed"), entry, source, weights),
         )
     except (TypeError, ValueError) as error:
         if isinstance(error, ManifestError):
@@ -242,17 +249,11 @@ def load_manifest(url: str, storage_options: Mapping[str, Any] | None = None,
         raise ManifestError(f"manifest {shown}: the URL must not hold credentials; pass them as storage options "
                             "or in the environment")
     try:
-        with fsspec.open(url, "rt", encoding="utf-8", **dict(storage_options or {})) as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"manifest {shown} does not exist") from None
+        with file_errors(f"manifest {shown} does not exist", f"reading manifest {shown}"):
+            with fsspec.open(url, "rt", encoding="utf-8", **dict(storage_options or {})) as handle:
+                text = handle.read()
     except UnicodeDecodeError as error:
         raise ManifestError(f"manifest {shown}: is not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except Exception as error:
-        if not is_io_failure(error):
-            raise
-        raise StoreUnavailableError(f"reading manifest {shown} failed: {type(error).__name__}: "
-                                    f"{redact_text(error)}") from None
     try:
         document = json.loads(text) if url.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as error:

@@ -1,4 +1,4 @@
-"""The model registry in the store: one Zarr group ``models/{model_id}`` per model, its entry as attributes.
+"""The model registry in the store: one Zarr group ``models/{model_id}`` per model, its model entry as attributes.
 
 Entries are ``rsa_ray.models.ModelEntry`` values, stored as ``entry_to_dict(entry)`` under the
 ``registry_entry`` attribute and read back with ``entry_from_dict``. The group documents are
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from storage.backend import Backend, backend_errors
 from storage.entry_documents import group_document
-from storage.entry_fields import fail
+from storage.manifest_fields import fail
 from storage.errors import CorruptEntryError, EntryConflictError, EntryNotFoundError
 from storage.manifest import is_location_independent, parse_entry
 from storage.names import validate_id
@@ -44,11 +44,11 @@ def _entry(backend: Backend, model_id: str, document: dict[str, Any]) -> ModelEn
                                 f"parse ({error}); register it again with replace=True") from None
 
 
-def check_registrable(entry: Any, position: int = 0, allow_torchscript: bool = False) -> dict[str, Any]:
-    """The stored form of an entry, once it passes the manifest's checks and its weights path is absolute.
+def check_registrable(model_entry: Any, position: int = 0, allow_torchscript: bool = False) -> dict[str, Any]:
+    """The stored form of a model entry, once it passes the manifest's checks and its weights path is absolute.
 
     Raises:
-        TypeError: If ``entry`` is not an ``rsa_ray.models.ModelEntry``.
+        TypeError: If ``model_entry`` is not an ``rsa_ray.models.ModelEntry``.
         ManifestError: Naming the entry and field (e.g. no weights sha256, a relative weights path,
             credentials in the weights URL).
 
@@ -61,17 +61,17 @@ def check_registrable(entry: Any, position: int = 0, allow_torchscript: bool = F
     """
     from rsa_ray.models import ModelEntry, entry_to_dict
 
-    if not isinstance(entry, ModelEntry):
-        raise TypeError(f"register_models takes rsa_ray.models.ModelEntry values, got {type(entry).__name__} "
+    if not isinstance(model_entry, ModelEntry):
+        raise TypeError(f"register_models takes rsa_ray.models.ModelEntry values, got {type(model_entry).__name__} "
                         f"at position {position}")
-    document = json.loads(json.dumps(entry_to_dict(entry)))
+    document = json.loads(json.dumps(entry_to_dict(model_entry)))
     parse_entry(document, position, allow_torchscript=allow_torchscript)  # the same rules as a manifest: safe names, sha256, task type...
-    if entry.weights is not None and has_credentials(entry.weights.path):  # the registry is read by everyone
-        raise fail(repr(entry.model_id), "weights.path", f"must not hold credentials, got "
-                   f"{redact_url(entry.weights.path)!r}; pass them as storage options or in the environment")
-    if entry.weights is not None and not is_location_independent(entry.weights.path):
-        raise fail(repr(entry.model_id), "weights.path", f"must be a URL or an absolute path in the registry, got "
-                   f"{entry.weights.path!r}; load manifests with load_manifest (or parse_manifest with base_url)")
+    if model_entry.weights is not None and has_credentials(model_entry.weights.path):  # the registry is read by everyone
+        raise fail(repr(model_entry.model_id), "weights.path", f"must not hold credentials, got "
+                   f"{redact_url(model_entry.weights.path)!r}; pass them as storage options or in the environment")
+    if model_entry.weights is not None and not is_location_independent(model_entry.weights.path):
+        raise fail(repr(model_entry.model_id), "weights.path", f"must be a URL or an absolute path in the registry, got "
+                   f"{model_entry.weights.path!r}; load manifests with load_manifest (or parse_manifest with base_url)")
     return document
 
 
@@ -136,7 +136,7 @@ def get_document(backend: Backend, model_id: str) -> dict[str, Any]:
 
 
 def get(backend: Backend, model_id: str) -> ModelEntry:
-    """The registered entry of ``model_id``.
+    """The registered model entry of ``model_id``.
 
     Raises:
         EntryNotFoundError: If the model is not registered.
@@ -145,11 +145,11 @@ def get(backend: Backend, model_id: str) -> ModelEntry:
 
 
 def get_many(backend: Backend, model_ids: Iterable[str]) -> tuple[ModelEntry, ...]:
-    """The registered entries of ``model_ids``, in that order, in one batched read.
+    """The registered model entries of ``model_ids``, in that order, in one batched read.
 
     Raises:
         EntryNotFoundError: Naming the first model that is not registered.
-        CorruptEntryError: If a stored entry does not parse.
+        CorruptEntryError: If a stored model entry does not parse.
     """
     model_ids = list(model_ids)
     found = get_documents(backend, model_ids)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from storage import claims, entries, entry_documents, locks, probes, reading, registry, similarity, tables, weights, work_log
-from storage.backend import Backend, backend_errors, normalize_url
+from storage.backend import Backend, backend_errors, local_folder, normalize_url
 from storage.entries import EntryLayout
 from storage.entry_documents import group_document
 from storage.errors import EntryShapeError
@@ -42,7 +42,7 @@ ACTIVATION_DTYPES = ("float16", "float32")
 # Terms per stored chunk of an RDM or rank vector (1 MiB of float32): small enough that one chunk
 # of every model of a large zoo fits a similarity task's memory, large enough for object storage.
 VECTOR_CHUNK_TERMS = 2**16
-# The root group and its top-level groups (DESIGN.md §3), created when a store is first opened.
+# The root group and its top-level groups (docs/design.md, "The store"), created when a store is first opened.
 _GROUPS = ("", "probes/", "models/", "activations/", "rdms/", "ranks/", "similarity/")
 
 
@@ -107,6 +107,15 @@ class Store:
     def _backend(self) -> Backend:
         return Backend.open(self.url, self.storage_options)
 
+    def local_folder(self) -> str | None:
+        """The folder of a local store (a ``file://`` URL), or None for any other (``s3://``, ``memory://``...).
+
+        Example:
+            >>> Store("file:///data/rsa-store").local_folder(), Store("s3://bucket/store").local_folder()
+            ('/data/rsa-store', None)
+        """
+        return local_folder(self.url)
+
     # Probe sets ------------------------------------------------------------------------------
 
     def add_probe_set(self, images: np.ndarray, ids: Sequence[str], source: str,
@@ -150,7 +159,7 @@ class Store:
     def register_models(self, models: Iterable[ModelEntry], replace: bool = False) -> tuple[str, ...]:
         """Registers ``rsa_ray.models.ModelEntry`` values; returns the ids newly written.
 
-        Each entry must pass the manifest's checks, with a weights sha256 and a URL or absolute
+        Each model entry must pass the manifest's checks, with a weights sha256 and a URL or absolute
         weights path (:func:`storage.load_manifest` resolves relative ones).
 
         Raises:
@@ -195,7 +204,7 @@ class Store:
         return registry.get(self._backend, model_id)
 
     def models(self, model_ids: Sequence[str]) -> tuple[ModelEntry, ...]:
-        """The entries of ``model_ids``, in that order, in one batched read."""
+        """The registered model entries of ``model_ids``, in that order, in one batched read."""
         return registry.get_many(self._backend, model_ids)
 
     def model_ids(self) -> tuple[str, ...]:
@@ -229,7 +238,7 @@ class Store:
         return weights.fetch_weights(uri, reference["sha256"], cache_dir or weights.default_cache_dir(),
                                      self.storage_options if same_protocol else None)
 
-    # Per-(probe set, model, layer) entries ------------------------------------------------------
+    # Entries: one array per (probe set, model, layer) and kind -------------------------------------
 
     def provenance(self, key: EntryKey) -> Provenance:
         """The provenance an entry for ``key`` gets by default: from the registry and the probe set.
@@ -354,10 +363,8 @@ class Store:
 
     def _write_vector(self, kind: EntryKind, key: EntryKey, vector: np.ndarray, provenance: Provenance | None,
                       extra: Mapping[str, Any], overwrite: bool, identity: EntryIdentity | None) -> str:
-        from rsa_ray.rdm import condensed_length  # imported here: rsa_ray pulls in scipy, writers need none
-
         path = key.path(kind)
-        expected = (condensed_length(self.probe_set(key.probe_id).n_images),)
+        expected = (self.vector_terms(key.probe_id),)
         vector = np.asarray(vector)
         if vector.shape != expected or vector.dtype.name not in ("float32", "float64"):
             raise EntryShapeError(f"{kind.value} {path!r}: expected float32/float64 of shape {expected} "
@@ -413,6 +420,18 @@ class Store:
         paths = [EntryKey(probe_id, model_id, layer).path(EntryKind.RANKS) for model_id in model_ids]
         return reading.read_many(self._backend, paths, terms, out)
 
+    def vector_terms(self, probe_id: str) -> int:
+        """Terms L of this probe set's condensed RDMs and rank vectors: M (M - 1) / 2 for M images.
+
+        Example:
+            >>> store = Store.open("memory://vector-terms-example")
+            >>> store.vector_terms(store.add_probe_set(np.zeros((5, 2, 2, 3), np.uint8), list("abcde"), "zeros"))
+            10
+        """
+        from rsa_ray.rdm import condensed_length  # imported here: rsa_ray pulls in scipy, writers need none
+
+        return condensed_length(self.probe_set(probe_id).n_images)
+
     def vector_chunk_terms(self, probe_id: str) -> int:
         """Terms per stored chunk of this probe set's RDMs and rank vectors (at most L).
 
@@ -420,9 +439,7 @@ class Store:
             >>> store.vector_chunk_terms(probe_id)  # doctest: +SKIP
             124750
         """
-        from rsa_ray.rdm import condensed_length
-
-        return min(VECTOR_CHUNK_TERMS, condensed_length(self.probe_set(probe_id).n_images))
+        return min(VECTOR_CHUNK_TERMS, self.vector_terms(probe_id))
 
     def layout(self, key: EntryKey, kind: EntryKind | str = EntryKind.ACTIVATIONS) -> EntryLayout:
         """An existing entry's layout: shape, chunking, completeness and pending row ranges."""
@@ -515,7 +532,8 @@ class Store:
         """The complete similarity versions of (probe set, layer), oldest first."""
         return similarity.versions(self._backend, probe_id, layer)
 
-    def claim(self, work: str, lease_seconds: float | None = None, wait_seconds: float = claims.DEFAULT_CLAIM_WAIT):
+    def claim(self, work: str, lease_seconds: float | None = None,
+              wait_seconds: float = claims.DEFAULT_CLAIM_WAIT) -> AbstractContextManager[locks.Lock]:
         """A context manager holding the claim on ``work`` (an entry path), waiting while another run holds it.
 
         See :mod:`storage.claims`: the holder calls ``check()`` on what it yields before each write; the

@@ -1,6 +1,6 @@
 """Fetching model weights from any fsspec URL into a local, sha256-verified cache.
 
-DESIGN.md §2: ``storage`` fetches the bytes and checks their sha256; ``rsa_ray.models``
+As docs/design.md ("Layers") has it: ``storage`` fetches the bytes and checks their sha256; ``rsa_ray.models``
 then builds the module from the local file. A local file is checked where it is;
 anything else is downloaded once into ``cache_dir/<sha256>/<basename>`` (a temporary
 file, then an atomic rename, so concurrent fetchers never see half a file) and
@@ -22,9 +22,8 @@ from urllib.parse import urlsplit
 
 import fsspec
 
-from storage.backend import is_io_failure
-from storage.errors import StoreUnavailableError
-from storage.redaction import redact_text, redact_url
+from storage.backend import file_errors
+from storage.redaction import redact_url
 
 __all__ = ["default_cache_dir", "fetch_weights", "is_local"]
 _CHUNK = 1 << 20
@@ -76,19 +75,14 @@ def _download(uri: str, sha256: str, destination: str, storage_options: Mapping[
     """Streams ``uri`` into a temporary file beside ``destination``, hashing it; renames only if it matches."""
     os.makedirs(os.path.dirname(destination), exist_ok=True)
     temporary = f"{destination}.{uuid.uuid4().hex}.partial"
+    shown = redact_url(uri)
     try:
-        with fsspec.open(uri, "rb", **dict(storage_options)) as source, open(temporary, "wb") as target:
-            actual = _sha256_of(source, target)
-        if actual != sha256:
-            raise _integrity_error(uri, sha256, actual)
-        os.replace(temporary, destination)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"weights {redact_url(uri)} do not exist") from None
-    except Exception as error:
-        if not is_io_failure(error):
-            raise
-        raise StoreUnavailableError(f"fetching weights {redact_url(uri)} failed: {type(error).__name__}: "
-                                     f"{redact_text(error)}") from error
+        with file_errors(f"weights {shown} do not exist", f"fetching weights {shown}"):
+            with fsspec.open(uri, "rb", **dict(storage_options)) as source, open(temporary, "wb") as target:
+                actual = _sha256_of(source, target)
+            if actual != sha256:
+                raise _integrity_error(uri, sha256, actual)
+            os.replace(temporary, destination)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)

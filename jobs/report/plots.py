@@ -1,24 +1,29 @@
 """The report's figures: the paper's taxonomy heatmap and dendrogram (Fig. 4),
-per-layer matrices side by side (Fig. 5) and ranking bars (Fig. 8).
+per-layer matrices side by side (Fig. 5), ranking bars (Fig. 8), and the
+transfer-validation plots (similarity vs performance, agreement per target,
+consistency of rankings).
 
 Colours name task types with the Okabe–Ito palette, which stays distinct for
-colour-blind readers. Every function writes one PNG and returns its path.
+colour-blind readers. Every function writes one PNG (through :func:`save_figure`)
+and returns its path. The backend is the process's: ``rsa-ray`` selects the
+file-only Agg backend once, when it starts (``jobs.cli.main``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Patch
+from scipy.cluster import hierarchy
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from scipy.cluster import hierarchy  # noqa: E402
+from rsa_ray.source_ranking import RankedCandidate
 
-from rsa_ray.ranking import RankedCandidate  # noqa: E402
+if TYPE_CHECKING:
+    import pandas as pd
 
 TASK_TYPE_COLOURS: dict[str, str] = {
     "2d": "#0072B2",
@@ -79,7 +84,7 @@ def plot_similarity_heatmap(
     axes.set_title(title)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="similarity")
     _legend(axes, ordered_types, loc="upper left", bbox_to_anchor=(1.25, 1.0))
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_dendrogram(linkage: np.ndarray, names: Sequence[str], task_types: Sequence[str], path: str | Path) -> Path:
@@ -97,7 +102,7 @@ def plot_dendrogram(linkage: np.ndarray, names: Sequence[str], task_types: Seque
     axes.set_ylabel("1 − similarity")
     axes.set_title("Task taxonomy (average linkage)")
     _legend(axes, task_types, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_ranking_bars(
@@ -126,7 +131,7 @@ def plot_ranking_bars(
     axes.set_title(f"Which model to finetune from for {target}")
     axes.set_xlim(min(0.0, min(c.score for c in shown) * 1.1), max(c.score for c in shown) * 1.18 + 1e-9)
     _legend(axes, [task_type_of.get(c.name, "other") for c in shown], loc="lower right", fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_layer_matrices(
@@ -157,10 +162,103 @@ def plot_layer_matrices(
         _colour_tick_labels(axes.get_yticklabels(), ordered_types)
         figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
     figure.suptitle("Similarity per layer (same model order)")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
-def _save(figure, path: str | Path) -> Path:
+def plot_transfer_scatter(summary: pd.DataFrame, target: str, metric_name: str, path: str | Path) -> Path:
+    """Similarity to the target vs held-out metric after finetuning, one point per candidate; control as a line.
+
+    Args:
+        summary: One row per candidate: ``candidate``, ``similarity``, ``metric_mean``, ``metric_std``,
+            ``control_metric`` (the random-init control's mean metric, the same in every row).
+        target: The target's name (the title).
+        metric_name: The held-out metric (the y label).
+        path: The PNG to write.
+
+    Example:
+        >>> import pandas as pd
+        >>> summary = pd.DataFrame({"candidate": ["a", "b"], "similarity": [0.5, 0.2], "metric_mean": [0.9, 0.4],
+        ...                         "metric_std": [0.1, None], "control_metric": [0.3, 0.3]})
+        >>> plot_transfer_scatter(summary, "t", "accuracy", "/tmp/s.png").name
+        's.png'
+    """
+    figure, axes = plt.subplots(figsize=(6.5, 4.8))
+    axes.errorbar(summary["similarity"], summary["metric_mean"], yerr=summary["metric_std"].fillna(0), fmt="o", color="#0072B2")
+    for _, row in summary.iterrows():
+        axes.annotate(row["candidate"], (row["similarity"], row["metric_mean"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    control = summary["control_metric"].iloc[0] if len(summary) else np.nan
+    if np.isfinite(control):
+        axes.axhline(control, color="#D55E00", linestyle="--", label="random-init control")
+        axes.legend(fontsize=8)
+    axes.set_xlabel("RSA similarity to the target's small model (Spearman r_s)")
+    axes.set_ylabel(f"held-out {metric_name} after finetuning (higher is better)")
+    axes.set_title(f"Transfer to {target}")
+    return save_figure(figure, path)
+
+
+def plot_agreement_per_target(per_target: pd.DataFrame, path: str | Path) -> Path:
+    """Per target, the Spearman and Pearson correlation of RSA similarity with transfer performance.
+
+    Args:
+        per_target: One row per target: ``target``, ``spearman``, ``pearson`` (NaN drawn as 0).
+        path: The PNG to write.
+
+    Example:
+        >>> import pandas as pd
+        >>> per_target = pd.DataFrame({"target": ["a", "b"], "spearman": [0.5, None], "pearson": [0.4, 0.1]})
+        >>> plot_agreement_per_target(per_target, "/tmp/p.png").name
+        'p.png'
+    """
+    figure, axes = plt.subplots(figsize=(7.5, 0.8 + 0.3 * len(per_target)))
+    positions = np.arange(len(per_target))[::-1]
+    axes.barh(positions - 0.2, per_target["spearman"].fillna(0), height=0.4, label="Spearman", color="#0072B2")
+    axes.barh(positions + 0.2, per_target["pearson"].fillna(0), height=0.4, label="Pearson", color="#E69F00")
+    axes.set_yticks(positions, per_target["target"])
+    axes.axvline(0, color="black", linewidth=0.8)
+    axes.set_xlabel("correlation of RSA similarity with transfer performance")
+    axes.legend(fontsize=8)
+    return save_figure(figure, path)
+
+
+def plot_consistency(table: pd.DataFrame, path: str | Path) -> Path:
+    """Ranking agreement vs probe count, vs training stage, and per wide-vs-small target swap (supplement S3).
+
+    Args:
+        table: One row per setting: ``analysis`` (``probe_images``, ``training_stage`` or ``model_size``),
+            ``setting``, ``x``, ``mean`` and ``min``.
+        path: The PNG to write.
+
+    Example:
+        >>> import pandas as pd
+        >>> table = pd.DataFrame({"analysis": ["probe_images", "training_stage", "model_size"], "setting": ["20", "0.5", "a"],
+        ...                       "x": [20, 0.5, None], "mean": [0.8, 0.7, 0.9], "min": [0.6, 0.5, 0.9]})
+        >>> plot_consistency(table, "/tmp/c.png").name
+        'c.png'
+    """
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for axis, analysis, label in zip(axes, ("probe_images", "training_stage"), ("probe images", "fraction of training")):
+        part = table[table["analysis"] == analysis]
+        axis.plot(part["x"], part["mean"], "o-", label="mean over targets")
+        axis.plot(part["x"], part["min"], "s--", label="worst target")
+        axis.set_xlabel(label)
+        axis.set_ylabel("ranking correlation with reference")
+        axis.legend(fontsize=8)
+    part = table[table["analysis"] == "model_size"]
+    axes[2].bar(range(len(part)), part["mean"], color="#009E73")
+    axes[2].set_xticks(range(len(part)), part["setting"], rotation=20, fontsize=7)
+    axes[2].set_ylabel("ranking correlation, wide vs small target")
+    for axis, title in zip(axes, ("vs probe count", "vs training stage", "vs model size")):
+        axis.set_title(title)
+    return save_figure(figure, path)
+
+
+def save_figure(figure, path: str | Path) -> Path:
+    """Lays the figure out, writes it as a 110-dpi PNG (creating the folder) and closes it.
+
+    Example:
+        >>> save_figure(plt.figure(), "/tmp/empty.png").name
+        'empty.png'
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()

@@ -1,4 +1,4 @@
-"""Datasets: the procedural offline mini-Taskonomy and loaders for real images.
+"""Datasets: the procedural offline mini-Taskonomy, loaders for real images, and target splits.
 
 Everything here is numpy (plus scikit-learn / scikit-image / Pillow for the
 bundled real images, imported inside their loaders); nothing downloads.
@@ -22,6 +22,7 @@ from rsa_ray.datasets.real_images import (
     load_sklearn_sample_images,
 )
 from rsa_ray.datasets.scene_sampling import SEMANTIC_CLASSES, SHAPE_CLASSES, RendererConfig
+from rsa_ray.datasets.target_splits import RenderedTargets, TargetSplits, split_indices
 from rsa_ray.datasets.tasks import (
     MINI_TASKONOMY_TASKS,
     InputCorruption,
@@ -42,8 +43,10 @@ __all__ = [
     "LossKind",
     "MiniTaskonomy",
     "ProbeImages",
+    "RenderedTargets",
     "RendererConfig",
     "TargetKind",
+    "TargetSplits",
     "TaskSpec",
     "TaskType",
     "labels_for_tasks",
@@ -54,6 +57,7 @@ __all__ = [
     "load_sklearn_digits",
     "load_sklearn_sample_images",
     "render_mini_taskonomy",
+    "split_indices",
     "task_arrays",
     "task_by_name",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from rsa_ray.datasets.scene_sampling import MAX_OBJECTS, ROOM_CLASSES, SceneParameters
+from rsa_ray.datasets.scene_sampling import MAX_OBJECTS, SceneParameters
 
 _LUMA = np.array([0.299, 0.587, 0.114])
 _HARRIS_K = 0.05
@@ -145,8 +145,3 @@ def camera_pose(params: SceneParameters) -> np.ndarray:
 def vanishing_directions(world_to_camera: np.ndarray) -> np.ndarray:
     """The room's three axis directions (its vanishing directions) in camera coordinates, [B, 9]."""
     return world_to_camera.transpose(0, 2, 1).reshape(world_to_camera.shape[0], 9)
-
-
-def is_object(semantic: np.ndarray) -> np.ndarray:
-    """Whether each pixel's semantic class is an object (not floor, wall or ceiling)."""
-    return semantic >= len(ROOM_CLASSES)

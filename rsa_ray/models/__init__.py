@@ -18,7 +18,7 @@ from rsa_ray.models.builders import build_model, instantiate_architecture
 from rsa_ray.models.encoder_decoder import ENCODER_LAYERS, EncoderDecoder, build_encoder_decoder
 from rsa_ray.models.entry import ArchitectureSpec, ModelEntry, ModelSource, TrainingRecord, WeightsRef
 from rsa_ray.models.hub import build_timm_model, build_torchvision_model
-from rsa_ray.models.inference import ComputeDtype, InferenceOptions, extract_features, predict
+from rsa_ray.models.inference import ComputeDtype, InferenceOptions, extract_features, forward_batches, predict
 from rsa_ray.models.layers import LayerNotFoundError, capture_layers, flatten_per_image, layer_names, resolve_layers
 from rsa_ray.models.manifest import (
     MANIFEST_FORMAT,
@@ -26,6 +26,7 @@ from rsa_ray.models.manifest import (
     ZooManifest,
     entry_from_dict,
     entry_to_dict,
+    final_models,
     read_manifest,
     write_manifest,
 )
@@ -78,8 +79,10 @@ __all__ = [
     "entry_from_dict",
     "entry_to_dict",
     "extract_features",
+    "final_models",
     "find_architecture",
     "flatten_per_image",
+    "forward_batches",
     "instantiate_architecture",
     "layer_names",
     "load_safetensors",

@@ -6,7 +6,11 @@ The operator controls what is registered:
 * builders that installed packages declare as Python entry points in the group
   ``rsa_ray.architectures`` (the entry point's name is the registered name; it is
   loaded only when that name is asked for);
-* torchvision and timm models by name, for sources ``torchvision`` and ``timm``.
+* torchvision and timm models by name, for sources ``torchvision`` and ``timm``;
+* Hugging Face ``transformers`` model classes from an allow-list, for source ``transformers``
+  (:mod:`rsa_ray.models.transformers_source`);
+* MTCNN's P-, R- and O-Net under their exact names (``facenet_pytorch.mtcnn.PNet`` ...), read
+  from the installed ``facenet-pytorch`` package when asked for (:mod:`rsa_ray.models.mtcnn`).
 
 A target is looked up as one exact name in that registry: nothing a manifest says
 is imported, and no attribute path is walked. Keyword arguments are checked
@@ -44,11 +48,13 @@ from rsa_ray.models.hub import (
     check_hub_kwargs,
     check_hub_name,
 )
+from rsa_ray.models.mtcnn import build_mtcnn_onet, build_mtcnn_pnet, build_mtcnn_rnet
+from rsa_ray.models.transformers_source import build_transformers_model, check_transformers_spec
 
 ENTRY_POINT_GROUP = "rsa_ray.architectures"
 _HUB_SOURCES = {ModelSource.TORCHVISION: TORCHVISION, ModelSource.TIMM: TIMM}
 _KEYWORD_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-_NAMES_SHOWN = 8
+_NAMES_SHOWN = 12
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,9 @@ class ArchitectureBuilder:
 
 BUILTIN_ARCHITECTURES: Mapping[str, ArchitectureBuilder] = MappingProxyType({
     "rsa_ray.models.encoder_decoder:build_encoder_decoder": ArchitectureBuilder(build_encoder_decoder),
+    "facenet_pytorch.mtcnn.PNet": ArchitectureBuilder(build_mtcnn_pnet),
+    "facenet_pytorch.mtcnn.RNet": ArchitectureBuilder(build_mtcnn_rnet),
+    "facenet_pytorch.mtcnn.ONet": ArchitectureBuilder(build_mtcnn_onet),
 })
 
 
@@ -173,6 +182,11 @@ def find_architecture(target: str) -> ArchitectureBuilder:
     return _load(entry_point)
 
 
+def _check_config_source(spec: ArchitectureSpec, source: ModelSource) -> None:
+    if spec.config is not None and source is not ModelSource.TRANSFORMERS:
+        raise ArchitectureError("architecture.config", f"is only for source transformers, not {source.value}")
+
+
 def check_architecture(spec: ArchitectureSpec, source: ModelSource | str = ModelSource.SAFETENSORS) -> None:
     """Checks that an entry's architecture names a registered builder and passes only arguments it accepts.
 
@@ -194,9 +208,13 @@ def check_architecture(spec: ArchitectureSpec, source: ModelSource | str = Model
         rsa_ray.models.architecture_kwargs.ArchitectureError: field 'architecture.kwargs.colour' is not an argument ...
     """
     source = ModelSource(source)
+    _check_config_source(spec, source)
     if source in _HUB_SOURCES:
         check_hub_kwargs(_HUB_SOURCES[source], spec.kwargs_dict())
         check_hub_name(_HUB_SOURCES[source], spec.target)
+        return
+    if source is ModelSource.TRANSFORMERS:
+        check_transformers_spec(spec)
         return
     accepted, _ = find_architecture(spec.target).parameters(spec.target)
     check_kwargs(spec.kwargs_dict(), spec.target, accepted)  # a missing required argument is named when built
@@ -226,9 +244,12 @@ def build_architecture(spec: ArchitectureSpec, source: ModelSource | str = Model
         'EncoderDecoder'
     """
     source = ModelSource(source)
+    _check_config_source(spec, source)
     if source in _HUB_SOURCES:
         hub_build = build_torchvision_model if source is ModelSource.TORCHVISION else build_timm_model
         return _built(functools.partial(hub_build, spec.target, spec.kwargs_dict()), spec.target)
+    if source is ModelSource.TRANSFORMERS:
+        return _built(functools.partial(build_transformers_model, spec), spec.target)
     builder = find_architecture(spec.target)
     accepted, required = builder.parameters(spec.target)
     check_kwargs(spec.kwargs_dict(), spec.target, accepted, required)

@@ -10,6 +10,7 @@ TorchScript archives are programs and load only when allowed
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import torch
 from torch import nn
 
 from rsa_ray.models.architecture_kwargs import ArchitectureError
-from rsa_ray.models.architectures import build_architecture
+from rsa_ray.models.architectures import build_architecture, check_architecture
 from rsa_ray.models.entry import ArchitectureSpec, ModelEntry, ModelSource
+from rsa_ray.models.seeding import check_seed, seeded_initialisation
 from rsa_ray.models.torchscript import require_torchscript_allowed
 from rsa_ray.models.weights import load_safetensors, load_state_dict, load_torch_weights_only, verify_sha256
 
@@ -50,6 +52,14 @@ def _weights_path(entry: ModelEntry, weights_path: str | os.PathLike | None, bas
     return path if path.is_absolute() or base_dir is None else Path(base_dir) / path
 
 
+def _with_local_config(spec: ArchitectureSpec, base_dir: str | os.PathLike | None) -> ArchitectureSpec:
+    """The spec with a relative config path made relative to ``base_dir`` (as for weights)."""
+    if spec.config is None or base_dir is None or Path(spec.config.path).is_absolute():
+        return spec
+    config = dataclasses.replace(spec.config, path=os.fspath(Path(base_dir) / spec.config.path))
+    return dataclasses.replace(spec, config=config)
+
+
 def _load_into(module: nn.Module, state_dict: dict[str, torch.Tensor], model_id: str) -> None:
     try:
         result = module.load_state_dict(state_dict, strict=False)
@@ -79,7 +89,8 @@ def build_model(
             by the environment variable ``RSA_RAY_ALLOW_TORCHSCRIPT=1``.
 
     Returns:
-        The model, in eval mode.
+        The model, in eval mode. A model with a ``seed`` is initialised from it (torch's generator is
+        seeded for the build and restored after), before any weights are loaded.
 
     Raises:
         TorchScriptDisabledError: For a TorchScript entry while TorchScript is not allowed.
@@ -88,7 +99,8 @@ def build_model(
         WeightsIntegrityError: If the file's sha256 differs from the entry's.
         UnsafeCheckpointError: If a torch checkpoint needs code to unpickle.
         ValueError: If the weights do not fit the architecture.
-        ImportError: For a torchvision/timm model when that library is missing.
+        MissingSeedError: For a torchvision/timm/transformers model with neither weights nor a seed.
+        ImportError: For a torchvision/timm/transformers model when that library is missing.
 
     Example:
         >>> from rsa_ray.models.manifest import example_entry
@@ -100,8 +112,12 @@ def build_model(
         path = _weights_path(entry, weights_path, base_dir)
         verify_sha256(path, expected)
         return torch.jit.load(os.fspath(path), map_location="cpu").eval()
+    spec = _with_local_config(entry.architecture, base_dir)
     try:
-        module = build_architecture(entry.architecture, entry.source)
+        check_architecture(spec, entry.source)  # a refused architecture is named before a missing seed
+        check_seed(entry)
+        with seeded_initialisation(entry.seed):
+            module = build_architecture(spec, entry.source)
     except ArchitectureError as error:
         raise error.for_model(entry.model_id) from None
     if entry.weights is not None or weights_path is not None:

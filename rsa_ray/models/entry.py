@@ -27,7 +27,9 @@ class ModelSource(str, enum.Enum):
     * ``TORCHSCRIPT``: a TorchScript archive (``torch.jit.save``); no architecture. A program, so off
       unless allowed (:mod:`rsa_ray.models.torchscript`).
     * ``TORCHVISION`` / ``TIMM``: a model by name from those libraries (optional
-      dependencies), randomly initialised unless weights are given.
+      dependencies), initialised from the entry's ``seed`` unless weights are given.
+    * ``TRANSFORMERS``: a Hugging Face ``transformers`` model class from an allow-list, built from
+      the config file the architecture points at (:mod:`rsa_ray.models.transformers_source`).
     """
 
     SAFETENSORS = "safetensors"
@@ -35,6 +37,11 @@ class ModelSource(str, enum.Enum):
     TORCHSCRIPT = "torchscript"
     TORCHVISION = "torchvision"
     TIMM = "timm"
+    TRANSFORMERS = "transformers"
+
+
+# Sources whose model is built by a library and may run without a weights file (then from ``seed``).
+LIBRARY_SOURCES = (ModelSource.TORCHVISION, ModelSource.TIMM, ModelSource.TRANSFORMERS)
 
 
 def _freeze_kwargs(kwargs: Mapping[str, _Scalar] | tuple) -> tuple[tuple[str, _Scalar], ...]:
@@ -56,6 +63,7 @@ class ArchitectureSpec:
         target: A registered builder name (e.g. ``"rsa_ray.models.encoder_decoder:build_encoder_decoder"``)
             for state-dict sources, or the model name (``"resnet18"``) for torchvision and timm.
         kwargs: Keyword arguments as sorted ``(name, scalar)`` pairs (a mapping is accepted).
+        config: A configuration file and its sha256 (source ``transformers`` only), else None.
 
     Example:
         >>> spec = ArchitectureSpec("rsa_ray.models.encoder_decoder:build_encoder_decoder", {"out_channels": 1})
@@ -65,6 +73,7 @@ class ArchitectureSpec:
 
     target: str
     kwargs: tuple[tuple[str, _Scalar], ...] = ()
+    config: WeightsRef | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kwargs", _freeze_kwargs(self.kwargs))
@@ -146,6 +155,9 @@ class ModelEntry:
         task: The task it was trained for ("" if unknown).
         task_type: The task's type (``2d``, ``3d``, ``semantic``, ``geometric``) or "".
         training: Provenance for zoo models, else None.
+        seed: Seed of the random initialisation, applied before the model is built; required for a
+            library model (torchvision, timm, transformers) without weights, so that every run builds
+            the same network.
     """
 
     model_id: str
@@ -158,6 +170,7 @@ class ModelEntry:
     task: str = ""
     task_type: str = ""
     training: TrainingRecord | None = None
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", ModelSource(self.source))
@@ -173,6 +186,8 @@ class ModelEntry:
             raise ValueError(f"model {self.model_id!r}: source {self.source.value} needs a weights file")
         if self.default_layer not in self.layers:
             raise ValueError(f"model {self.model_id!r}: default_layer {self.default_layer!r} is not in layers {self.layers}")
+        if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0):
+            raise ValueError(f"model {self.model_id!r}: seed must be a whole number >= 0, got {self.seed!r}")
 
     def canonical_json(self) -> str:
         """Canonical JSON of the entry (sorted keys), e.g. for content ids.

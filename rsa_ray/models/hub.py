@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import ModuleType
 
 from torch import nn
 
@@ -21,7 +22,6 @@ from rsa_ray.models.architecture_kwargs import UnknownArchitectureError, check_k
 
 TORCHVISION = "torchvision"
 TIMM = "timm"
-HUB_LIBRARIES = (TORCHVISION, TIMM)
 # Model constructor arguments worth setting from a manifest; anything else is refused as unknown.
 HUB_ACCEPTED_KWARGS: Mapping[str, frozenset[str]] = {
     TORCHVISION: frozenset({"num_classes", "dropout", "attention_dropout", "aux_logits", "init_weights",
@@ -99,7 +99,7 @@ def check_hub_kwargs(library: str, kwargs: Mapping[str, object]) -> dict[str, ob
     return {name: value for name, value in kwargs.items() if name not in no_fetch}
 
 
-def _import_optional(module_name: str, extra: str):
+def _import_optional(module_name: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module_name)
     except ImportError as error:
@@ -107,6 +107,20 @@ def _import_optional(module_name: str, extra: str):
             f"{module_name} is needed for this model but is not installed; install it (e.g. `pip install {extra}`) "
             "in an environment whose torch build it supports"
         ) from error
+
+
+# Per library: the module holding its constructors, and how to build a randomly initialised model from it.
+_CONSTRUCTORS: Mapping[str, tuple[str, Callable[..., nn.Module]]] = {
+    TORCHVISION: ("torchvision.models", lambda module, name, kwargs: module.get_model(name, weights=None, **kwargs)),
+    TIMM: ("timm", lambda module, name, kwargs: module.create_model(name, pretrained=False, **kwargs)),
+}
+
+
+def _build_hub_model(library: str, name: str, kwargs: Mapping[str, object] | None) -> nn.Module:
+    passed = check_hub_kwargs(library, dict(kwargs or {}))
+    check_hub_name(library, name)
+    module_name, construct = _CONSTRUCTORS[library]
+    return construct(_import_optional(module_name, library), name, passed)
 
 
 def build_torchvision_model(name: str, kwargs: Mapping[str, object] | None = None) -> nn.Module:
@@ -124,24 +138,15 @@ def build_torchvision_model(name: str, kwargs: Mapping[str, object] | None = Non
     Example:
         >>> build_torchvision_model("resnet18")  # doctest: +SKIP
     """
-    passed = check_hub_kwargs(TORCHVISION, dict(kwargs or {}))
-    check_hub_name(TORCHVISION, name)
-    models = _import_optional("torchvision.models", "torchvision")
-    return models.get_model(name, weights=None, **passed)
+    return _build_hub_model(TORCHVISION, name, kwargs)
 
 
 def build_timm_model(name: str, kwargs: Mapping[str, object] | None = None) -> nn.Module:
-    """A timm model by name, with ``pretrained=False``.
+    """A timm model by name (known to ``timm.create_model``), with ``pretrained=False``.
 
-    Raises:
-        ImportError: If timm is not installed.
-        ArchitectureError: If timm has no model of that name, or an argument is refused.
+    Arguments and errors are those of :func:`build_torchvision_model`, for timm.
 
     Example:
-        >>> build_timm_model("resnet18")  # doctest: +SKIP
+        >>> build_timm_model("resnet18", {"num_classes": 10})  # doctest: +SKIP
     """
-    passed = check_hub_kwargs(TIMM, dict(kwargs or {}))
-    check_hub_name(TIMM, name)
-    timm = _import_optional("timm", "timm")
-    return timm.create_model(name, pretrained=False, **passed)
-
+    return _build_hub_model(TIMM, name, kwargs)

@@ -1,4 +1,5 @@
-"""Batched feature extraction: preprocess, run under ``torch.inference_mode``, read layers, flatten.
+"""Batched inference: feature extraction (preprocess, run under ``torch.inference_mode``, read layers,
+flatten) and the one batched forward pass over already-preprocessed inputs (:func:`forward_batches`).
 
 >>> import numpy as np
 >>> from rsa_ray.models.encoder_decoder import build_encoder_decoder
@@ -12,8 +13,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -30,6 +32,8 @@ class ComputeDtype(str, enum.Enum):
     BFLOAT16 = "bfloat16"
     FLOAT16 = "float16"
 
+
+T = TypeVar("T")
 
 _AUTOCAST_DTYPES = {ComputeDtype.BFLOAT16: torch.bfloat16, ComputeDtype.FLOAT16: torch.float16}
 
@@ -105,6 +109,44 @@ def extract_features(
     return {name: np.concatenate(parts) for name, parts in chunks.items()}
 
 
+def forward_batches(
+    model: nn.Module,
+    inputs: torch.Tensor | np.ndarray,
+    batch_size: int,
+    on_outputs: Callable[[torch.Tensor, slice], T],
+    device: str | torch.device | None = None,
+) -> list[T]:
+    """The batched forward pass under ``torch.inference_mode``: ``on_outputs(outputs, rows)`` per batch.
+
+    Args:
+        model: The model, in whatever mode the caller set.
+        inputs: Already-preprocessed inputs; a numpy array is turned into float32 one batch at a time
+            (a whole split is never copied at once).
+        batch_size: Inputs per forward pass.
+        on_outputs: Called with each batch's outputs and the rows of ``inputs`` they belong to,
+            still under inference mode.
+        device: Where each batch is moved before the forward pass (None: left where it is).
+
+    Returns:
+        What ``on_outputs`` returned for each batch, in order.
+
+    Example:
+        >>> forward_batches(torch.nn.Identity(), torch.arange(5.0), 2, lambda outputs, rows: float(outputs.sum()))
+        [1.0, 5.0, 4.0]
+    """
+    results = []
+    with torch.inference_mode():
+        for start in range(0, len(inputs), batch_size):
+            rows = slice(start, start + batch_size)
+            batch = inputs[rows]
+            if isinstance(batch, np.ndarray):
+                batch = torch.from_numpy(np.array(batch, dtype=np.float32))
+            if device is not None:
+                batch = batch.to(device)
+            results.append(on_outputs(model(batch), rows))
+    return results
+
+
 def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     """The model's final outputs for already-preprocessed inputs, batched, under inference mode.
 
@@ -112,8 +154,4 @@ def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 64) -> tor
         >>> predict(torch.nn.Identity(), torch.ones(3, 2)).shape
         torch.Size([3, 2])
     """
-    outputs = []
-    with torch.inference_mode():
-        for start in range(0, len(inputs), batch_size):
-            outputs.append(model(inputs[start : start + batch_size]))
-    return torch.cat(outputs)
+    return torch.cat(forward_batches(model, inputs, batch_size, lambda outputs, _rows: outputs))

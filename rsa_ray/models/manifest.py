@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,20 +70,29 @@ class ZooManifest:
         if duplicates:
             raise ValueError(f"model ids repeat in the manifest: {duplicates}")
 
-    def by_id(self, model_id: str) -> ModelEntry:
-        """The entry with this id.
+    def final_models(self, variant: str | None = None) -> tuple[ModelEntry, ...]:
+        """Fully trained models (no intermediate checkpoints), in manifest order (see :func:`final_models`)."""
+        return final_models(self.models, variant)
 
-        Raises:
-            KeyError: If there is none.
-        """
-        for entry in self.models:
-            if entry.model_id == model_id:
-                return entry
-        raise KeyError(f"no model {model_id!r} in the manifest")
 
-    def final_models(self) -> tuple[ModelEntry, ...]:
-        """Fully trained models (no intermediate checkpoints), in manifest order."""
-        return tuple(e for e in self.models if e.training is None or e.training.checkpoint_fraction == 1.0)
+def final_models(entries: Iterable[ModelEntry], variant: str | None = None) -> tuple[ModelEntry, ...]:
+    """The fully trained models among ``entries`` (no intermediate checkpoints), in their order.
+
+    An entry without a training record is not a checkpoint: it counts as final, of any variant.
+
+    Args:
+        entries: Zoo entries.
+        variant: Keep only this training variant (``"small"``, ``"wide"``); None for all.
+
+    Returns:
+        The final entries.
+
+    Example:
+        >>> [entry.model_id for entry in final_models([example_entry()], variant="small")]
+        ['depth-small']
+    """
+    return tuple(entry for entry in entries if entry.training is None
+                 or (entry.training.checkpoint_fraction == 1.0 and variant in (None, entry.training.variant)))
 
 
 def _plain(value: Any) -> Any:
@@ -107,6 +116,10 @@ def entry_to_dict(entry: ModelEntry) -> dict[str, Any]:
     plain = _plain(entry)
     if entry.architecture is not None:
         plain["architecture"]["kwargs"] = dict(entry.architecture.kwargs)
+        if entry.architecture.config is None:  # absent, not null: entries without one keep their stored form
+            del plain["architecture"]["config"]
+    if entry.seed is None:
+        del plain["seed"]
     return plain
 
 
@@ -114,6 +127,10 @@ def _require(record: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in record:
         raise ValueError(f"{where}: missing field {key!r}")
     return record[key]
+
+
+def _file_ref(record: Mapping[str, Any] | None) -> WeightsRef | None:
+    return None if record is None else WeightsRef(str(record["path"]), record.get("sha256"))
 
 
 def entry_from_dict(record: Mapping[str, Any]) -> ModelEntry:
@@ -134,7 +151,8 @@ def entry_from_dict(record: Mapping[str, Any]) -> ModelEntry:
         return ModelEntry(
             model_id=str(_require(record, "model_id", where)),
             source=_require(record, "source", where),
-            architecture=None if architecture is None else ArchitectureSpec(architecture["target"], architecture.get("kwargs") or {}),
+            architecture=None if architecture is None else ArchitectureSpec(
+                architecture["target"], architecture.get("kwargs") or {}, _file_ref(architecture.get("config"))),
             weights=None if weights is None else WeightsRef(str(weights["path"]), weights.get("sha256")),
             layers=tuple(_require(record, "layers", where)),
             default_layer=str(_require(record, "default_layer", where)),
@@ -142,6 +160,7 @@ def entry_from_dict(record: Mapping[str, Any]) -> ModelEntry:
             task=str(record.get("task", "")),
             task_type=str(record.get("task_type", "")),
             training=None if training is None else TrainingRecord(**training),
+            seed=record.get("seed"),
         )
     except (TypeError, KeyError) as error:
         raise ValueError(f"{where}: malformed entry ({error})") from error

@@ -17,16 +17,10 @@ from cluster.tune_validation import (
 )
 from jobs.cli import build_parser
 from jobs.validate import SUBCOMMAND
+from rsa_ray.datasets import TargetSplits, split_indices
 from rsa_ray.datasets.labelled import load_labelled_task
 from rsa_ray.models import build_zoo_model, read_shipped_zoo
-from rsa_ray.validation import (
-    CONTROL,
-    FinetuneSettings,
-    TargetSplits,
-    encoder_state,
-    finetune_and_evaluate,
-    split_indices,
-)
+from rsa_ray.training import CONTROL, FinetuneSettings, encoder_state, finetune_and_evaluate
 from storage import Store
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]

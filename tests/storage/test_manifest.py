@@ -53,7 +53,7 @@ def test_defaults_default_layer_is_the_last_and_hub_models_need_no_weights():
     parsed = parse_manifest([entry])[0]
     assert (parsed.default_layer, parsed.preprocessing, parsed.task) == ("out", PreprocessingSpec(), "")
     hub = {"model_id": "r18", "source": "timm", "task_type": "semantic", "architecture": {"target": "resnet18"},
-           "layers": ["layer4"]}
+           "layers": ["layer4"], "seed": 0}
     assert parse_manifest({"models": [hub]})[0].weights is None
 
 

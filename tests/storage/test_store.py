@@ -81,7 +81,7 @@ def _full_entries():
                 "weights": {"path": "s3://zoo/scripted.pt", "sha256": "ab" * 32}}
     hub = {"model_id": "resnet", "source": "torchvision", "task_type": "semantic",
            "architecture": {"target": "resnet18", "kwargs": {"num_classes": 10, "weights": None}},
-           "layers": ["layer3", "layer4"], "default_layer": "layer3"}
+           "layers": ["layer3", "layer4"], "default_layer": "layer3", "seed": 0}
     return parse_manifest([checkpoint, scripted, hub])
 
 

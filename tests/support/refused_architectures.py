@@ -7,8 +7,12 @@ check that refusing it also kept its code from running.
 from __future__ import annotations
 
 import dataclasses
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ENCODER_DECODER = "rsa_ray.models.encoder_decoder:build_encoder_decoder"
 CANARY_MODULE = "rsa_ray_canary_module"
@@ -61,9 +65,19 @@ def refused_architectures(canary: Path) -> tuple[RefusedArchitecture, ...]:
 CASE_IDS = tuple(case.case_id for case in refused_architectures(Path("canary")))
 
 
-def write_canary_module(folder: Path, canary: Path) -> None:
-    """A module that touches the canary when imported (what ``importlib:import_module`` would run)."""
-    (folder / f"{CANARY_MODULE}.py").write_text(f"open({str(canary)!r}, 'w').close()\n")
+@pytest.fixture
+def canary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A file the refused forms would create, and a module on ``sys.path`` that creates it when imported.
+
+    A test module uses it by importing it: ``from tests.support.refused_architectures import canary``.
+    """
+    path = tmp_path / "canary"
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / f"{CANARY_MODULE}.py").write_text(f"open({str(path)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(modules))
+    yield path
+    sys.modules.pop(CANARY_MODULE, None)
 
 
 def manifest_entry(case: RefusedArchitecture, model_id: str = "evil") -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""The layering of DESIGN.md §2, enforced: jobs → cluster → storage → rsa_ray."""
+"""The layering of docs/design.md ("Layers"), enforced: jobs → cluster → storage → rsa_ray."""
 
+import pkgutil
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -34,3 +36,12 @@ def test_storage_does_not_load_ray():
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_the_torch_free_contract_names_every_math_module_and_torch_subpackage():
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    torch_free = next(c for c in contracts if "torch" in c.get("forbidden_modules", []))
+    found = list(pkgutil.iter_modules([str(ROOT / "rsa_ray")]))
+    subpackages = {f"rsa_ray.{info.name}" for info in found if info.ispkg}
+    assert subpackages == {m for m in torch_free["forbidden_modules"] if m.startswith("rsa_ray.")}
+    assert set(torch_free["source_modules"]) == {f"rsa_ray.{info.name}" for info in found if not info.ispkg}

@@ -5,6 +5,7 @@ import pytest
 
 from cluster.options import SimilarityOptions
 from cluster.pipeline import FAILURES_TABLE, run_similarity
+from cluster.plan import similarity_work
 from rsa_ray import compute_rdms, similarity_matrix
 from storage import EntryKey
 from tests.integration.cluster.helpers import add_models, make_store
@@ -93,7 +94,7 @@ def test_segmented_similarity_sums_partial_products_over_chunk_aligned_segments(
     # A budget of two chunks (one multiplied, one read ahead) of 7 models and their product: one block,
     # streamed chunk by chunk; as many segments as chunks (fewer than four tasks per worker).
     options = SimilarityOptions(tile_memory_bytes=2 * 7 * 64 * 4 + 7 * 7 * 12)
-    work = options.work(len(models), 435, 64, workers=2)
+    work = similarity_work(options, len(models), 435, 64, workers=2)
     assert work.block_size == 6 and work.segments[:2] == ((0, 64), (64, 128)) and len(work.segments) == 7
 
     summary = run_similarity(store, probe_id, models, ["out"], options)
@@ -106,3 +107,15 @@ def test_segmented_similarity_sums_partial_products_over_chunk_aligned_segments(
     assert second.computed_rdms == (("late", "out"),) and second.similarity_tasks == 2 * len(work.segments)
     np.testing.assert_allclose(store.read_similarity(probe_id, "out").matrix,
                                expected_similarity(features, models + ["late"]), atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["spearman", "pearson"])
+def test_the_torch_backend_gives_the_numpy_pipelines_matrix(tmp_path, method):
+    models = [f"m{i}" for i in range(5)]
+    numpy_store, probe_id, features = make_store(str(tmp_path / "numpy"), models)
+    torch_store, torch_probe_id, _ = make_store(str(tmp_path / "torch"), models)
+    run_similarity(numpy_store, probe_id, models, ["out"], SimilarityOptions(method=method, backend="numpy"))
+    run_similarity(torch_store, torch_probe_id, models, ["out"], SimilarityOptions(method=method, backend="torch"))
+    reference = numpy_store.read_similarity(probe_id, "out").matrix
+    # float64 Gram and products on the device (here the CPU): within the backend's stated tolerances.
+    np.testing.assert_allclose(torch_store.read_similarity(torch_probe_id, "out").matrix, reference, atol=1e-6)

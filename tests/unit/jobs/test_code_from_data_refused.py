@@ -17,24 +17,13 @@ from storage import Store
 from tests.support.refused_architectures import (
     CANARY_MODULE,
     CASE_IDS,
+    canary,  # noqa: F401 (a fixture)
     manifest_entry,
     refused_architectures,
-    write_canary_module,
 )
 
 REFUSED_FOR_RERANK = ("os-system", "subprocess-run", "importlib-import-module", "attribute-walk", "unknown-kwarg",
                       "torchvision-weights", "timm-pretrained")
-
-
-@pytest.fixture
-def canary(tmp_path, monkeypatch):
-    path = tmp_path / "canary"
-    modules = tmp_path / "modules"
-    modules.mkdir()
-    write_canary_module(modules, path)
-    monkeypatch.syspath_prepend(str(modules))
-    yield path
-    sys.modules.pop(CANARY_MODULE, None)
 
 
 @pytest.fixture

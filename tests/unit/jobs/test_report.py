@@ -40,3 +40,22 @@ def test_figures_and_page(tmp_path):
     text = page.read_text()
     assert len(re.findall(r'src="data:image/png;base64,', text)) == 3
     assert "Taxonomy &lt;demo&gt;" in text and "<td>keypoints</td>" in text and "href='rank.png'" in text
+
+
+def test_validation_figures(tmp_path):
+    from jobs.report import plot_agreement_per_target, plot_consistency, plot_transfer_scatter
+
+    summary = pd.DataFrame({"candidate": ["a", "b", "c"], "similarity": [0.6, 0.3, 0.1], "metric_mean": [0.9, 0.5, 0.4],
+                            "metric_std": [0.05, None, 0.1], "control_metric": 0.45})
+    per_target = pd.DataFrame({"target": ["t1", "t2"], "spearman": [0.8, None], "pearson": [0.6, -0.2]})
+    consistency = pd.DataFrame({"analysis": ["probe_images"] * 2 + ["training_stage"] * 2 + ["model_size"],
+                                "setting": ["20", "40", "0.1", "0.5", "depth-wide vs small"], "x": [20, 40, 0.1, 0.5, None],
+                                "mean": [0.7, 0.9, 0.5, 0.8, 0.95], "min": [0.4, 0.8, 0.2, 0.6, 0.95]})
+    figures = [
+        plot_transfer_scatter(summary, "depth", "negative_l1", tmp_path / "scatter.png"),
+        plot_agreement_per_target(per_target, tmp_path / "per_target.png"),
+        plot_consistency(consistency, tmp_path / "nested" / "consistency.png"),
+    ]
+    for figure in figures:
+        pixels = imread(figure)
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 200 and pixels.std() > 0.05

@@ -42,9 +42,9 @@ from tests.support.refused_architectures import (
     CANARY_MODULE,
     CASE_IDS,
     ENCODER_DECODER,
+    canary,  # noqa: F401 (a fixture)
     manifest_entry,
     refused_architectures,
-    write_canary_module,
 )
 
 PLUGIN_MODULE = "rsa_ray_test_plugin_builders"
@@ -71,18 +71,6 @@ testlab.any-declared = {PLUGIN_MODULE}:DECLARED_ANY
 testlab.not-a-module = {PLUGIN_MODULE}:build_not_a_module
 testlab.broken = rsa_ray_test_no_such_module:build
 """
-
-
-@pytest.fixture
-def canary(tmp_path, monkeypatch):
-    """A file the refused forms would create, and a module on sys.path that creates it when imported."""
-    path = tmp_path / "canary"
-    modules = tmp_path / "modules"
-    modules.mkdir()
-    write_canary_module(modules, path)
-    monkeypatch.syspath_prepend(str(modules))
-    yield path
-    sys.modules.pop(CANARY_MODULE, None)
 
 
 @pytest.fixture
@@ -257,7 +245,7 @@ def fake_hub_libraries(monkeypatch):
 @pytest.mark.parametrize("source", ["torchvision", "timm"])
 def test_hub_names_are_checked_where_the_library_is_installed(source, fake_hub_libraries):
     document = {"model_id": "hub", "source": source, "task_type": "semantic", "layers": ["weight"],
-                "architecture": {"target": "resnet99"}}
+                "architecture": {"target": "resnet99"}, "seed": 0}
     with pytest.raises(ManifestError, match=rf"'hub'.*'architecture\.target' 'resnet99' is not a {source} model"):
         parse_manifest([document])
     no_weights = {"weights": None} if source == "torchvision" else {"pretrained": False}

@@ -193,14 +193,15 @@ def test_manifest_of_another_format_is_refused(tmp_path):
 
 def test_torchvision_model_by_name_random_init():
     pytest.importorskip("torchvision")
-    entry = ModelEntry("tv", "torchvision", ArchitectureSpec("resnet18", {"num_classes": 3}), None, ("layer1",), "layer1")
+    entry = ModelEntry("tv", "torchvision", ArchitectureSpec("resnet18", {"num_classes": 3}), None, ("layer1",), "layer1",
+                       seed=0)
     model = build_model(entry)
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 3)
 
 
 def test_timm_model_by_name_random_init():
     pytest.importorskip("timm")
-    entry = ModelEntry("tm", "timm", ArchitectureSpec("resnet18", {"num_classes": 3}), None, ("layer1",), "layer1")
+    entry = ModelEntry("tm", "timm", ArchitectureSpec("resnet18", {"num_classes": 3}), None, ("layer1",), "layer1", seed=0)
     assert build_model(entry)(torch.zeros(1, 3, 32, 32)).shape == (1, 3)
 
 
@@ -209,8 +210,8 @@ def test_missing_optional_library_gives_an_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "torchvision", None)
     monkeypatch.setitem(sys.modules, "torchvision.models", None)
     monkeypatch.setitem(sys.modules, "timm", None)
-    entry = ModelEntry("tv", "torchvision", ArchitectureSpec("resnet18"), None, ("layer1",), "layer1")
+    entry = ModelEntry("tv", "torchvision", ArchitectureSpec("resnet18"), None, ("layer1",), "layer1", seed=0)
     with pytest.raises(ImportError, match="pip install torchvision"):
         build_model(entry)
     with pytest.raises(ImportError, match="pip install timm"):
-        build_model(ModelEntry("tm", "timm", ArchitectureSpec("resnet18"), None, ("layer1",), "layer1"))
+        build_model(ModelEntry("tm", "timm", ArchitectureSpec("resnet18"), None, ("layer1",), "layer1", seed=0))

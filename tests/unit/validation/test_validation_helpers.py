@@ -10,38 +10,35 @@ import pandas as pd
 import pytest
 import torch
 
-from rsa_ray import transfer_agreement
+from jobs.validate_options import parse_candidates
+from rsa_ray import (
+    CandidateSelection,
+    consistency_of_target_swap,
+    consistency_vs_probe_count,
+    consistency_vs_variant,
+    select_candidates,
+    table1_counts,
+    transfer_agreement,
+)
 from rsa_ray.datasets import (
     MINI_TASKONOMY_TASKS,
     RendererConfig,
+    RenderedTargets,
+    TargetSplits,
     render_mini_taskonomy,
+    split_indices,
     task_by_name,
 )
 from rsa_ray.datasets.labelled import LabelledTask
 from rsa_ray.models import build_encoder_decoder
-from rsa_ray.validation import (
+from rsa_ray.scoring import accuracy, mean_iou, negative_bce, negative_l1, negative_mse, score_predictions
+from rsa_ray.training import (
     CONTROL,
-    CandidateSelection,
     FinetuneSettings,
-    RenderedTargets,
-    TargetSplits,
-    accuracy,
     build_transfer_model,
-    consistency_of_target_swap,
-    consistency_vs_probe_count,
-    consistency_vs_variant,
     encoder_state,
     finetune_and_evaluate,
-    mean_iou,
     metric_for_task,
-    negative_bce,
-    negative_l1,
-    negative_mse,
-    parse_candidates,
-    score_predictions,
-    select_candidates,
-    split_indices,
-    table1_counts,
 )
 
 RNG = np.random.default_rng(7)
@@ -191,7 +188,7 @@ def test_consistency_is_one_for_identical_settings_and_checks_inputs():
 
 
 def test_job_scoring_tables_follow_the_trials():
-    from jobs.validate import agreement_row, candidate_summary
+    from jobs.validate_scoring import agreement_row, candidate_summary
 
     trials = pd.DataFrame({
         "target": "t", "candidate": ["a", "a", "b", "b", "c", "c", CONTROL, CONTROL],
@@ -227,7 +224,8 @@ def test_tune_options_refuse_asha_without_intermediate_evaluations():
 
 def test_cli_options_fail_on_bad_input_before_any_work():
     from jobs.cli import build_parser
-    from jobs.validate import SUBCOMMAND, options_from
+    from jobs.validate import SUBCOMMAND
+    from jobs.validate_options import options_from
 
     parse = lambda *flags: build_parser([SUBCOMMAND]).parse_args(["validate", *flags])
     with pytest.raises(ValueError, match="--target 'nosuch'"):

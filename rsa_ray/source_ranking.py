@@ -1,4 +1,4 @@
-"""Ranking candidate source models for a target by their similarity to it."""
+"""Ranking candidate source models for a target by their similarity to it, and choosing which to try."""
 
 from __future__ import annotations
 
@@ -126,3 +126,42 @@ def ranking_changes(
                 RankChange(target, candidate.name, old.rank if old else None, candidate.rank, old.score if old else None, candidate.score)
             )
     return tuple(changes)
+
+
+@dataclass(frozen=True)
+class CandidateSelection:
+    """Which candidates to finetune from: every one, the top K of the RSA ranking, or named ids.
+
+    Attributes:
+        top_k: K for the top K; None for every candidate or named ids.
+        ids: The named ids (empty for every candidate and the top K).
+    """
+
+    top_k: int | None = None
+    ids: tuple[str, ...] = ()
+
+
+def select_candidates(selection: CandidateSelection, ranked: Sequence[str]) -> tuple[str, ...]:
+    """The candidates to finetune from, best-ranked first (named ids keep their given order).
+
+    Args:
+        selection: Every candidate, the top K or named ids.
+        ranked: Every candidate, best RSA similarity first.
+
+    Raises:
+        ValueError: A named id that is not a candidate.
+
+    Example:
+        >>> select_candidates(CandidateSelection(ids=("b",)), ["a", "b"])
+        ('b',)
+        >>> select_candidates(CandidateSelection(top_k=2), ["a", "b", "c"])
+        ('a', 'b')
+    """
+    if selection.ids:
+        unknown = [name for name in selection.ids if name not in ranked]
+        if unknown:
+            raise ValueError(f"candidates {unknown} are not among the rankable candidates {list(ranked)}")
+        return selection.ids
+    if selection.top_k is not None:
+        return tuple(ranked[: selection.top_k])
+    return tuple(ranked)

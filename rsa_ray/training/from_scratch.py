@@ -1,9 +1,8 @@
-"""Training one small encoder-decoder on one mini-Taskonomy task (pure torch, no Ray).
+"""Training one small encoder-decoder from scratch on one mini-Taskonomy task (pure torch, no Ray).
 
-Generic over tasks: the head comes from the task's target kind (dense maps →
-dense decoder; a class or vector → pooled + linear) and the loss from its loss
-kind. Snapshots of the weights are taken at fixed fractions of training (for
-the training-stage analysis), each with its validation loss.
+Generic over tasks: the head and loss come from the task (:mod:`rsa_ray.training.task_network`).
+Snapshots of the weights are taken at fixed fractions of training (for the
+training-stage analysis), each with its validation loss.
 
 >>> import numpy as np
 >>> from rsa_ray.datasets import RendererConfig, render_mini_taskonomy, task_arrays, task_by_name
@@ -17,26 +16,16 @@ the training-stage analysis), each with its validation loss.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from rsa_ray.datasets.tasks import LossKind, TaskSpec
+from rsa_ray.datasets.tasks import TaskSpec
 from rsa_ray.models.encoder_decoder import EncoderDecoder, build_encoder_decoder
-from rsa_ray.models.entry import ArchitectureSpec
-
-ARCHITECTURE_TARGET = "rsa_ray.models.encoder_decoder:build_encoder_decoder"
-
-_LOSSES: dict[LossKind, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    LossKind.L1: F.l1_loss,
-    LossKind.MSE: F.mse_loss,
-    LossKind.BINARY_CROSS_ENTROPY: F.binary_cross_entropy_with_logits,
-    LossKind.CROSS_ENTROPY: F.cross_entropy,
-}
+from rsa_ray.training.evaluation import validation_loss
+from rsa_ray.training.loop import as_tensors, epoch_batches, optimise
+from rsa_ray.training.task_network import architecture_for_task
 
 
 @dataclass(frozen=True)
@@ -117,50 +106,6 @@ class TrainingResult:
         return self.checkpoints[-1]
 
 
-def architecture_for_task(task: TaskSpec, width: int = 1) -> ArchitectureSpec:
-    """The builder and kwargs of a task's model (dense head for dense targets, pooled otherwise).
-
-    Example:
-        >>> from rsa_ray.datasets import task_by_name
-        >>> architecture_for_task(task_by_name("object_class")).kwargs_dict()["head"]
-        'pooled'
-    """
-    head = "dense" if task.target_kind.is_dense else "pooled"
-    return ArchitectureSpec(ARCHITECTURE_TARGET, {"out_channels": task.channels, "head": head, "width": width, "pool_size": 2})
-
-
-def task_loss(task: TaskSpec, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The task's loss (mean over images and pixels).
-
-    Example:
-        >>> from rsa_ray.datasets import task_by_name
-        >>> float(task_loss(task_by_name("depth"), torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2)))
-        1.0
-    """
-    return _LOSSES[task.loss](outputs, targets)
-
-
-def _as_tensors(split: tuple[np.ndarray, np.ndarray], task: TaskSpec) -> tuple[torch.Tensor, torch.Tensor]:
-    inputs, targets = split
-    if len(inputs) != len(targets) or len(inputs) == 0:
-        raise ValueError(f"task {task.name!r}: need equal, non-zero numbers of inputs and targets, got {len(inputs)}, {len(targets)}")
-    return torch.from_numpy(np.asarray(inputs, dtype=np.float32)), torch.from_numpy(np.asarray(targets))
-
-
-def validation_loss(model: nn.Module, task: TaskSpec, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int) -> float:
-    """Mean task loss over a split, weighting batches by size, in eval mode."""
-    device = next(model.parameters()).device
-    model.eval()
-    total = 0.0
-    with torch.inference_mode():
-        for start in range(0, len(inputs), batch_size):
-            batch = slice(start, start + batch_size)
-            outputs = model(inputs[batch].to(device))
-            total += float(task_loss(task, outputs, targets[batch].to(device))) * len(inputs[batch])
-    model.train()
-    return total / len(inputs)
-
-
 def train_task(
     task: TaskSpec,
     train_split: tuple[np.ndarray, np.ndarray],
@@ -180,44 +125,28 @@ def train_task(
 
     Raises:
         ValueError: On empty or mismatched splits.
+
+    Example:
+        >>> from rsa_ray.datasets import task_by_name
+        >>> data = (np.zeros((4, 3, 16, 16), np.float32), np.arange(4))
+        >>> train_task(task_by_name("object_count"), data, data, TrainingSettings(steps=1, batch_size=2)).final.step
+        1
     """
     torch.manual_seed(settings.seed)
     device = torch.device(settings.device)
     model: EncoderDecoder = build_encoder_decoder(**architecture_for_task(task, settings.width).kwargs_dict()).to(device)
-    train_inputs, train_targets = _as_tensors(train_split, task)
-    val_inputs, val_targets = _as_tensors(val_split, task)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.steps, eta_min=0.1 * settings.learning_rate)
-    order_rng = np.random.default_rng(settings.seed)
+    train = as_tensors(train_split, task)
+    val_inputs, val_targets = as_tensors(val_split, task)
     checkpoints: list[Checkpoint] = []
-    order = order_rng.permutation(len(train_inputs))
-    cursor = 0
-    model.train()
-    for step in range(1, settings.steps + 1):
-        if cursor + settings.batch_size > len(order):
-            order, cursor = order_rng.permutation(len(train_inputs)), 0
-        batch = torch.from_numpy(order[cursor : cursor + settings.batch_size])
-        cursor += settings.batch_size
-        loss = task_loss(task, model(train_inputs[batch].to(device)), train_targets[batch].to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
+
+    def take_checkpoints(step: int) -> None:
         # Several fractions may round to the same step on tiny runs; each still gets its checkpoint.
         for fraction in [f for s, f in zip(settings.checkpoint_steps(), settings.checkpoint_fractions) if s == step]:
             val = validation_loss(model, task, val_inputs, val_targets, settings.eval_batch_size)
             state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
             checkpoints.append(Checkpoint(fraction, step, val, state))
+
+    batches = epoch_batches(len(train[0]), settings.batch_size, np.random.default_rng(settings.seed))
+    optimise(model, task, train, settings.steps, settings.learning_rate, batches, take_checkpoints,
+             weight_decay=settings.weight_decay, device=device)
     return TrainingResult(tuple(checkpoints))
-
-
-__all__ = [
-    "ARCHITECTURE_TARGET",
-    "Checkpoint",
-    "TrainingResult",
-    "TrainingSettings",
-    "architecture_for_task",
-    "task_loss",
-    "train_task",
-    "validation_loss",
-]

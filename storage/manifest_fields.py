@@ -1,4 +1,4 @@
-"""Field checks for one registry entry in the ``entry_to_dict`` form (``rsa_ray.zoo/v1``).
+"""Field checks for one model entry of a manifest or the registry, in the ``entry_to_dict`` form (``rsa_ray.zoo/v1``).
 
 Each check takes the raw value and the entry's label (its id, or ``#position``)
 and returns the typed value, or raises :class:`ManifestError` naming the entry
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 TASK_TYPES = ("2d", "3d", "semantic", "geometric", "other")
 ENTRY_FIELDS = ("model_id", "source", "architecture", "weights", "layers", "default_layer", "preprocessing", "task",
-                "task_type", "training")
+                "task_type", "training", "seed")
 # Sources whose weights are a file: the file and its sha256 are required.
 FILE_SOURCES = ("safetensors", "torch_state_dict", "torchscript")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -113,7 +113,7 @@ def check_architecture(raw: Any, entry: str, source: ModelSource) -> Architectur
         if source.value != "torchscript":
             raise fail(entry, "architecture", f"is required for source {source.value}")
         return None
-    raw = _mapping(raw, entry, "architecture", ("target", "kwargs"))
+    raw = _mapping(raw, entry, "architecture", ("target", "kwargs", "config"))
     target = _text(raw.get("target"), entry, "architecture.target")
     kwargs = raw.get("kwargs") or {}
     if not isinstance(kwargs, Mapping):
@@ -122,7 +122,8 @@ def check_architecture(raw: Any, entry: str, source: ModelSource) -> Architectur
         if not isinstance(name, str) or not isinstance(value, _SCALAR):
             raise fail(entry, f"architecture.kwargs.{name}",
                        f"must be a scalar (str, int, float, bool, null), got {value!r}")
-    spec = ArchitectureSpec(target, dict(kwargs))
+    config = None if raw.get("config") is None else _checked_file(raw["config"], entry, "architecture.config")
+    spec = ArchitectureSpec(target, dict(kwargs), config)
     try:
         check_registered(spec, source)
     except ArchitectureError as error:
@@ -146,6 +147,46 @@ def check_torchscript_allowed(source: ModelSource, entry: str, allowed: bool = F
 
 def _has_credentials(path: str) -> bool:
     return "://" in path and "@" in urlsplit(path).netloc
+
+
+def _checked_file(raw: Any, entry: str, field: str) -> WeightsRef:
+    """``{path, sha256}`` of an untrusted file: a path without credentials and its sha256 (required)."""
+    from rsa_ray.models import WeightsRef
+
+    raw = _mapping(raw, entry, field, ("path", "sha256"))
+    path = _text(raw.get("path"), entry, f"{field}.path")
+    if _has_credentials(path):
+        raise fail(entry, f"{field}.path", "must not hold credentials; pass them as storage options")
+    sha256 = raw.get("sha256")
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        raise fail(entry, f"{field}.sha256", f"must be 64 lowercase hex digits (the file is untrusted), got {sha256!r}")
+    return WeightsRef(path, sha256)
+
+
+def check_seed(raw: Any, entry: str, source: ModelSource, weights: WeightsRef | None) -> int | None:
+    """The optional initialisation seed: a whole number >= 0, required for a library model without weights.
+
+    torchvision, timm and transformers models without a weights file are randomly initialised;
+    the seed makes that the same network in every run.
+
+    Example:
+        >>> check_seed(7, "'r18'", check_source("timm", "'r18'"), None)
+        7
+        >>> check_seed(None, "'r18'", check_source("timm", "'r18'"), None)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        storage.errors.ManifestError: manifest entry 'r18': field 'seed' is required for a timm model without weights ...
+    """
+    from rsa_ray.models.entry import LIBRARY_SOURCES
+    from rsa_ray.models.seeding import missing_seed_problem
+
+    if raw is None:
+        if source in LIBRARY_SOURCES and weights is None:
+            raise ManifestError(f"manifest entry {entry}: {missing_seed_problem(source.value)}")
+        return None
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+        raise fail(entry, "seed", f"must be a whole number >= 0, got {raw!r}")
+    return raw
 
 
 def check_weights(raw: Any, entry: str, source: ModelSource) -> WeightsRef | None:
