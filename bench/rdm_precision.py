@@ -17,21 +17,11 @@ Run: ``python bench/rdm_precision.py [--images 500] [--features 128 512 2048 409
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import numpy as np
+from timing import best_of
 
 from rsa_ray import compute_rdm, condense, rank_transform
-
-
-def best_of(function: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def random_features(generator: np.random.Generator, n_images: int, n_features: int) -> np.ndarray:

@@ -24,10 +24,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from timing import best_of
 from scipy import stats
 from scipy.spatial.distance import squareform
 
@@ -40,15 +40,6 @@ class Timing:
     method: str
     seconds: float
     extrapolated: bool = False
-
-
-def best_of(function: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def model_features(seed: int, n_images: int, n_features: int, shared: np.ndarray) -> np.ndarray:

@@ -22,9 +22,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from rsa_ray._lazy import lazy_attributes
 from rsa_ray._version import __version__
 
 # Public name → the module defining it. Imported on first use, so a process that needs only
@@ -111,13 +111,4 @@ if TYPE_CHECKING:
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'rsa_ray' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_attributes("rsa_ray", _EXPORTS, globals())

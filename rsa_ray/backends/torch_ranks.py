@@ -115,18 +115,9 @@ def torch_standardize(vectors: torch.Tensor, names: Sequence[str] | None = None)
 def torch_standardized_ranks(vectors: torch.Tensor, names: Sequence[str] | None = None) -> torch.Tensor:
     """Standardised rank vectors (average ranks, centred, unit norm) in float64, as :func:`rsa_ray.standardized_ranks`.
 
-    The centred ranks are multiples of 0.5, exact, so a constant vector is exactly zero
-    and raises as numpy does.
-
-    Args:
-        vectors: (L,) or (N, L) tensor of condensed RDMs.
-        names: Model names for error messages (default: ``#index``).
-
-    Returns:
-        float64 (N, L) on the vectors' device; within 1e-12 of numpy.
-
-    Raises:
-        DegenerateInputError: A vector is constant or holds NaN/Inf (names the model).
+    Takes (L,) or (N, L) condensed RDMs and returns float64 (N, L) on their device, within
+    1e-12 of numpy; arguments and errors as :func:`torch_standardize`. The centred ranks are
+    multiples of 0.5, exact, so a constant RDM is exactly zero and raises as numpy does.
 
     Example:
         >>> a = torch_standardized_ranks(torch.tensor([[1.0, 5.0, 2.0, 8.0], [2.0, 9.0, 3.0, 7.0]]))

@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rsa_ray.datasets import (
-    ProbeImages,
-    load_image_folder,
-    load_lfw_subset,
-    load_npz_images,
-    load_skimage_images,
-    load_sklearn_digits,
-    load_sklearn_sample_images,
-)
+from rsa_ray.datasets import ProbeImages, load_image_folder, load_lfw_subset, load_npz_images
+from rsa_ray.datasets import load_skimage_images, load_sklearn_digits, load_sklearn_sample_images
 from rsa_ray.datasets.real_images import square_resize, to_uint8_rgb
 
 
