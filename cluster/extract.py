@@ -1,16 +1,25 @@
 """Encoder actors: each holds one loaded model at a time and streams the probe set
 through it, writing activation row chunks straight into the store.
 
+Layers are roles: each is read from the model's own module for it (``default``: the module of
+the model's default layer) and reduced batch by batch before it is stored, so a pooled
+reduction of a wide layer never holds or stores more than one batch of its output.
+
 A fixed pool is sized to the cluster (one actor per GPU, or per ``gpus_per_actor``
 fraction; one per CPU without GPUs). An actor prefetches the next model's weights
 in a background thread while the current model runs, reads every requested
 layer in one forward pass, and writes only the chunks still pending, so a
 restarted actor (Ray restarts it and retries the call) resumes without redoing
 finished chunks.
+
+A layer too wide to store whole (its M × D activations over ``wide_layer_mb``) is not written
+as activations: the actor computes its RDM and rank vector from the batches itself and stores
+them with its pooled features (:mod:`cluster.wide_layers`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,6 +32,9 @@ import ray
 from cluster.plan import ExtractionTask
 from cluster.progress import StageProgress
 from cluster.outcomes import ModelOutcome
+from cluster.wide_layers import (POOLED_REDUCTION, ColumnBlockFile, is_wide, open_column_blocks, pooled_features_key,
+                                 pooled_layer, wide_layer_rdm)
+from rsa_ray.names import check_reduction
 from storage import EntryKey, EntryKind, Lock, Store
 from storage.identity import ComputeSettings, EntryIdentity
 
@@ -30,6 +42,7 @@ if TYPE_CHECKING:
     from rsa_ray.models import ModelEntry
 
 logger = logging.getLogger("rsa_ray")
+_POOLED = "pooled"  # the key of pooled features' identities beside the entry kinds
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,11 @@ class ExtractionOptions:
         gpus_per_actor: GPU share of one actor where the cluster has GPUs.
         n_actors: Pool size; default from the cluster's GPUs (or CPUs without GPUs).
         activation_dtype: Stored activations: ``float32`` or ``float16``.
+        reduce: One reduction for every layer (``--reduce``), overriding each layer's own from the
+            manifest; None keeps them (:mod:`rsa_ray.models.reductions`).
+        wide_layer_mb: A layer whose activations over the probe set (M × D × 4 bytes) exceed this
+            many MiB gets its RDM on the actor and is not stored whole (:mod:`cluster.wide_layers`);
+            None stores every layer's activations.
 
     Example:
         >>> ExtractionOptions(dtype="bfloat16").batch_size
@@ -54,8 +72,14 @@ class ExtractionOptions:
     gpus_per_actor: float = 1.0
     n_actors: int | None = None
     activation_dtype: str = "float32"
+    reduce: str | None = None
+    wide_layer_mb: float | None = 512.0
 
     def __post_init__(self) -> None:
+        if self.wide_layer_mb is not None and not self.wide_layer_mb > 0:
+            raise ValueError(f"wide_layer_mb must be > 0 or None, got {self.wide_layer_mb}")
+        if self.reduce is not None:
+            check_reduction(self.reduce)
         if self.dtype not in ("float32", "bfloat16", "float16"):
             raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
         if self.activation_dtype not in ("float32", "float16"):
@@ -74,7 +98,7 @@ class ExtractionOptions:
             >>> ExtractionOptions(dtype="bfloat16").settings().forward_dtype
             'bfloat16'
         """
-        return ComputeSettings(forward_dtype=self.dtype, activation_dtype=self.activation_dtype)
+        return ComputeSettings(forward_dtype=self.dtype, activation_dtype=self.activation_dtype, reduce=self.reduce)
 
 
 @dataclass(frozen=True)
@@ -91,11 +115,19 @@ ModelResolver = Callable[[str], LoadedModelSource]
 
 
 def _layers_to_write(store: Store, probe_id: str, task: ExtractionTask,
-                     identities: Mapping[str, EntryIdentity]) -> tuple[str, ...]:
-    """The layers of ``task`` whose activations are not complete from the inputs ``identities`` give."""
+                     identities: Mapping[str, EntryIdentity],
+                     rank_identities: Mapping[str, EntryIdentity]) -> tuple[str, ...]:
+    """The layers of ``task`` with neither activations nor a rank vector complete from the inputs given.
+
+    A layer whose rank vector is up to date needs no activations (the planner's rule); a wide
+    layer's RDM, stored by an actor, is found here by a run that waited for the claim.
+    """
     keys = [EntryKey(probe_id, task.model_id, layer) for layer in task.layers]
     stored = store.stored_attributes(keys, EntryKind.ACTIVATIONS)
-    return tuple(key.layer for key in keys if stored[key] is None or not identities[key.layer].matches(stored[key]))
+    ranks = store.stored_attributes(keys, EntryKind.RANKS)
+    return tuple(key.layer for key in keys
+                 if (stored[key] is None or not identities[key.layer].matches(stored[key]))
+                 and (ranks[key] is None or not rank_identities[key.layer].matches(ranks[key])))
 
 
 def _pending_batches(store: Store, probe_id: str, model_id: str, layers: Sequence[str], n_images: int,
@@ -155,50 +187,139 @@ class EncoderActor:
         except Exception as error:  # a bad model must not take the pool down; report it
             return [ModelOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
 
+    def peak_memory_bytes(self) -> int:
+        """The most resident memory this actor's process has held so far (``ru_maxrss``).
+
+        Example:
+            >>> ray.get(actor.peak_memory_bytes.remote())  # doctest: +SKIP
+            1234567890
+        """
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak if sys.platform == "darwin" else peak * 1024)
+
     def _extract(self, task: ExtractionTask) -> list[ModelOutcome]:
         keys = {layer: EntryKey(self.probe_id, task.model_id, layer) for layer in task.layers}
-        expected = self.store.expected_identities(self.probe_id, [task.model_id], task.layers, EntryKind.ACTIVATIONS,
-                                                  self.options.settings())
-        identities = {layer: expected[keys[layer]] for layer in task.layers}
+        settings = dataclasses.replace(self.options.settings(), distance=task.distance,
+                                       center_features=task.center_features)
+        identities = self._identities(task, keys, settings)
         # One claim per model and probe set: a concurrent run waits here, then finds the work done.
         with self.store.claim(f"activations/{self.probe_id}/{task.model_id}") as held:
-            layers = _layers_to_write(self.store, self.probe_id, task, identities)
+            layers = _layers_to_write(self.store, self.probe_id, task, identities[EntryKind.ACTIVATIONS],
+                                      identities[EntryKind.RANKS])
             if layers:
-                self._write_layers(task.model_id, layers, keys, identities, held)
+                self._write_layers(task, layers, keys, identities, held)
         return [ModelOutcome(task.model_id, layer) for layer in task.layers]
 
-    def _write_layers(self, model_id: str, layers: tuple[str, ...], keys: Mapping[str, EntryKey],
-                      identities: Mapping[str, EntryIdentity], held: Lock) -> None:
-        from rsa_ray.models import InferenceOptions, build_model, extract_features
+    def _identities(self, task: ExtractionTask, keys: Mapping[str, EntryKey],
+                    settings: ComputeSettings) -> dict[object, dict[str, EntryIdentity]]:
+        """Kind (or ``_POOLED``) → layer → the identity of its activations, RDM, rank vector or pooled features."""
+        wanted: dict[object, tuple[EntryKind, ComputeSettings]] = {
+            kind: (kind, settings) for kind in (EntryKind.ACTIVATIONS, EntryKind.RDMS, EntryKind.RANKS)}
+        wanted[_POOLED] = (EntryKind.ACTIVATIONS, dataclasses.replace(settings, reduce=POOLED_REDUCTION))
+        found = {}
+        for name, (kind, kind_settings) in wanted.items():
+            expected = self.store.expected_identities(self.probe_id, [task.model_id], task.layers, kind, kind_settings)
+            found[name] = {layer: expected[keys[layer]] for layer in task.layers}
+        return found
 
+    def _write_layers(self, task: ExtractionTask, layers: tuple[str, ...], keys: Mapping[str, EntryKey],
+                      identities: Mapping[object, Mapping[str, EntryIdentity]], held: Lock) -> None:
+        from rsa_ray.models import InferenceOptions, build_model, extract_layer_features
+
+        model_id = task.model_id
         source = self._source(model_id)
+        # Each role is read from the model's own module, under the role's name in the store.
+        specs = [dataclasses.replace(source.entry.layer(role), role=role) for role in layers]
+        if self.options.reduce is not None:
+            specs = [dataclasses.replace(spec, reduce=self.options.reduce) for spec in specs]
+        # Each role's pooled features, from the same hook, in case the role turns out wide.
+        specs += [dataclasses.replace(spec, role=pooled_features_key(spec.role), reduce=POOLED_REDUCTION) for spec in specs]
         model = build_model(source.entry, weights_path=source.weights_path, allow_torchscript=self.allow_torchscript)
         inference = InferenceOptions(device=self.device, dtype=self.options.dtype, batch_size=self.options.batch_size)
-        n_images = self.images.shape[0]
-        created: set[str] = set()
-        pending = _pending_batches(self.store, self.probe_id, model_id, layers, n_images, self.options.batch_size,
-                                   identities)
-        for start in pending:
-            stop = min(start + self.options.batch_size, n_images)
-            features = extract_features(model, self.images[start:stop], layers, source.entry.preprocessing, inference)
+        n_images, batch_size = self.images.shape[0], self.options.batch_size
+
+        def run_batch(start: int) -> dict[str, np.ndarray]:
+            stop = min(start + batch_size, n_images)
+            features = extract_layer_features(model, self.images[start:stop], specs, source.entry.preprocessing,
+                                              inference)
             for layer, rows in features.items():
                 if not np.isfinite(rows).all():
-                    raise ValueError(f"layer {layer!r} gave NaN or Inf activations for images {start}..{stop - 1}")
-                if layer not in created:
-                    self.store.create_activations(
-                        keys[layer], rows.shape[1], self.options.activation_dtype, rows_per_chunk=self.options.batch_size,
-                        identity=identities[layer],
-                    )
-                    created.add(layer)
-                layout = self.store.layout(keys[layer], EntryKind.ACTIVATIONS)
-                if any(chunk_start == start for chunk_start, _ in layout.pending):
-                    held.check()  # a run that took the claim over owns these chunks now
-                    self.store.write_activation_rows(keys[layer], start, rows.astype(self.options.activation_dtype))
-        for layer in layers:
-            held.check()
-            self.store.finalize(keys[layer], EntryKind.ACTIVATIONS)
+                    raise ValueError(f"layer {layer.split(chr(0))[0]!r} gave NaN or Inf activations for images "
+                                     f"{start}..{stop - 1}")
+            return features
+
+        first = run_batch(0)  # its widths say which layers are too wide to store
+        wide = {layer: open_column_blocks(n_images, first[layer].shape[1])
+                for layer in layers if is_wide(n_images, first[layer].shape[1], self.options.wide_layer_mb)}
+        try:
+            pending = (list(range(0, n_images, batch_size)) if wide else
+                       _pending_batches(self.store, self.probe_id, model_id, layers, n_images, batch_size,
+                                        identities[EntryKind.ACTIVATIONS]))
+            created: set[str] = set()
+            for start in pending:
+                features = first if start == 0 else run_batch(start)
+                for layer in layers:
+                    if layer in wide:
+                        self._keep_wide_rows(wide[layer], keys[layer], start, features, identities, created, held)
+                    else:
+                        self._write_rows(keys[layer], start, features[layer], identities, created, held)
+            for layer in layers:
+                held.check()
+                if layer in wide:
+                    self._store_wide_rdm(task, keys[layer], wide[layer], identities, held)
+                else:
+                    self.store.finalize(keys[layer], EntryKind.ACTIVATIONS)
+        finally:
+            for blocks in wide.values():
+                blocks.close()
         self.store.record_work("extract", None, probe_id=self.probe_id, model_id=model_id, layers=list(layers),
-                               batches=len(pending))
+                               batches=len(pending), wide_layers=sorted(wide))
+
+    def _write_rows(self, key: EntryKey, start: int, rows: np.ndarray,
+                    identities: Mapping[object, Mapping[str, EntryIdentity]], created: set[str], held: Lock,
+                    identity: EntryIdentity | None = None) -> None:
+        """Writes one batch's rows of an activations entry, creating it on its first batch."""
+        if key.layer not in created:
+            self.store.create_activations(
+                key, rows.shape[1], self.options.activation_dtype, rows_per_chunk=self.options.batch_size,
+                identity=identity or identities[EntryKind.ACTIVATIONS][key.layer],
+            )
+            created.add(key.layer)
+        layout = self.store.layout(key, EntryKind.ACTIVATIONS)
+        if any(chunk_start == start for chunk_start, _ in layout.pending):
+            held.check()  # a run that took the claim over owns these chunks now
+            self.store.write_activation_rows(key, start, rows.astype(self.options.activation_dtype))
+
+    def _keep_wide_rows(self, blocks: ColumnBlockFile, key: EntryKey, start: int, features: Mapping[str, np.ndarray],
+                        identities: Mapping[object, Mapping[str, EntryIdentity]], created: set[str],
+                        held: Lock) -> None:
+        """Keeps a wide layer's batch for its RDM, and stores its pooled features."""
+        # Through the stored dtype, so the RDM is the one the stored activations would give.
+        rows = features[key.layer].astype(self.options.activation_dtype)
+        blocks.write_rows(start, rows)
+        pooled_key = EntryKey(key.probe_id, key.model_id, pooled_layer(key.layer))
+        self._write_rows(pooled_key, start, features[pooled_features_key(key.layer)], identities, created, held,
+                         identity=identities[_POOLED][key.layer])
+
+    def _store_wide_rdm(self, task: ExtractionTask, key: EntryKey, blocks: ColumnBlockFile,
+                        identities: Mapping[object, Mapping[str, EntryIdentity]], held: Lock) -> None:
+        """Computes a wide layer's RDM from its kept batches; stores it, its rank vector and its pooled features."""
+        from rsa_ray.ranks import standardized_ranks
+
+        self.store.finalize(EntryKey(key.probe_id, key.model_id, pooled_layer(key.layer)), EntryKind.ACTIVATIONS)
+        condensed_rdm = wide_layer_rdm(blocks, task.distance, task.center_features, name=key.model_id)
+        rank_vector = standardized_ranks(condensed_rdm, names=[key.model_id], workers=1)[0]
+        provenance = self.store.provenance(key)
+        held.check()
+        self.store.write_rdm(key, condensed_rdm, task.distance, task.center_features, provenance=provenance,
+                             identity=identities[EntryKind.RDMS][key.layer])
+        held.check()
+        self.store.write_rank_vector(key, rank_vector.astype(np.float32), provenance=provenance,
+                                     identity=identities[EntryKind.RANKS][key.layer])
+        self.store.record_work("rdm", key, wide_layer=True)
 
 
 def pool_size(options: ExtractionOptions) -> tuple[int, dict[str, float]]:

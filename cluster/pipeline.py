@@ -10,6 +10,7 @@ others finish.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import ray
 from cluster.extract import ExtractionOptions
 from cluster.options import SimilarityOptions, resolve_backend
 from cluster.outcomes import ModelOutcome
-from cluster.plan import ExtractionTask, LayerState, SimilarityPlan, plan_inputs, plan_similarity, similarity_work
+from cluster.plan import ExtractionTask, LayerState, SimilarityPlan, plan_inputs_by_layer, plan_similarity, similarity_work
 from cluster.progress import StageProgress
 from cluster.tasks import compute_and_store_rdms_remote, compute_similarity_tile_remote
 from rsa_ray.backends.select import BackendChoice
@@ -152,6 +153,37 @@ def reusable_models(store: Store, previous: SimilarityMatrix, model_ids: Sequenc
         if current:
             reusable.append(model_id)
     return tuple(reusable)
+
+
+def missing_roles(store: Store, model_ids: Sequence[str], layers: Sequence[str]) -> list[ModelOutcome]:
+    """One failure per (model, layer role) the model does not have; logged once, one line per model.
+
+    Such a model is left out of that role's matrix; the run goes on with the others. The reserved
+    role ``default`` (each model's default layer) is every model's.
+
+    Example:
+        >>> [f.layer for f in missing_roles(store, ["mobilenet"], ["output", "encoder.output"])]  # doctest: +SKIP
+        ['encoder.output']
+    """
+    failures = []
+    for entry in store.models(model_ids):
+        lacking = [layer for layer in layers if not entry.has_role(layer)]
+        if lacking:
+            logger.warning("model %s has no layer %s (its layers: %s); left out of %s", entry.model_id,
+                           ", ".join(lacking), ", ".join(entry.layers), "that matrix" if len(lacking) == 1 else "those matrices")
+        failures += [ModelOutcome(entry.model_id, layer, f"model has no layer {layer!r} (its layers: "
+                                                         f"{', '.join(entry.layers)})") for layer in lacking]
+    return failures
+
+
+def _rdms_still_missing(store: Store, probe_id: str, rdms: Sequence[tuple[str, str]],
+                        settings: ComputeSettings) -> list[tuple[str, str]]:
+    """The planned (model, layer) RDMs whose rank vectors are still missing: extraction stores those of wide layers."""
+    still: set[tuple[str, str]] = set()
+    for layer in dict.fromkeys(layer for _, layer in rdms):
+        models = [model for model, model_layer in rdms if model_layer == layer]
+        still.update((key.model_id, layer) for key in store.missing(probe_id, models, [layer], EntryKind.RANKS, settings))
+    return [key for key in rdms if key in still]
 
 
 def _record_failures(store: Store, probe_id: str, failures: Sequence[ModelOutcome], stage: str) -> None:
@@ -314,7 +346,9 @@ def run_similarity(
         store: The store (Ray must be connected: :func:`cluster.connect.connect`).
         probe_id: The probe set.
         model_ids: Registered models, in the order new ones are appended to the matrix.
-        layers: Layers to compare models on.
+        layers: Layer roles to compare models on: each model's own module for the role; ``default``
+            is each model's default layer. A model without a role is reported up front (in the
+            summary and the ``failures`` table) and left out of that role's matrix.
         options: Methods and tile memory.
         extractor: Computes missing activations; without one, models whose activations
             are missing are recorded as failed.
@@ -333,9 +367,17 @@ def run_similarity(
     failures: list[ModelOutcome] = [ModelOutcome(model_id, layer, "model is not registered in the store")
                                   for model_id in model_ids if model_id not in registered for layer in layers]
     model_ids = [model_id for model_id in model_ids if model_id in registered]
-    settings = ComputeSettings(extraction.dtype, extraction.activation_dtype, options.distance, options.center_features)
+    settings = ComputeSettings(extraction.dtype, extraction.activation_dtype, options.distance, options.center_features,
+                               extraction.reduce)
+    # Up front: a model without a requested role is reported once and left out of that role's matrix.
+    lacking = missing_roles(store, model_ids, layers)
+    _record_failures(store, probe_id, lacking, "layers")
+    failures += lacking
+    absent = {(f.model_id, f.layer) for f in lacking}
+    having = {layer: [m for m in model_ids if (m, layer) not in absent] for layer in layers}
     # What to extract and which RDMs to compute; the similarity versions are read and planned per layer below.
-    plan = plan_inputs(model_ids, [read_layer_inputs(store, probe_id, model_ids, layer, settings) for layer in layers])
+    plan = plan_inputs_by_layer([(read_layer_inputs(store, probe_id, having[layer], layer, settings), having[layer])
+                                 for layer in layers], model_ids)
     if plan.extractions:
         if extractor is None:
             failures += [
@@ -344,15 +386,18 @@ def run_similarity(
                 for layer in task.layers
             ]
         else:
-            failures += [f for f in extractor(store, probe_id, plan.extractions) if f.error is not None]
+            # A layer too wide to store gets its RDM on the actor, computed as this run computes RDMs.
+            tasks = [dataclasses.replace(task, distance=options.distance, center_features=options.center_features)
+                     for task in plan.extractions]
+            failures += [f for f in extractor(store, probe_id, tasks) if f.error is not None]
     failed = {(f.model_id, f.layer) for f in failures}
     resources = ray.cluster_resources()
     workers = int(resources.get("CPU", 1))
     backend = resolve_backend(options, resources.get("GPU", 0.0))
-    computed, rdm_failures = _run_rdms(store, probe_id, [key for key in plan.rdms if key not in failed], options,
-                                       workers, settings, backend)
+    rdms = _rdms_still_missing(store, probe_id, [key for key in plan.rdms if key not in failed], settings)
+    computed, rdm_failures = _run_rdms(store, probe_id, rdms, options, workers, settings, backend)
     failures += rdm_failures
-    _record_failures(store, probe_id, failures, "rdms")
+    _record_failures(store, probe_id, [f for f in failures if (f.model_id, f.layer) not in absent], "rdms")
     failed = {(f.model_id, f.layer) for f in failures}
     versions, similarity_tasks = [], 0
     n_terms, chunk_terms = store.vector_terms(probe_id), store.vector_chunk_terms(probe_id)

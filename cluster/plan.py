@@ -40,10 +40,24 @@ class LayerState:
 
 @dataclass(frozen=True)
 class ExtractionTask:
-    """Run one model once and keep these layers' activations."""
+    """Run one model once and keep these layers' activations.
+
+    Attributes:
+        model_id: The model.
+        layers: The layer roles to read.
+        distance: The RDM distance of a layer too wide to store, whose RDM the actor computes
+            (:mod:`cluster.wide_layers`); the run's own.
+        center_features: Whether that RDM centres the features first.
+
+    Example:
+        >>> ExtractionTask("m1", ("out",)).distance
+        'correlation'
+    """
 
     model_id: str
     layers: tuple[str, ...]
+    distance: str = "correlation"
+    center_features: bool = True
 
 
 @dataclass(frozen=True)
@@ -308,6 +322,31 @@ def plan_inputs(models: Sequence[str], layers: Sequence[LayerState]) -> InputPla
                     missing_layers[model].append(state.layer)
     extractions = tuple(ExtractionTask(m, tuple(layers_)) for m, layers_ in missing_layers.items() if layers_)
     return InputPlan(extractions, tuple(rdms))
+
+
+def plan_inputs_by_layer(models_of: Sequence[tuple[LayerState, Sequence[str]]], models: Sequence[str]) -> InputPlan:
+    """:func:`plan_inputs` where each layer has its own models (those that have that layer role).
+
+    Args:
+        models_of: ``(state, model ids)`` per layer, unique layers.
+        models: Every model id, in the order extraction tasks are listed.
+
+    Returns:
+        The :class:`InputPlan`: one extraction task per model, for all its missing layers.
+
+    Example:
+        >>> plan = plan_inputs_by_layer([(LayerState("out"), ["a", "b"]), (LayerState("mid"), ["b"])], ["a", "b"])
+        >>> [(task.model_id, task.layers) for task in plan.extractions]
+        [('a', ('out',)), ('b', ('out', 'mid'))]
+    """
+    _check_request(models, [state for state, _ in models_of])
+    plans = [plan_inputs(list(layer_models), [state]) for state, layer_models in models_of]
+    missing: dict[str, list[str]] = {model: [] for model in models}
+    for plan in plans:
+        for task in plan.extractions:
+            missing[task.model_id].extend(task.layers)
+    extractions = tuple(ExtractionTask(model, tuple(layers)) for model, layers in missing.items() if layers)
+    return InputPlan(extractions, tuple(key for plan in plans for key in plan.rdms))
 
 
 def plan_similarity(

@@ -1,79 +1,48 @@
 """The ``rsa-ray`` command line.
 
-Each subcommand lives in its own module and registers itself through a
-:class:`Subcommand` value in :data:`SUBCOMMANDS`; this module only builds the
-parser, dispatches, and turns expected errors into one clear line on stderr
-(a traceback only with ``--debug``).
+Each subcommand lives in its own module and exports a :class:`~jobs.cli_types.Subcommand`;
+this module names them in :data:`SUBCOMMANDS` (name, one-line help, module) so that
+``rsa-ray --help``, a usage error or a light subcommand imports no other subcommand's
+module (nor Ray, torch or pandas). It dispatches, and turns expected errors into one
+clear line on stderr (a traceback only with ``--debug``).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from jobs.cli_types import Subcommand
+from jobs.cli_parser import build_parser, subcommand_parser
+from jobs.cli_types import SubcommandRef
 from jobs.config import read_config
 from jobs.signals import TERMINATED_EXIT_CODE, TerminatedError, sigterm_raises
-from rsa_ray._version import __version__
 
-
-def _subcommands() -> tuple[Subcommand, ...]:
-    from jobs import (demo, models, probes, rank, report_command, rerank, settings_command, similarity, submit, taxonomy,
-                      train_target, train_zoo, validate)
-    from jobs import example_zoo
-
-    return (
-        probes.SUBCOMMAND,
-        models.SUBCOMMAND,
-        similarity.EXTRACT,
-        similarity.SIMILARITY,
-        taxonomy.SUBCOMMAND,
-        rank.SUBCOMMAND,
-        rerank.SUBCOMMAND,
-        report_command.SUBCOMMAND,
-        settings_command.SUBCOMMAND,
-        train_target.SUBCOMMAND,
-        train_zoo.SUBCOMMAND,
-        demo.SUBCOMMAND,
-        submit.SUBCOMMAND,
-        validate.SUBCOMMAND,
-        example_zoo.SUBCOMMAND,
-    )
-
-
-SUBCOMMANDS: tuple[Subcommand, ...] = _subcommands()
-
-
-def build_parser(subcommands: Sequence[Subcommand] = SUBCOMMANDS) -> argparse.ArgumentParser:
-    """Builds the ``rsa-ray`` argument parser.
-
-    Args:
-        subcommands: The subcommands to offer.
-
-    Returns:
-        The parser; ``parse_args`` on it gives a namespace with ``subcommand`` set.
-
-    Example:
-        >>> build_parser().parse_args(["--debug"]).debug
-        True
-    """
-    parser = argparse.ArgumentParser(
-        prog="rsa-ray",
-        description=(
-            "Representational Similarity Analysis for model zoos: which pretrained "
-            "encoder to finetune from, and how tasks relate."
-        ),
-    )
-    parser.add_argument("--version", action="version", version=f"rsa-ray {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    children = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
-    for subcommand in subcommands:
-        child = children.add_parser(subcommand.name, help=subcommand.help, description=subcommand.help)
-        subcommand.add_arguments(child)
-        child.set_defaults(run=subcommand.run)
-    return parser
+SUBCOMMANDS: tuple[SubcommandRef, ...] = (
+    SubcommandRef("probes", "add or list probe sets", "jobs.probes"),
+    SubcommandRef("models", "register models from a manifest, or list them", "jobs.models"),
+    SubcommandRef("extract", "run the models over the probe set and store their activations", "jobs.similarity", "EXTRACT"),
+    SubcommandRef("similarity", "compute RDMs and a new similarity version (extracting what is missing)", "jobs.similarity",
+                  "SIMILARITY"),
+    SubcommandRef("taxonomy", "build the task taxonomy: extract, RDMs, similarity, clustering, report", "jobs.taxonomy"),
+    SubcommandRef("rank", "rank the zoo as sources for a target model", "jobs.rank"),
+    SubcommandRef("rerank", "register new models and update similarities and rankings incrementally", "jobs.rerank"),
+    SubcommandRef("report", "write the HTML report (heatmaps, dendrograms, rankings, failures) from the store",
+                  "jobs.report_command"),
+    SubcommandRef("settings", "show or change the store's settings (e.g. whether TorchScript models are allowed)",
+                  "jobs.settings_command"),
+    SubcommandRef("train-target", "train a small model on a new task's examples, register it and rank the zoo for it",
+                  "jobs.train_target"),
+    SubcommandRef("train-zoo", "train one small encoder-decoder per mini-Taskonomy task on Ray and write a zoo manifest",
+                  "jobs.train_zoo"),
+    SubcommandRef("demo", "the whole workflow on the built-in zoo, local Ray and a local store", "jobs.demo"),
+    SubcommandRef("submit", "run an rsa-ray command as a Ray job (resubmitting the same command is a no-op)", "jobs.submit"),
+    SubcommandRef("validate", "finetune from each candidate on Ray Tune and test the RSA ranking against the results",
+                  "jobs.validate", arguments="jobs.validate_options"),
+    SubcommandRef("example-zoo", "set up the example zoo of real pretrained nets and their random twins, offline",
+                  "jobs.example_zoo"),
+)
 
 
 def _show_progress() -> None:
@@ -86,16 +55,15 @@ def _show_progress() -> None:
         logger.setLevel(logging.INFO)
 
 
-def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
-    children = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return children.choices[name]
-
-
 def _plots_to_files() -> None:
-    """Figures are only written to files: the non-interactive Agg backend, selected once for the process."""
-    import matplotlib
+    """Figures are only written to files: the non-interactive Agg backend, selected once for the process.
 
-    matplotlib.use("Agg")
+    Through ``MPLBACKEND`` while matplotlib is not imported yet (a command that draws nothing never imports it).
+    """
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
+    else:
+        os.environ["MPLBACKEND"] = "Agg"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,14 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main([])  # doctest: +SKIP
     """
     _plots_to_files()
-    parser = build_parser()
+    parser = build_parser(SUBCOMMANDS, lazy=True)
     args = parser.parse_args(argv)
     _show_progress()
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 0
     if getattr(args, "config", None):
-        child = _subparser(parser, args.subcommand)
+        child = subcommand_parser(parser, args.subcommand)
         try:
             child.set_defaults(**read_config(args.config, child))
         except ValueError as error:

@@ -6,9 +6,10 @@ import argparse
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from storage import Store, StoreUnavailableError
-from storage.redaction import redact_url
+if TYPE_CHECKING:
+    from storage import Store
 
 DEFAULT_REPORT_DIR = "./rsa-report"
 
@@ -23,6 +24,9 @@ def open_store(url: str) -> Store:
         >>> open_store("memory://common-example").url
         'memory://common-example'
     """
+    from storage import Store, StoreUnavailableError  # imported here: --help and usage errors open no store
+    from storage.redaction import redact_url
+
     try:
         return Store.open(url)
     except StoreUnavailableError as error:
@@ -70,20 +74,44 @@ def choose_models(store: Store, model_ids: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(model_ids))
 
 
+DEFAULT_ROLE = "default"  # rsa_ray.models.DEFAULT_ROLE, spelled here so that choosing layers loads no torch
+
+
+def default_role(store: Store, model_ids: Sequence[str]) -> str:
+    """The role that compares ``model_ids`` each at its own default layer.
+
+    When every model's default is one role (a zoo of one architecture), that role, so results keep
+    the key they always had; when the defaults differ (a mixed zoo), the reserved role ``default``,
+    which each model resolves to its own default layer.
+
+    Example:
+        >>> default_role(store, ["depth-small", "mobilenet_v2"])  # doctest: +SKIP
+        'default'
+    """
+    defaults = {entry.default_layer for entry in store.models(model_ids)}
+    return defaults.pop() if len(defaults) == 1 else DEFAULT_ROLE
+
+
 def choose_layers(store: Store, model_ids: Sequence[str], layers: Sequence[str] | None) -> list[str]:
-    """The layers asked for, or the first model's default layer; each must be a layer of every model.
+    """The layer roles asked for, or the models' default (:func:`default_role`).
+
+    A role that some models lack is kept: the run reports those models once, up front, and leaves
+    them out of that role's matrix. A role that none of the models has is an error.
 
     Raises:
-        ValueError: A layer some model does not have (naming the model and its layers).
+        ValueError: A role no model has (naming the first model and its nearest layers).
     """
     entries = dict(zip(model_ids, store.models(model_ids)))
-    chosen = list(layers) if layers else [entries[model_ids[0]].default_layer]
+    if not layers:
+        return [default_role(store, model_ids)]
+    chosen = list(dict.fromkeys(layers))
     for layer in chosen:
-        for model_id, entry in entries.items():
-            if layer not in entry.layers:
-                close = difflib.get_close_matches(layer, entry.layers, n=3)
-                hint = f"did you mean {', '.join(close)}?" if close else f"its layers: {', '.join(entry.layers)}"
-                raise ValueError(f"unknown layer {layer!r} for model {model_id!r}; {hint}")
+        if layer == DEFAULT_ROLE or any(layer in entry.layers for entry in entries.values()):
+            continue
+        model_id, entry = next(iter(entries.items()))
+        close = difflib.get_close_matches(layer, entry.layers, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"its layers: {', '.join(entry.layers)}"
+        raise ValueError(f"unknown layer {layer!r} for model {model_id!r} (no selected model has it); {hint}")
     return chosen
 
 
@@ -91,7 +119,9 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     """``--probe``, ``--models``, ``--layer`` and ``--method``."""
     parser.add_argument("--probe", default=None, help="probe set id (default: the store's only one)")
     parser.add_argument("--models", nargs="+", default=None, metavar="ID", help="model ids (default: all registered)")
-    parser.add_argument("--layer", action="append", default=None, help="layer to compare on; repeat for several (default: the models' default layer)")
+    parser.add_argument("--layer", action="append", default=None, metavar="ROLE",
+                        help="layer role to compare on, read from each model's own module for it; repeat for several "
+                             "(default: each model's default layer; 'default' names it explicitly)")
     parser.add_argument("--method", default="spearman", choices=["spearman", "pearson", "kendall_tau_a"], help="similarity between RDMs")
 
 
@@ -105,10 +135,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _reduction(text: str) -> str:
+    from rsa_ray.names import check_reduction
+
+    try:
+        return check_reduction(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_compute_arguments(parser: argparse.ArgumentParser, similarity: bool = True) -> None:
     """``--dtype`` (forward-pass precision) and, for commands that compute similarities,
     ``--backend`` (where the math runs) and ``--task-memory-mb`` (one similarity task's memory)."""
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward-pass precision")
+    parser.add_argument("--reduce", default=None, type=_reduction, metavar="REDUCTION",
+                        help="one reduction of every layer's output, overriding the manifest's: flatten, avg, max, "
+                             "adaptive:K, cls or tokens-mean (default: each layer's own, else flatten)")
     if not similarity:
         return
     parser.add_argument("--backend", default="auto", choices=["auto", "numpy", "torch"],

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from cluster.connect import connect
-from cluster.extract import ExtractionOptions, extract_all
-from cluster.options import SimilarityOptions
-from cluster.pipeline import RunSummary, run_similarity
-from cluster.resolvers import StoreResolver
-from storage import Store
+if TYPE_CHECKING:
+    from cluster.pipeline import RunSummary
+    from storage import Store
 
 
 def compute_similarities(
@@ -24,18 +22,26 @@ def compute_similarities(
     task_memory_mb: int = 1024,
     fence: Callable[[], None] | None = None,
     backend: str = "auto",
+    reduce: str | None = None,
 ) -> RunSummary:
     """Extracts what is missing, then computes RDMs and new similarity versions.
 
     ``fence`` is called right before each version is marked complete (``Lock.check`` of the
     lock the run holds: a run whose lock was taken over commits no version). ``backend`` says where
-    RDMs and products are computed (``auto``: torch on the cluster's GPUs where it has any).
+    RDMs and products are computed (``auto``: torch on the cluster's GPUs where it has any); ``reduce``
+    overrides every layer's reduction (None: each layer's own from the manifest).
 
     Example:
         >>> compute_similarities(store, probe_id, ["a", "b"], ["encoder.output"])  # doctest: +SKIP
     """
+    from cluster.connect import connect  # imported here: a command only parsing its flags needs no Ray
+    from cluster.extract import ExtractionOptions, extract_all
+    from cluster.options import SimilarityOptions
+    from cluster.pipeline import run_similarity
+    from cluster.resolvers import StoreResolver
+
     connect(address)
-    extraction = ExtractionOptions(dtype=dtype)
+    extraction = ExtractionOptions(dtype=dtype, reduce=reduce)
     extractor = functools.partial(extract_all, resolver=StoreResolver(store), options=extraction)
     # run_similarity logs its summary (what was computed, what failed and why) on the rsa_ray logger.
     options = SimilarityOptions(method=method, tile_memory_bytes=task_memory_mb * 2**20, backend=backend)

@@ -10,6 +10,13 @@ from typing import Any
 import yaml
 
 DEFAULT_STORE = "./rsa-store"
+GLOBAL_FLAGS = ("store", "address", "config")  # given before the subcommand, they are passed on to it
+_HELP = {
+    "store": f"store URL: a folder or s3://bucket/prefix (default {DEFAULT_STORE})",
+    "address": "Ray address (default: RAY_ADDRESS, else a local Ray)",
+    "config": "YAML file whose keys are this command's flags (flags win)",
+    "debug": "show full tracebacks on errors",
+}
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,10 +28,28 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         >>> parser.parse_args([]).store
         './rsa-store'
     """
-    parser.add_argument("--store", default=DEFAULT_STORE, help=f"store URL: a folder or s3://bucket/prefix (default {DEFAULT_STORE})")
-    parser.add_argument("--address", default=None, help="Ray address (default: RAY_ADDRESS, else a local Ray)")
-    parser.add_argument("--config", default=None, help="YAML file whose keys are this command's flags (flags win)")
-    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
+    parser.add_argument("--store", default=DEFAULT_STORE, help=_HELP["store"])
+    parser.add_argument("--address", default=None, help=_HELP["address"])
+    parser.add_argument("--config", default=None, help=_HELP["config"])
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_HELP["debug"])
+
+
+def add_global_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the shared flags to the top-level ``rsa-ray`` parser, where they may also be given.
+
+    ``--store``, ``--address`` and ``--config`` set nothing here (their defaults are the
+    subcommand's); given before the subcommand, they are handed on to it, so
+    ``rsa-ray --store X models list`` and ``rsa-ray models list --store X`` are the same.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_global_arguments(parser)
+        >>> vars(parser.parse_args(["--store", "s3://zoo"]))
+        {'debug': False, 'store': 's3://zoo'}
+    """
+    for flag in GLOBAL_FLAGS:
+        parser.add_argument(f"--{flag}", default=argparse.SUPPRESS, help=_HELP[flag])
+    parser.add_argument("--debug", action="store_true", help=_HELP["debug"])
 
 
 def read_config(path: str | Path, parser: argparse.ArgumentParser) -> dict[str, Any]:

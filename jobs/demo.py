@@ -14,6 +14,7 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -28,9 +29,10 @@ from jobs.report import ReportSection, write_html_report
 from jobs.rerank import ranking_diff_table
 from jobs.taxonomy import taxonomy_sections
 from jobs.train_target import TargetOptions, train_and_register
-from rsa_ray.models import ModelEntry
-from rsa_ray.models.manifest import final_models
 from storage import Store, load_manifest
+
+if TYPE_CHECKING:
+    from rsa_ray.models import ModelEntry
 
 DEMO_LAYERS = ("encoder.output", "encoder.block2")
 TARGET = TargetOptions(data="sklearn-digits", name="digits", task_type="semantic", steps=300)
@@ -38,6 +40,8 @@ TARGET = TargetOptions(data="sklearn-digits", name="digits", task_type="semantic
 
 def zoo_models(manifest: str) -> list[ModelEntry]:
     """The shipped zoo's fully trained small models, in manifest order (checkpoints and wide variants left out)."""
+    from rsa_ray.models.manifest import final_models  # imported here: rsa_ray.models pulls in torch
+
     return list(final_models(load_manifest(manifest), variant="small"))
 
 

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from jobs.cli_types import Subcommand
 from jobs.common import open_store
 from jobs.config import add_common_arguments
-from storage import load_manifest
+
+if TYPE_CHECKING:
+    from rsa_ray.models import ModelEntry
+    from storage import Store
+
+# The exit code of a run that finished with some models refused (as for failed models elsewhere).
+REFUSED_EXIT_CODE = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,18 +26,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replace", action="store_true", help="replace models registered with a different entry")
 
 
+def model_line(model_id: str, document: Mapping[str, Any]) -> str:
+    """One line of ``models list``: id, task type, task and layer roles, from a stored document.
+
+    Read from the document (not a ``ModelEntry``) so that listing never imports torch.
+
+    Example:
+        >>> model_line("depth-small", {"task_type": "3d", "task": "depth", "layers": {"mid": "features.3", "output": "fc"}})
+        'depth-small                      3d         depth                    layers: mid, output'
+    """
+    layers = document.get("layers") or ()
+    roles = list(layers) if isinstance(layers, Mapping) else [layer if isinstance(layer, str) else str(layer) for layer in layers]
+    task_type, task = document.get("task_type"), document.get("task")
+    return f"{model_id:<32} {task_type or '-':<10} {task or '-':<24} layers: {', '.join(roles)}"
+
+
 def run(args: argparse.Namespace) -> int:
+    from storage import load_manifest
+
     store = open_store(args.store)
     if args.action == "list":
-        for entry in store.models(store.model_ids()):
-            print(f"{entry.model_id:<32} {entry.task_type or '-':<10} {entry.task or '-':<24} layers: {', '.join(entry.layers)}")
+        for model_id, document in store.model_documents(store.model_ids()).items():
+            print(model_line(model_id, document))
         return 0
     if args.manifest is None:
         raise ValueError("models add needs a manifest URL")
     entries = load_manifest(args.manifest, allow_torchscript=store.settings().allow_torchscript)
-    added = store.register_models(entries, replace=args.replace)
-    print(f"{len(added)} of {len(entries)} models registered in {store.url} ({len(entries) - len(added)} were already there)")
-    return 0
+    return add_checked_models(store, entries, args.replace)
+
+
+def add_checked_models(store: Store, entries: Sequence[ModelEntry], replace: bool = False) -> int:
+    """Registers the models that pass their checks (:mod:`jobs.admission`); returns the exit code.
+
+    A model registered with a different entry (without ``replace``) stops the command before anything
+    is checked or written. Each refused model is one line on stderr; the others are registered with
+    their layer shapes. Exit code 0, or 3 when some model was refused.
+
+    Example:
+        >>> add_checked_models(store, load_manifest("zoo/manifest.yaml"))  # doctest: +SKIP
+        rsa-ray models: model 'm2' refused: weights /zoo/m2.safetensors do not exist
+        1 of 2 models registered in file:///tmp/store (0 were already there, 1 refused)
+        3
+    """
+    from jobs.admission import admit_models
+    from storage.redaction import redact_text
+
+    pending = store.pending_models(entries, replace=replace)
+    admission = admit_models(store, pending)
+    for refusal in admission.refused:
+        print(f"rsa-ray models: {redact_text(refusal.line)}", file=sys.stderr)
+    added = store.register_models(admission.admitted, replace=replace, layer_shapes=admission.layer_shapes)
+    refused = len(admission.refused)
+    print(f"{len(added)} of {len(entries)} models registered in {store.url} "
+          f"({len(entries) - len(pending)} were already there" + (f", {refused} refused)" if refused else ")"))
+    return REFUSED_EXIT_CODE if refused else 0
 
 
 SUBCOMMAND = Subcommand("models", "register models from a manifest, or list them", add_arguments, run)

@@ -7,7 +7,7 @@ import argparse
 import pandas as pd
 
 from jobs.cli_types import Subcommand
-from jobs.common import add_output_argument, choose_probe, open_store, output_dir
+from jobs.common import add_output_argument, choose_probe, default_role, open_store, output_dir
 from jobs.config import add_common_arguments
 from jobs.outputs import write_table
 from jobs.report import plot_ranking_bars
@@ -72,7 +72,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", required=True, help="the target model's id (e.g. one trained with train-target)")
     parser.add_argument("--top", type=int, default=5, help="how many candidates to print")
     parser.add_argument("--probe", default=None, help="probe set id (default: the store's only one)")
-    parser.add_argument("--layer", default=None, help="layer (default: the target's default layer)")
+    parser.add_argument("--layer", default=None, metavar="ROLE",
+                        help="layer role (default: every model at its default layer, as taxonomy compares them)")
+
+
+def ranking_role(store: Store, probe_id: str, target: str) -> str:
+    """The role a ranking without ``--layer`` reads: the models' default (:func:`jobs.common.default_role`
+    over the registered models), else the target's own default layer where only that one has results.
+
+    Example:
+        >>> ranking_role(store, probe_id, "digits")  # doctest: +SKIP
+        'default'
+    """
+    shared = default_role(store, store.model_ids())
+    own = store.model(target).default_layer
+    if not store.similarity_versions(probe_id, shared) and store.similarity_versions(probe_id, own):
+        return own
+    return shared
 
 
 def print_ranking(store: Store, probe_id: str, layer: str, target: str, top: int, out) -> pd.DataFrame:
@@ -95,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     probe_id = choose_probe(store, args.probe)
     if args.target not in store.model_ids():
         raise ValueError(f"target {args.target!r} is not a registered model")
-    layer = args.layer or store.model(args.target).default_layer
+    layer = args.layer or ranking_role(store, probe_id, args.target)
     print_ranking(store, probe_id, layer, args.target, args.top, output_dir(args.out))
     return 0
 

@@ -1,9 +1,10 @@
 """Registering the models of many manifests where one bad manifest or model must not stop the rest.
 
 A rerank picks up whatever lands in a folder or prefix. A manifest that does not
-load, and a model whose id is registered with a different entry, are each recorded
-(one line, stage ``register`` in the store's ``failures`` table) and skipped; every
-other model is registered. Manifests are named by their redacted URL.
+load, a model whose id is registered with a different entry, and a model that fails
+its checks (:mod:`jobs.admission`: weights, build, role modules, one probe image) are
+each recorded (one line, stage ``register`` in the store's ``failures`` table) and
+skipped; every other model is registered with its layer shapes. Manifests are named by their redacted URL.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 import fsspec
 import pandas as pd
 
-from cluster.pipeline import FAILURES_TABLE
 from storage import EntryConflictError, ManifestError, Store, load_manifest
 from storage.provenance import utc_now
 from storage.redaction import has_user_credentials, redact_text, redact_url
@@ -82,18 +82,30 @@ def _one_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _register_each(store: Store, manifest: str, entries: Sequence) -> tuple[list[str], list[RegistrationFailure]]:
-    """Registers the entries of one manifest: all at once, or one by one when some are refused."""
+def _pending_each(store: Store, manifest: str, entries: Sequence) -> tuple[list, list[RegistrationFailure]]:
+    """The entries of one manifest that are new to the registry: all at once, or one by one when some are refused."""
     try:
-        return list(store.register_models(entries)), []
+        return list(store.pending_models(entries)), []
     except (ManifestError, EntryConflictError):
-        pass  # nothing was written: find which entries are refused
-    added, failures = [], []
+        pass  # find which entries are refused
+    pending, failures = [], []
     for entry in entries:
         try:
-            added += store.register_models([entry])
+            pending += store.pending_models([entry])
         except (ManifestError, EntryConflictError) as error:
             failures.append(RegistrationFailure(manifest, entry.model_id, f"manifest {manifest}: {_one_line(error)}"))
+    return pending, failures
+
+
+def _register_each(store: Store, manifest: str, entries: Sequence) -> tuple[list[str], list[RegistrationFailure]]:
+    """Registers the new entries of one manifest that pass their checks (:mod:`jobs.admission`)."""
+    from jobs.admission import admit_models
+
+    pending, failures = _pending_each(store, manifest, entries)
+    admission = admit_models(store, pending)
+    failures += [RegistrationFailure(manifest, refusal.model_id, f"manifest {manifest}: {redact_text(refusal.line)}")
+                 for refusal in admission.refused]
+    added = list(store.register_models(admission.admitted, layer_shapes=admission.layer_shapes))
     return added, failures
 
 
@@ -156,5 +168,7 @@ def record_failures(store: Store, failures: Sequence[RegistrationFailure]) -> No
     Example:
         >>> record_failures(store, registration.failures)  # doctest: +SKIP
     """
+    from cluster.pipeline import FAILURES_TABLE  # imported here: cluster pulls in Ray
+
     if failures:
         store.append_table(FAILURES_TABLE, failures_frame(failures))

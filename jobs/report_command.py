@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from cluster.pipeline import FAILURES_TABLE
 from jobs.cli_types import Subcommand
 from jobs.common import add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
 from jobs.config import add_common_arguments
@@ -59,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cluster.pipeline import FAILURES_TABLE  # imported here: cluster pulls in Ray
+
     store = open_store(args.store)
     probe_id = choose_probe(store, args.probe)
     layers = choose_layers(store, choose_models(store, args.models), args.layer)

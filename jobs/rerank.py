@@ -104,7 +104,7 @@ def _rerank_locked(store: Store, args: argparse.Namespace, fence: Callable[[], N
     layers = choose_layers(store, models, args.layer)
     before = {layer: (store.similarity_versions(probe_id, layer) or (None,))[-1] for layer in layers}
     summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
-                                   args.task_memory_mb, fence=fence, backend=args.backend)
+                                   args.task_memory_mb, fence=fence, backend=args.backend, reduce=args.reduce)
     out = output_dir(args.out)
     for layer, version in summary.versions:
         if version is None:

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from cluster.connect import connect
-from cluster.extract import ExtractionOptions, extract_all
-from cluster.pipeline import read_layer_inputs
-from cluster.plan import plan_inputs
-from cluster.resolvers import StoreResolver
 from jobs.cli_types import Subcommand
 from jobs.common import add_compute_arguments, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store
 from jobs.compute import compute_similarities, exit_code
@@ -35,9 +30,18 @@ def _selection(args: argparse.Namespace):
 
 
 def run_extract(args: argparse.Namespace) -> int:
+    from cluster.connect import connect  # imported here: parsing the flags needs no Ray
+    from cluster.extract import ExtractionOptions, extract_all
+    from cluster.pipeline import missing_roles, read_layer_inputs
+    from cluster.plan import plan_inputs_by_layer
+    from cluster.resolvers import StoreResolver
+
     store, probe_id, models, layers = _selection(args)
-    options = ExtractionOptions(dtype=args.dtype)
-    plan = plan_inputs(models, [read_layer_inputs(store, probe_id, models, layer, options.settings()) for layer in layers])
+    options = ExtractionOptions(dtype=args.dtype, reduce=args.reduce)
+    lacking = {(f.model_id, f.layer) for f in missing_roles(store, models, layers)}  # reported once, left out
+    having = {layer: [m for m in models if (m, layer) not in lacking] for layer in layers}
+    plan = plan_inputs_by_layer([(read_layer_inputs(store, probe_id, having[layer], layer, options.settings()),
+                                  having[layer]) for layer in layers], models)
     connect(args.address)
     outcomes = extract_all(store, probe_id, plan.extractions, StoreResolver(store), options)
     failed = [o for o in outcomes if o.error]
@@ -50,7 +54,7 @@ def run_extract(args: argparse.Namespace) -> int:
 def run_similarity_command(args: argparse.Namespace) -> int:
     store, probe_id, models, layers = _selection(args)
     summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
-                                   args.task_memory_mb, backend=args.backend)
+                                   args.task_memory_mb, backend=args.backend, reduce=args.reduce)
     print(f"similarity versions in {store.url} (similarity/{probe_id}/<layer>)")
     return exit_code(summary)
 

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     models = choose_models(store, args.models)
     layers = choose_layers(store, models, args.layer)
     summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
-                                   args.task_memory_mb, backend=args.backend)
+                                   args.task_memory_mb, backend=args.backend, reduce=args.reduce)
     out = output_dir(args.out)
     taxonomies = [write_layer_taxonomy(store, probe_id, layer, out) for layer in layers if store.similarity_versions(probe_id, layer)]
     comparison = write_layer_comparison(taxonomies, out)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.cli_types import Subcommand
-from jobs.common import add_output_argument, choose_models, choose_probe, open_store, output_dir
+from jobs.common import add_output_argument, choose_models, choose_probe, default_role, open_store, output_dir
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
 from storage import Store
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     model_id, loss = train_and_register(store, options, Path(args.weights_dir))
     print(f"target {model_id!r} registered (validation loss {loss:.4f})")
     models = choose_models(store, None)
-    layer = store.model(model_id).default_layer
+    layer = default_role(store, models)  # every model at its own default layer, the target's encoder output included
     summary = compute_similarities(store, probe_id, models, [layer], address=args.address)
     print_ranking(store, probe_id, layer, model_id, args.top, output_dir(args.out))
     return exit_code(summary)

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from cluster.tune_validation import TuneValidationOptions
 from jobs.common import add_output_argument
 from jobs.config import add_common_arguments
 from rsa_ray.source_ranking import CandidateSelection
+
+if TYPE_CHECKING:
+    from cluster.tune_validation import TuneValidationOptions
 
 SMOKE_TASKS = ("autoencoding", "depth", "semantic_segmentation", "camera_pose")
 
@@ -86,6 +89,8 @@ class ValidateOptions:
 
     def tune_options(self, name: str) -> TuneValidationOptions:
         """The Tune experiment's options, named ``name``."""
+        from cluster.tune_validation import TuneValidationOptions  # imported here: it pulls in Ray Tune
+
         return TuneValidationOptions(
             steps=self.steps, seeds=self.seeds, batch_size=self.batch_size, learning_rates=self.learning_rates,
             evaluations=self.evaluations, asha=self.asha, experiment_name=name,

@@ -57,3 +57,16 @@ def model_label(names: Sequence[str] | None, index: int) -> str:
         ('#3', 'b')
     """
     return str(names[index]) if names is not None else f"#{index}"
+
+
+class ManifestError(ValueError):
+    """A model manifest entry (or a registry entry) is malformed; the message names the entry and the field.
+
+    Defined here, beside the other input errors and free of torch, so that the store can re-export
+    it (``storage.ManifestError``) without loading the models; ``rsa_ray.models.ManifestError`` is
+    the same class.
+
+    Example:
+        >>> str(ManifestError("manifest entry 'm1': field 'layers' must not be empty"))
+        "manifest entry 'm1': field 'layers' must not be empty"
+    """

@@ -16,7 +16,7 @@ from rsa_ray.errors import DegenerateInputError, model_label
 
 # A row whose norm is below this fraction of the largest row norm is treated as zero:
 # far above float64 round-off of a centring, far below any real signal.
-_ZERO_NORM_RELATIVE = 1e-10
+ZERO_NORM_RELATIVE = 1e-10
 
 
 def condensed_length(n_images: int) -> int:
@@ -90,7 +90,7 @@ def _float64_copy(matrix: np.ndarray, center_features: bool) -> np.ndarray:
 def _unit_rows(matrix: np.ndarray, name: str, what: str) -> np.ndarray:
     """Scales the rows of an owned float64 matrix to unit norm, in place."""
     norms = np.linalg.norm(matrix, axis=1)
-    zero = norms <= _ZERO_NORM_RELATIVE * max(float(norms.max()), np.finfo(np.float64).tiny)
+    zero = norms <= ZERO_NORM_RELATIVE * max(float(norms.max()), np.finfo(np.float64).tiny)
     if zero.any():
         raise DegenerateInputError(name, f"{what} is undefined for images with a constant feature vector", np.flatnonzero(zero))
     matrix /= norms[:, None]
@@ -99,7 +99,7 @@ def _unit_rows(matrix: np.ndarray, name: str, what: str) -> np.ndarray:
 
 # Centring rows on the Gram matrix (below) is exact enough while a row's spread is not tiny next to its
 # mean; for rows whose centred square norm falls under this fraction of the raw one, the direct path is used.
-_GRAM_CENTRING_MIN_RATIO = 1e-6
+GRAM_CENTRING_MIN_RATIO = 1e-6
 
 
 def _correlation(matrix: np.ndarray, name: str, center_features: bool) -> np.ndarray:
@@ -111,8 +111,8 @@ def _correlation(matrix: np.ndarray, name: str, center_features: bool) -> np.nda
     raw_squares = np.diag(gram).copy()
     gram -= values.shape[1] * np.outer(row_means, row_means)
     centred_squares = np.diag(gram)
-    near_zero = raw_squares <= _ZERO_NORM_RELATIVE**2 * max(float(raw_squares.max()), np.finfo(np.float64).tiny)
-    if (centred_squares <= _GRAM_CENTRING_MIN_RATIO * raw_squares).any() or near_zero.any():
+    near_zero = raw_squares <= ZERO_NORM_RELATIVE**2 * max(float(raw_squares.max()), np.finfo(np.float64).tiny)
+    if (centred_squares <= GRAM_CENTRING_MIN_RATIO * raw_squares).any() or near_zero.any():
         values -= row_means[:, None]  # ill-conditioned or constant rows: centre the features directly
         unit = _unit_rows(values, name, "the correlation distance")
         return 1.0 - condense(unit @ unit.T)

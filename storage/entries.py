@@ -291,9 +291,12 @@ def write_whole(
 def open_array(backend: Backend, path: str, mode: str = "r") -> zarr.Array:
     """The entry's Zarr array (raises :class:`IncompleteEntryError` if it was never created)."""
     try:
-        return zarr.open_array(store=backend.zarr_store, path=path, mode=mode, zarr_format=3)
+        array = zarr.open_array(store=backend.zarr_store, path=path, mode=mode, zarr_format=3)
     except FileNotFoundError:
         raise IncompleteEntryError(f"entry {path!r} does not exist in store {backend.url}; create it first") from None
+    # a chunk equal to the fill value (all-zero uint8 images) must still be written:
+    # readers verify every chunk against its marker and take an absent one for a missing one
+    return array if mode == "r" else array.with_config({"write_empty_chunks": True})
 
 
 def _require(backend: Backend, path: str) -> StoredEntry:

@@ -7,6 +7,9 @@ hold credentials: they name entries by their path inside the store.
 
 from __future__ import annotations
 
+__all__ = ["CorruptEntryError", "EntryConflictError", "EntryNotFoundError", "EntryShapeError", "IncompleteEntryError",
+           "InvalidIdError", "ManifestError", "StoreUnavailableError"]
+
 
 class _MessageKeyError(KeyError):
     """A ``KeyError`` whose ``str()`` is the message, not its ``repr``."""
@@ -19,8 +22,8 @@ class InvalidIdError(ValueError):
     """An id (probe set, model, layer, table) is not a safe name."""
 
 
-class ManifestError(ValueError):
-    """A model manifest entry is malformed; the message names the entry and the field."""
+# Defined by the manifest reader (rsa_ray.models); re-exported so that ``storage.ManifestError`` keeps working.
+from rsa_ray.errors import ManifestError  # noqa: E402
 
 
 class EntryShapeError(ValueError):

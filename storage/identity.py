@@ -3,7 +3,9 @@
 Every derived entry (activations, RDMs, rank vectors) carries an ``identity``
 attribute: the sha256 of the inputs that determine its values. For activations
 those are the model's weights sha256, source, architecture and preprocessing,
-the layer, the forward and stored dtypes, and the probe set's content hash; an
+the layer role with the module it is read from and its reduction (both recorded only where
+they differ from the role's name and ``flatten``, so entries of the list form keep the
+identity they had), the forward and stored dtypes, and the probe set's content hash; an
 RDM adds its distance and centring to its activations' identity, and a rank
 vector is derived from its RDM's. A similarity version records the identity of
 every rank vector it multiplied. When any input changes (``models add
@@ -41,6 +43,8 @@ class ComputeSettings:
         activation_dtype: Stored activations (``float32`` or ``float16``).
         distance: RDM distance (``correlation``, ``cosine``, ``euclidean``).
         center_features: Whether features are centred over the probe images before the RDM.
+        reduce: A reduction for every layer (the ``--reduce`` flag), overriding the manifest's; None
+            keeps each layer's own.
 
     Example:
         >>> ComputeSettings(forward_dtype="bfloat16").forward_dtype
@@ -51,6 +55,7 @@ class ComputeSettings:
     activation_dtype: str = "float32"
     distance: str = "correlation"
     center_features: bool = True
+    reduce: str | None = None
 
     def __post_init__(self) -> None:
         if self.forward_dtype not in FORWARD_DTYPES:
@@ -135,6 +140,36 @@ def _architecture_inputs(architecture: Mapping[str, Any] | None) -> Mapping[str,
     return {**architecture, "config": {"sha256": architecture["config"].get("sha256")}}
 
 
+DEFAULT_ROLE = "default"  # rsa_ray.models.DEFAULT_ROLE: each model's own default_layer
+FLATTEN = "flatten"
+
+
+def layer_read(registry_document: Mapping[str, Any], role: str) -> tuple[str, str] | None:
+    """``(module, reduce)`` that a registry entry reads ``role`` from, or None when it has no such role.
+
+    Reads both forms of ``layers`` (a list of module names, or a mapping of roles); ``default``
+    is the entry's ``default_layer``.
+
+    Example:
+        >>> layer_read({"layers": {"output": {"module": "classifier.0", "reduce": "avg"}},
+        ...             "default_layer": "output"}, "default")
+        ('classifier.0', 'avg')
+        >>> layer_read({"layers": ["out"], "default_layer": "out"}, "mid") is None
+        True
+    """
+    if role == DEFAULT_ROLE:
+        role = registry_document.get("default_layer")
+    layers = registry_document.get("layers") or ()
+    if not isinstance(layers, Mapping):
+        return (role, FLATTEN) if role in layers else None
+    if role not in layers:
+        return None
+    value = layers[role]
+    if isinstance(value, Mapping):
+        return str(value.get("module", role)), str(value.get("reduce", FLATTEN))
+    return (role if value is None else str(value)), FLATTEN
+
+
 def expected_identity(kind: EntryKind, registry_document: Mapping[str, Any], probe_hash: str, layer: str,
                       settings: ComputeSettings) -> EntryIdentity:
     """The identity an entry of ``kind`` must carry for this model, probe set, layer and settings.
@@ -145,6 +180,9 @@ def expected_identity(kind: EntryKind, registry_document: Mapping[str, Any], pro
         >>> a = expected_identity(EntryKind.RDMS, document, "p1", "out", ComputeSettings())
         >>> b = expected_identity(EntryKind.RDMS, document, "p1", "out", ComputeSettings(forward_dtype="bfloat16"))
         >>> a.digest != b.digest
+        True
+        >>> c = expected_identity(EntryKind.RDMS, document, "p1", "out", ComputeSettings(reduce="avg"))
+        >>> c.digest != a.digest
         True
     """
     kind = EntryKind(kind)
@@ -157,6 +195,13 @@ def expected_identity(kind: EntryKind, registry_document: Mapping[str, Any], pro
         "forward_dtype": settings.forward_dtype,
         "activation_dtype": settings.activation_dtype,
     }
+    read = layer_read(registry_document, layer)
+    module, reduce = read if read is not None else (None, FLATTEN)
+    if module != layer:  # a role read from a module of another name (None: the model lacks the role)
+        inputs["module"] = module
+    reduce = settings.reduce or reduce
+    if reduce != FLATTEN:
+        inputs["reduce"] = reduce
     if kind is not EntryKind.ACTIVATIONS:
         rdm = {"kind": EntryKind.RDMS.value, "activations": sha256_of_json(inputs),
                "distance": settings.distance, "center_features": bool(settings.center_features)}

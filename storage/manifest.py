@@ -12,8 +12,8 @@ a mapping with ``models: [entry, ...]`` (and optionally ``format``, ``descriptio
       target: rsa_ray.models.encoder_decoder:build_encoder_decoder   # a registered builder name
       kwargs: {out_channels: 1}
     weights: {path: depth-small.safetensors, sha256: <64 lowercase hex>}   # relative to the manifest
-    layers: [encoder.block4, encoder.output]
-    default_layer: encoder.output      # default: the last layer
+    layers: [encoder.block4, encoder.output]   # or roles: {output: classifier.0, mid: {module: features.14, reduce: avg}}
+    default_layer: encoder.output      # a role; default: the last
     preprocessing: {resize: 64, crop: 64, mean: [0, 0, 0], std: [1, 1, 1],
                     channel_order: RGB, value_range: [0, 1], interpolation: bilinear}
     training: null                     # or a TrainingRecord mapping
@@ -27,7 +27,6 @@ id, or ``#position`` when the id itself is bad) and the field.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import posixpath
@@ -38,22 +37,7 @@ import fsspec
 import yaml
 
 from storage.backend import file_errors
-from storage.errors import InvalidIdError, ManifestError
-from storage.manifest_fields import (
-    ENTRY_FIELDS,
-    TASK_TYPES,
-    check_architecture,
-    check_layers,
-    check_preprocessing,
-    check_seed,
-    check_source,
-    check_task,
-    check_torchscript_allowed,
-    check_training,
-    check_weights,
-    fail,
-)
-from storage.names import validate_id
+from storage.errors import ManifestError
 from storage.redaction import has_user_credentials, redact_url
 
 if TYPE_CHECKING:
@@ -62,21 +46,20 @@ if TYPE_CHECKING:
 __all__ = ["TASK_TYPES", "is_location_independent", "load_manifest", "parse_entry", "parse_manifest",
            "resolve_path"]
 _TOP_LEVEL_FIELDS = ("format", "description", "command", "dataset", "models")
+# The task types an entry may name (``rsa_ray.models.manifest_fields.TASK_TYPES``; kept here so that
+# ``import storage`` does not load the models).
+TASK_TYPES = ("2d", "3d", "semantic", "geometric", "other")
 
 
 def parse_entry(raw: Any, position: int = 0, base_url: str | None = None,
                 allow_torchscript: bool = False) -> ModelEntry:
-    """Validates one entry (the ``entry_to_dict`` form) into a ``ModelEntry``.
+    """Validates one entry with the one strict reader (``rsa_ray.models.manifest_entry.parse_entry``).
 
     Args:
         raw: The entry as loaded from YAML/JSON.
         position: Its index in the manifest, named when the id is bad.
         base_url: Folder URL that a relative ``weights.path`` is resolved against (None: left as is).
         allow_torchscript: Accept TorchScript entries (the store's setting, :mod:`storage.settings`).
-
-    The architecture must name a registered builder (``rsa_ray.models.architectures``) with
-    arguments it accepts; a TorchScript entry is refused unless the run sets
-    ``RSA_RAY_ALLOW_TORCHSCRIPT=1``.
 
     Raises:
         ManifestError: Naming the entry and the field at fault.
@@ -87,42 +70,10 @@ def parse_entry(raw: Any, position: int = 0, base_url: str | None = None,
         >>> entry.default_layer, entry.weights
         ('layer4', None)
     """
-    from rsa_ray.models import ModelEntry, WeightsRef
+    from rsa_ray.models.manifest_entry import parse_entry as read_entry
 
-    entry = f"#{position}"
-    if not isinstance(raw, Mapping):
-        raise ManifestError(f"manifest entry {entry} must be a mapping, got {type(raw).__name__}")
-    try:
-        model_id = validate_id(raw.get("model_id"), "model id")
-    except InvalidIdError as error:
-        raise fail(entry, "model_id", str(error)) from None
-    entry = repr(model_id)
-    unknown = sorted(str(key) for key in set(raw) - set(ENTRY_FIELDS))
-    if unknown:
-        raise fail(entry, unknown[0], f"is not a known field ({', '.join(ENTRY_FIELDS)})")
-    task, task_type = check_task(raw, entry)
-    source = check_source(raw.get("source"), entry)
-    weights = check_weights(raw.get("weights"), entry, source)
-    if weights is not None and base_url is not None:
-        weights = WeightsRef(resolve_path(weights.path, base_url), weights.sha256)
-    layers, default_layer = check_layers(raw, entry)
-    architecture = check_architecture(raw.get("architecture"), entry, source)
-    if architecture is not None and architecture.config is not None and base_url is not None:
-        config = WeightsRef(resolve_path(architecture.config.path, base_url), architecture.config.sha256)
-        architecture = dataclasses.replace(architecture, config=config)
-    try:
-        parsed = ModelEntry(
-            model_id=model_id, source=source, architecture=architecture,
-            weights=weights, layers=layers, default_layer=default_layer,
-            preprocessing=check_preprocessing(raw.get("preprocessing"), entry), task=task, task_type=task_type,
-            training=check_training(raw.get("training"), entry), seed=check_seed(raw.get("seed"), entry, source, weights),
-        )
-    except (TypeError, ValueError) as error:
-        if isinstance(error, ManifestError):
-            raise
-        raise ManifestError(f"manifest entry {entry} is invalid: {error}") from None
-    check_torchscript_allowed(source, entry, allow_torchscript)  # last: a malformed TorchScript entry names its own field first
-    return parsed
+    resolve = None if base_url is None else (lambda path: resolve_path(path, base_url))
+    return read_entry(raw, position, allow_torchscript, resolve)
 
 
 def _entry_list(document: Any) -> Sequence[Any]:
@@ -171,7 +122,7 @@ def parse_manifest(document: Any, base_url: str | None = None,
     seen: set[str] = set()
     for entry in parsed:
         if entry.model_id in seen:
-            raise fail(repr(entry.model_id), "model_id", "is used by more than one entry")
+            raise ManifestError(f"manifest entry {entry.model_id!r}: field 'model_id' is used by more than one entry")
         seen.add(entry.model_id)
     return parsed
 

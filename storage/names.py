@@ -10,14 +10,13 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from rsa_ray.names import MAX_ID_LENGTH, safe_name_problem
 from storage.errors import InvalidIdError
 
-MAX_ID_LENGTH = 128
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*", flags=re.ASCII)
+__all__ = ["MAX_ID_LENGTH", "EntryKey", "EntryKind", "canonical_json", "sha256_of_json", "validate_id"]
 
 
 def validate_id(value: object, what: str = "id") -> str:
@@ -38,18 +37,9 @@ def validate_id(value: object, what: str = "id") -> str:
         >>> validate_id("resnet50.block4", "layer")
         'resnet50.block4'
     """
-    if not isinstance(value, str):
-        raise InvalidIdError(f"{what} must be a string, got {type(value).__name__} {value!r}")
-    shown = value if len(value) <= 40 else value[:40] + "..."
-    if not value:
-        raise InvalidIdError(f"{what} must not be empty")
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidIdError(f"{what} {shown!r} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")
-    if not _SAFE_ID.fullmatch(value) or ".." in value:
-        raise InvalidIdError(
-            f"{what} {shown!r} is not a safe name: use ASCII letters, digits, '.', '_' and '-', "
-            "starting with a letter or digit, and no '..'"
-        )
+    problem = safe_name_problem(value, what)
+    if problem is not None:
+        raise InvalidIdError(problem)
     return value
 
 

@@ -1,7 +1,9 @@
 """The model registry in the store: one Zarr group ``models/{model_id}`` per model, its model entry as attributes.
 
 Entries are ``rsa_ray.models.ModelEntry`` values, stored as ``entry_to_dict(entry)`` under the
-``registry_entry`` attribute and read back with ``entry_from_dict``. The group documents are
+``registry_entry`` attribute and read back with ``entry_from_dict``; what the commands' checks found
+(each role's output shape and reduced width) is kept beside it as ``layer_shapes``, metadata that is
+no part of the model's identity. The group documents are
 written directly (one atomic object each, no Zarr round trips):
 ``{"zarr_format": 3, "node_type": "group", "attributes": {...}}``.
 """
@@ -9,13 +11,12 @@ written directly (one atomic object each, no Zarr round trips):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from storage.backend import Backend, backend_errors
 from storage.entry_documents import group_document
-from storage.manifest_fields import fail
-from storage.errors import CorruptEntryError, EntryConflictError, EntryNotFoundError
+from storage.errors import CorruptEntryError, EntryConflictError, EntryNotFoundError, ManifestError
 from storage.manifest import is_location_independent, parse_entry
 from storage.names import validate_id
 from storage.provenance import utc_now
@@ -24,14 +25,20 @@ from storage.redaction import has_credentials, redact_url
 if TYPE_CHECKING:
     from rsa_ray.models import ModelEntry
 
-def _documents(backend: Backend, model_ids: list[str]) -> dict[str, dict[str, Any] | None]:
-    """The stored ``entry_to_dict`` form of each model (None where it is not registered)."""
+def _attributes(backend: Backend, model_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """The attributes of each model's group document (None where it is not registered)."""
     payloads = backend.get_many(f"models/{model_id}/zarr.json" for model_id in model_ids)
     found: dict[str, dict[str, Any] | None] = {}
     for model_id in model_ids:
         payload = payloads[f"models/{model_id}/zarr.json"]
-        found[model_id] = json.loads(payload).get("attributes", {}).get("registry_entry") if payload else None
+        found[model_id] = json.loads(payload).get("attributes", {}) if payload else None
     return found
+
+
+def _documents(backend: Backend, model_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """The stored ``entry_to_dict`` form of each model (None where it is not registered)."""
+    return {model_id: attributes.get("registry_entry") if attributes is not None else None
+            for model_id, attributes in _attributes(backend, model_ids).items()}
 
 
 def _entry(backend: Backend, model_id: str, document: dict[str, Any]) -> ModelEntry:
@@ -53,13 +60,16 @@ def check_registrable(model_entry: Any, position: int = 0, allow_torchscript: bo
             credentials in the weights URL).
 
     Example:
+        >>> import dataclasses
+        >>> from rsa_ray.models import WeightsRef
         >>> from rsa_ray.models.manifest import example_entry
-        >>> check_registrable(example_entry())  # doctest: +ELLIPSIS
+        >>> check_registrable(dataclasses.replace(example_entry(), weights=WeightsRef("/zoo/d.safetensors")))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        storage.errors.ManifestError: manifest entry 'depth-small': field 'weights.sha256' must be 64 ...
+        rsa_ray.errors.ManifestError: manifest entry 'depth-small': field 'weights.sha256' must be 64 ...
     """
     from rsa_ray.models import ModelEntry, entry_to_dict
+    from rsa_ray.models.manifest_fields import fail
 
     if not isinstance(model_entry, ModelEntry):
         raise TypeError(f"register_models takes rsa_ray.models.ModelEntry values, got {type(model_entry).__name__} "
@@ -75,9 +85,56 @@ def check_registrable(model_entry: Any, position: int = 0, allow_torchscript: bo
     return document
 
 
+def _checked_documents(models: list[ModelEntry], allow_torchscript: bool) -> dict[str, dict[str, Any]]:
+    documents: dict[str, dict[str, Any]] = {}
+    for position, entry in enumerate(models):
+        document = check_registrable(entry, position, allow_torchscript)
+        if entry.model_id in documents:
+            raise ManifestError(f"manifest entry {entry.model_id!r}: field 'model_id' is used by more than one entry")
+        documents[entry.model_id] = document
+    return documents
+
+
+def _changed(backend: Backend, models: list[ModelEntry], documents: dict[str, dict[str, Any]],
+             replace: bool) -> list[ModelEntry]:
+    """The entries not registered identically; raises on one registered differently unless ``replace``."""
+    existing = _documents(backend, list(documents))
+    changed = [entry for entry in models if existing[entry.model_id] != documents[entry.model_id]]
+    for entry in changed:
+        if existing[entry.model_id] is not None and not replace:
+            raise EntryConflictError(
+                f"model {entry.model_id!r} is already registered with a different entry; "
+                "pass replace=True to replace it (results computed from the old entry are then recomputed on the next run)"
+            )
+    return changed
+
+
+def pending(backend: Backend, models: Iterable[ModelEntry], replace: bool = False,
+            allow_torchscript: bool = False) -> tuple[ModelEntry, ...]:
+    """The entries :func:`register` would write (new ones, and changed ones with ``replace``); writes nothing.
+
+    Raises:
+        TypeError, ManifestError, EntryConflictError: As :func:`register` would.
+    """
+    models = list(models)
+    documents = _checked_documents(models, allow_torchscript)
+    with backend_errors(backend.url, "models", "reading models from"):
+        return tuple(_changed(backend, models, documents, replace))
+
+
 def register(backend: Backend, models: Iterable[ModelEntry], replace: bool = False,
-             allow_torchscript: bool = False) -> tuple[str, ...]:
+             allow_torchscript: bool = False,
+             layer_shapes: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[str, ...]:
     """Registers models; returns the ids newly written (ones already registered identically are skipped).
+
+    Args:
+        backend: The store's backend.
+        models: The entries.
+        replace: Replace models registered with a different entry.
+        allow_torchscript: The store's TorchScript setting.
+        layer_shapes: Per model id, what its check found for each role
+            (``{role: {"shape": [...], "width": N}}``), kept beside the entry as the ``layer_shapes``
+            attribute: registry metadata, not part of the model's identity.
 
     Raises:
         TypeError: If a value is not an ``rsa_ray.models.ModelEntry``.
@@ -88,27 +145,32 @@ def register(backend: Backend, models: Iterable[ModelEntry], replace: bool = Fal
     from rsa_ray.models import MANIFEST_FORMAT
 
     models = list(models)
-    documents: dict[str, dict[str, Any]] = {}
-    for position, entry in enumerate(models):
-        document = check_registrable(entry, position, allow_torchscript)
-        if entry.model_id in documents:
-            raise fail(repr(entry.model_id), "model_id", "is used by more than one entry")
-        documents[entry.model_id] = document
+    documents = _checked_documents(models, allow_torchscript)
+    shapes = layer_shapes or {}
     with backend_errors(backend.url, "models", "registering models in"):
-        existing = _documents(backend, list(documents))
-        changed = [entry for entry in models if existing[entry.model_id] != documents[entry.model_id]]
-        for entry in changed:
-            if existing[entry.model_id] is not None and not replace:
-                raise EntryConflictError(
-                    f"model {entry.model_id!r} is already registered with a different entry; "
-                    "pass replace=True to replace it (results computed from the old entry are then recomputed on the next run)"
-                )
+        changed = _changed(backend, models, documents, replace)
         backend.put_many({
             f"models/{entry.model_id}/zarr.json": group_document({
-                "registry_entry": documents[entry.model_id], "entry_format": MANIFEST_FORMAT, "registered": utc_now()})
+                "registry_entry": documents[entry.model_id], "entry_format": MANIFEST_FORMAT, "registered": utc_now(),
+                **({"layer_shapes": json.loads(json.dumps(shapes[entry.model_id]))} if entry.model_id in shapes else {})})
             for entry in changed
         })
     return tuple(entry.model_id for entry in changed)
+
+
+def get_layer_shapes(backend: Backend, model_ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+    """Each model's recorded ``layer_shapes`` (None for one registered without checks), in one batched read.
+
+    Raises:
+        EntryNotFoundError: Naming the first model that is not registered.
+    """
+    model_ids = [validate_id(model_id, "model id") for model_id in model_ids]
+    with backend_errors(backend.url, "models", "reading models from"):
+        found = _attributes(backend, model_ids)
+    for model_id in model_ids:
+        if found[model_id] is None:
+            raise EntryNotFoundError(f"model {model_id!r} is not registered in {backend.url}")
+    return {model_id: found[model_id].get("layer_shapes") for model_id in model_ids}
 
 
 def get_documents(backend: Backend, model_ids: Iterable[str]) -> dict[str, dict[str, Any]]:

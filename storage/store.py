@@ -156,11 +156,15 @@ class Store:
 
     # Model registry --------------------------------------------------------------------------
 
-    def register_models(self, models: Iterable[ModelEntry], replace: bool = False) -> tuple[str, ...]:
+    def register_models(self, models: Iterable[ModelEntry], replace: bool = False,
+                        layer_shapes: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[str, ...]:
         """Registers ``rsa_ray.models.ModelEntry`` values; returns the ids newly written.
 
         Each model entry must pass the manifest's checks, with a weights sha256 and a URL or absolute
-        weights path (:func:`storage.load_manifest` resolves relative ones).
+        weights path (:func:`storage.load_manifest` resolves relative ones). The model itself is not
+        built or run here: ``rsa-ray models add`` checks it first and passes what it found as
+        ``layer_shapes`` (per model id, ``{role: {"shape": [...], "width": N}}``), kept as registry
+        metadata beside the entry (:meth:`layer_shapes`), not as part of the model's identity.
 
         Raises:
             ManifestError: Naming the entry and field that is not registrable.
@@ -177,7 +181,36 @@ class Store:
             >>> store.model("m1").weights.path
             's3://zoo/m1.safetensors'
         """
-        return registry.register(self._backend, models, replace, self.settings().allow_torchscript)
+        return registry.register(self._backend, models, replace, self.settings().allow_torchscript, layer_shapes)
+
+    def pending_models(self, models: Iterable[ModelEntry], replace: bool = False) -> tuple[ModelEntry, ...]:
+        """The entries :meth:`register_models` would write (new, or changed with ``replace``); writes nothing.
+
+        Raises:
+            ManifestError: Naming the entry and field that is not registrable.
+            EntryConflictError: If an id is registered with another entry and ``replace`` is False.
+
+        Example:
+            >>> import dataclasses
+            >>> from rsa_ray.models import WeightsRef
+            >>> from rsa_ray.models.manifest import example_entry
+            >>> entry = dataclasses.replace(example_entry(), weights=WeightsRef("s3://zoo/d.safetensors", "0" * 64))
+            >>> [pending.model_id for pending in Store.open("memory://pending-example").pending_models([entry])]
+            ['depth-small']
+        """
+        return registry.pending(self._backend, models, replace, self.settings().allow_torchscript)
+
+    def layer_shapes(self, model_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """Each model's recorded output shape and reduced width per role (None if registered unchecked).
+
+        Raises:
+            EntryNotFoundError: Naming the first model that is not registered.
+
+        Example:
+            >>> Store.open("memory://layer-shapes-example").layer_shapes([])
+            {}
+        """
+        return registry.get_layer_shapes(self._backend, model_ids)
 
     def settings(self) -> StoreSettings:
         """The operator's settings of this store (:mod:`storage.settings`), read each time.
@@ -207,6 +240,21 @@ class Store:
         """The registered model entries of ``model_ids``, in that order, in one batched read."""
         return registry.get_many(self._backend, model_ids)
 
+    def model_documents(self, model_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored documents of registered models (plain dicts, as registered), in one batched read.
+
+        Unlike :meth:`models` this builds no ``ModelEntry`` and so never imports torch: what
+        ``rsa-ray models list`` reads.
+
+        Raises:
+            EntryNotFoundError: Naming the first model that is not registered.
+
+        Example:
+            >>> Store.open("memory://model-documents").model_documents([])
+            {}
+        """
+        return registry.get_documents(self._backend, model_ids)
+
     def model_ids(self) -> tuple[str, ...]:
         """Ids of all registered models, sorted."""
         return registry.list_ids(self._backend)
@@ -233,9 +281,23 @@ class Store:
         reference = document.get("weights")
         if reference is None:
             return None
-        uri = reference["path"]
+        return self.fetch_weights_at(reference["path"], reference["sha256"], cache_dir)
+
+    def fetch_weights_at(self, uri: str, sha256: str, cache_dir: str | None = None) -> str:
+        """A local, sha256-verified copy of a weights file at ``uri`` (e.g. of a model not yet registered).
+
+        Weights on the store's own protocol are read with the store's storage options.
+
+        Raises:
+            rsa_ray.models.WeightsIntegrityError: If the bytes do not match ``sha256``.
+            FileNotFoundError: If there is nothing at ``uri``.
+
+        Example:
+            >>> Store.open("s3://bucket/store").fetch_weights_at("s3://zoo/m1.safetensors", "0" * 64)  # doctest: +SKIP
+            '/root/.cache/rsa_ray/weights/000.../m1.safetensors'
+        """
         same_protocol = _protocol(uri) == _protocol(self.url)
-        return weights.fetch_weights(uri, reference["sha256"], cache_dir or weights.default_cache_dir(),
+        return weights.fetch_weights(uri, sha256, cache_dir or weights.default_cache_dir(),
                                      self.storage_options if same_protocol else None)
 
     # Entries: one array per (probe set, model, layer) and kind -------------------------------------

@@ -118,6 +118,8 @@ def plot_ranking_bars(
         >>> from rsa_ray import rank_candidates
         >>> plot_ranking_bars(rank_candidates([0.5, 0.2], ["a", "b"]), "t", {"a": "2d", "b": "3d"}, "/tmp/r.png").name
         'r.png'
+        >>> plot_ranking_bars([], "t", {}, "/tmp/empty.png").name
+        'empty.png'
     """
     shown = list(ranking)[:top] if top else list(ranking)
     figure, axes = plt.subplots(figsize=(7.5, 1.2 + 0.36 * len(shown)))
@@ -129,6 +131,10 @@ def plot_ranking_bars(
         axes.text(candidate.score, position, f" {candidate.score:.3f}", va="center", fontsize=8)
     axes.set_xlabel("similarity to target (Spearman r_s)")
     axes.set_title(f"Which model to finetune from for {target}")
+    if not shown:  # every candidate failed or none is registered: an empty plot that says so
+        axes.text(0.5, 0.5, "no candidates with results", ha="center", va="center", transform=axes.transAxes)
+        axes.set_xlim(0.0, 1.0)
+        return save_figure(figure, path)
     axes.set_xlim(min(0.0, min(c.score for c in shown) * 1.1), max(c.score for c in shown) * 1.18 + 1e-9)
     _legend(axes, [task_type_of.get(c.name, "other") for c in shown], loc="lower right", fontsize=8)
     return save_figure(figure, path)

@@ -16,9 +16,26 @@ from rsa_ray.models.architectures import (
 )
 from rsa_ray.models.builders import build_model, instantiate_architecture
 from rsa_ray.models.encoder_decoder import ENCODER_LAYERS, EncoderDecoder, build_encoder_decoder
-from rsa_ray.models.entry import ArchitectureSpec, ModelEntry, ModelSource, TrainingRecord, WeightsRef
+from rsa_ray.errors import ManifestError
+from rsa_ray.models.entry import (
+    DEFAULT_ROLE,
+    ArchitectureSpec,
+    LayerSpec,
+    MissingRoleError,
+    ModelEntry,
+    ModelSource,
+    TrainingRecord,
+    WeightsRef,
+)
 from rsa_ray.models.hub import build_timm_model, build_torchvision_model
-from rsa_ray.models.inference import ComputeDtype, InferenceOptions, extract_features, forward_batches, predict
+from rsa_ray.models.inference import (
+    ComputeDtype,
+    InferenceOptions,
+    extract_features,
+    extract_layer_features,
+    forward_batches,
+    predict,
+)
 from rsa_ray.models.layers import LayerNotFoundError, capture_layers, flatten_per_image, layer_names, resolve_layers
 from rsa_ray.models.manifest import (
     MANIFEST_FORMAT,
@@ -30,7 +47,9 @@ from rsa_ray.models.manifest import (
     read_manifest,
     write_manifest,
 )
+from rsa_ray.models.manifest_entry import parse_entry
 from rsa_ray.models.preprocessing import ChannelOrder, PreprocessingSpec, preprocess_images
+from rsa_ray.models.reductions import REDUCTIONS, check_reduction, reduce_activation, reduced_width
 from rsa_ray.models.torchscript import TORCHSCRIPT_ENV_VAR, TorchScriptDisabledError, torchscript_allowed
 from rsa_ray.models.weights import (
     UnsafeCheckpointError,
@@ -45,6 +64,16 @@ from rsa_ray.models.zoo import build_zoo_model, read_shipped_zoo, shipped_zoo_di
 
 __all__ = [
     "BUILTIN_ARCHITECTURES",
+    "DEFAULT_ROLE",
+    "REDUCTIONS",
+    "LayerSpec",
+    "ManifestError",
+    "MissingRoleError",
+    "check_reduction",
+    "extract_layer_features",
+    "parse_entry",
+    "reduce_activation",
+    "reduced_width",
     "ENCODER_LAYERS",
     "ENTRY_POINT_GROUP",
     "MANIFEST_FORMAT",

@@ -60,11 +60,28 @@ def _with_local_config(spec: ArchitectureSpec, base_dir: str | os.PathLike | Non
     return dataclasses.replace(spec, config=config)
 
 
+def _first_shape_mismatch(module: nn.Module, state_dict: dict[str, torch.Tensor]) -> str | None:
+    """The first parameter whose shape differs between the file and the architecture, in one phrase."""
+    expected = module.state_dict()
+    mismatched = [name for name, tensor in expected.items()  # in the architecture's order: earliest first
+                  if name in state_dict and tuple(state_dict[name].shape) != tuple(tensor.shape)]
+    if not mismatched:
+        return None
+    name = mismatched[0]
+    more = f" (and {len(mismatched) - 1} more parameters)" if len(mismatched) > 1 else ""
+    return (f"parameter {name!r} is {list(state_dict[name].shape)} in the weights file but "
+            f"{list(expected[name].shape)} in the architecture{more}")
+
+
 def _load_into(module: nn.Module, state_dict: dict[str, torch.Tensor], model_id: str) -> None:
+    mismatch = _first_shape_mismatch(module, state_dict)
+    if mismatch is not None:  # one line, not torch's list of every size mismatch
+        raise ValueError(f"weights of model {model_id!r} do not fit its architecture: {mismatch}")
     try:
         result = module.load_state_dict(state_dict, strict=False)
-    except RuntimeError as error:  # shape mismatches
-        raise ValueError(f"weights of model {model_id!r} do not fit its architecture: {error}") from error
+    except RuntimeError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"weights of model {model_id!r} do not fit its architecture: {first_line}") from error
     if result.missing_keys or result.unexpected_keys:
         raise ValueError(
             f"weights of model {model_id!r} do not fit its architecture: missing {result.missing_keys[:5]}, "

@@ -2,18 +2,21 @@
 
 An entry is data, not code: an architecture is the name of a builder in the
 operator's registry (:mod:`rsa_ray.models.architectures`) plus scalar keyword
-arguments, weights are a file with its sha256, and layers are module names. Entries are what the store keeps as
-model attrs and what a zoo manifest lists.
+arguments, weights are a file with its sha256, and layers are *roles*: names that models are compared
+by (``output``, ``mid``), each read from one of the model's own modules (``classifier.0``) with a
+reduction (:mod:`rsa_ray.models.reductions`). A role without a module is the module of that name. Entries
+are what the store keeps as model attrs and what a zoo manifest lists.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from rsa_ray.models.preprocessing import PreprocessingSpec
+from rsa_ray.models.reductions import FLATTEN, check_reduction
 
 _Scalar = str | int | float | bool | None
 
@@ -38,6 +41,47 @@ class ModelSource(str, enum.Enum):
     TORCHVISION = "torchvision"
     TIMM = "timm"
     TRANSFORMERS = "transformers"
+
+
+# The reserved role that means "each model's own default_layer": every model compared at its default.
+DEFAULT_ROLE = "default"
+
+
+class MissingRoleError(ValueError):
+    """A model has no layer of the requested role; the message names the model and its roles."""
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Where one role of a model is read, and how.
+
+    Attributes:
+        role: The name models are compared by (a safe id; keys the store's entries).
+        module: The model's own module name, as in ``model.named_modules()``.
+        reduce: The reduction of its output to one vector per image (``flatten``, ``avg``...).
+
+    Example:
+        >>> LayerSpec("mid", "features.14", "avg").reduce
+        'avg'
+    """
+
+    role: str
+    module: str
+    reduce: str = FLATTEN
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reduce", check_reduction(self.reduce))
+
+
+def _role_pairs(values: Mapping[str, str] | tuple, roles: tuple[str, ...], what: str, model_id: str,
+                default: Callable[[str], str]) -> tuple[tuple[str, str], ...]:
+    """Sorted ``(role, value)`` pairs of ``values``, leaving out those equal to ``default(role)``."""
+    items = values.items() if isinstance(values, Mapping) else values
+    pairs = tuple(sorted((str(role), str(value)) for role, value in items if value != default(role)))
+    unknown = [role for role, _ in pairs if role not in roles]
+    if unknown:
+        raise ValueError(f"model {model_id!r}: {what} names roles {unknown} that are not in layers {roles}")
+    return pairs
 
 
 # Sources whose model is built by a library and may run without a weights file (then from ``seed``).
@@ -149,8 +193,9 @@ class ModelEntry:
         source: How the model is stored.
         architecture: Builder and kwargs (not used for TorchScript).
         weights: Weights file and sha256 (None for a randomly initialised hub model).
-        layers: Module names whose outputs can be read, earliest first.
-        default_layer: The layer used when none is asked for (the encoder output in a zoo).
+        layers: The roles models are compared by, earliest first (safe ids; ``default`` is reserved).
+        default_layer: The role used when none is asked for (the encoder output in a zoo); the
+            reserved role ``default`` resolves to it.
         preprocessing: How inputs must be prepared.
         task: The task it was trained for ("" if unknown).
         task_type: The task's type (``2d``, ``3d``, ``semantic``, ``geometric``) or "".
@@ -158,6 +203,16 @@ class ModelEntry:
         seed: Seed of the random initialisation, applied before the model is built; required for a
             library model (torchvision, timm, transformers) without weights, so that every run builds
             the same network.
+        modules: ``(role, module name)`` where a role is read from a module of another name
+            (a mapping is accepted); a role not listed is the module of its own name.
+        reductions: ``(role, reduction)`` where a role is not flattened (a mapping is accepted).
+
+    Example:
+        >>> entry = ModelEntry("m1", "torchvision", ArchitectureSpec("mobilenet_v2"), None, ("mid", "output"),
+        ...                    "output", seed=0, modules={"mid": "features.14", "output": "classifier.0"},
+        ...                    reductions={"mid": "avg"})
+        >>> entry.layer("mid"), entry.layer("default").module
+        (LayerSpec(role='mid', module='features.14', reduce='avg'), 'classifier.0')
     """
 
     model_id: str
@@ -171,10 +226,21 @@ class ModelEntry:
     task_type: str = ""
     training: TrainingRecord | None = None
     seed: int | None = None
+    modules: tuple[tuple[str, str], ...] = ()
+    reductions: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", ModelSource(self.source))
         object.__setattr__(self, "layers", tuple(self.layers))
+        if DEFAULT_ROLE in self.layers:
+            raise ValueError(f"model {self.model_id!r}: {DEFAULT_ROLE!r} is a reserved role (each model's "
+                             "default_layer); name the layer otherwise")
+        object.__setattr__(self, "modules", _role_pairs(self.modules, self.layers, "modules", self.model_id,
+                                                        lambda role: role))
+        reductions = _role_pairs(self.reductions, self.layers, "reductions", self.model_id, lambda _role: FLATTEN)
+        for _role, reduction in reductions:
+            check_reduction(reduction)
+        object.__setattr__(self, "reductions", reductions)
         allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
         if not self.model_id or set(self.model_id) - allowed or self.model_id.startswith("."):
             raise ValueError(f"model_id must be letters, digits, '-', '_' or '.', got {self.model_id!r}")
@@ -188,6 +254,33 @@ class ModelEntry:
             raise ValueError(f"model {self.model_id!r}: default_layer {self.default_layer!r} is not in layers {self.layers}")
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0):
             raise ValueError(f"model {self.model_id!r}: seed must be a whole number >= 0, got {self.seed!r}")
+
+    def has_role(self, role: str) -> bool:
+        """Whether the model has a layer of ``role`` (always, for the reserved ``default``).
+
+        Example:
+            >>> from rsa_ray.models.manifest import example_entry
+            >>> example_entry().has_role("default"), example_entry().has_role("mid")
+            (True, False)
+        """
+        return role == DEFAULT_ROLE or role in self.layers
+
+    def layer(self, role: str) -> LayerSpec:
+        """Where and how ``role`` is read; ``default`` gives the default layer's (its own role name).
+
+        Raises:
+            MissingRoleError: If the model has no layer of that role.
+
+        Example:
+            >>> from rsa_ray.models.manifest import example_entry
+            >>> example_entry().layer("default")
+            LayerSpec(role='encoder.output', module='encoder.output', reduce='flatten')
+        """
+        if role == DEFAULT_ROLE:
+            role = self.default_layer
+        if role not in self.layers:
+            raise MissingRoleError(f"model {self.model_id!r} has no layer {role!r} (its layers: {', '.join(self.layers)})")
+        return LayerSpec(role, dict(self.modules).get(role, role), dict(self.reductions).get(role, FLATTEN))
 
     def canonical_json(self) -> str:
         """Canonical JSON of the entry (sorted keys), e.g. for content ids.

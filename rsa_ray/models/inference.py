@@ -1,5 +1,5 @@
 """Batched inference: feature extraction (preprocess, run under ``torch.inference_mode``, read layers,
-flatten) and the one batched forward pass over already-preprocessed inputs (:func:`forward_batches`).
+reduce each to one vector per image) and the one batched forward pass over already-preprocessed inputs (:func:`forward_batches`).
 
 >>> import numpy as np
 >>> from rsa_ray.models.encoder_decoder import build_encoder_decoder
@@ -21,8 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from rsa_ray.models.layers import capture_layers, flatten_per_image, resolve_layers
+from rsa_ray.models.entry import LayerSpec
+from rsa_ray.models.layers import capture_layers, resolve_layers
 from rsa_ray.models.preprocessing import PreprocessingSpec, preprocess_images
+from rsa_ray.models.reductions import reduce_activation
 
 
 class ComputeDtype(str, enum.Enum):
@@ -95,18 +97,58 @@ def extract_features(
         LayerNotFoundError: If a layer is missing (nearest names listed).
         ValueError: On malformed images or options.
     """
-    resolve_layers(model, layers)  # fail before any work
+    features = extract_layer_features(model, images, [LayerSpec(name, name) for name in layers], preprocessing, options)
+    return {name: features[name] for name in layers}
+
+
+def extract_layer_features(
+    model: nn.Module,
+    images: np.ndarray,
+    layers: Sequence[LayerSpec],
+    preprocessing: PreprocessingSpec,
+    options: InferenceOptions = InferenceOptions(),
+) -> dict[str, np.ndarray]:
+    """Each role's reduced output for every image, in one forward pass per batch.
+
+    Roles that read the same module share its hook; each batch's output is reduced
+    (:func:`rsa_ray.models.reductions.reduce_activation`) before the next batch runs, so a wide
+    layer with a pooled reduction is never held whole.
+
+    Args:
+        model: The model (switched to eval mode and moved to ``options.device``).
+        images: uint8 RGB images [M, H, W, 3].
+        layers: The roles to read, each with its module and reduction.
+        preprocessing: The model's input spec.
+        options: Device, dtype and batch size.
+
+    Returns:
+        Role → float32 array [M, D].
+
+    Raises:
+        LayerNotFoundError: If a module is missing (nearest names listed).
+        ValueError: On malformed images or options, or a reduction that does not fit a module's output.
+
+    Example:
+        >>> from rsa_ray.models.encoder_decoder import build_encoder_decoder
+        >>> model = build_encoder_decoder(1)
+        >>> features = extract_layer_features(model, np.zeros((2, 64, 64, 3), np.uint8),
+        ...     [LayerSpec("mid", "encoder.block2", "avg"), LayerSpec("out", "encoder.output")], PreprocessingSpec())
+        >>> features["mid"].shape, features["out"].shape
+        ((2, 32), (2, 128))
+    """
+    modules = list(dict.fromkeys(spec.module for spec in layers))
+    resolve_layers(model, modules)  # fail before any work
     device = torch.device(options.device)
     model = model.eval().to(device)
-    chunks: dict[str, list[np.ndarray]] = {name: [] for name in layers}
-    with torch.inference_mode(), capture_layers(model, layers) as captured:
+    chunks: dict[str, list[np.ndarray]] = {spec.role: [] for spec in layers}
+    with torch.inference_mode(), capture_layers(model, modules) as captured:
         for start in range(0, len(images), options.batch_size):
             batch = preprocess_images(images[start : start + options.batch_size], preprocessing).to(device)
             with _autocast(device, options.dtype):
                 model(batch)
-            for name in layers:
-                chunks[name].append(flatten_per_image(captured[name]).float().cpu().numpy())
-    return {name: np.concatenate(parts) for name, parts in chunks.items()}
+            for spec in layers:
+                chunks[spec.role].append(reduce_activation(captured[spec.module], spec.reduce).float().cpu().numpy())
+    return {role: np.concatenate(parts) for role, parts in chunks.items()}
 
 
 def forward_batches(

@@ -16,14 +16,15 @@ Format (``format: rsa_ray.zoo/v1``)::
           kwargs: {head: dense, out_channels: 1, pool_size: 2, width: 1}
         weights: {path: depth-small.safetensors, sha256: 5f1c...}
         layers: [encoder.block1, encoder.block2, encoder.block3, encoder.block4, encoder.output]
-        default_layer: encoder.output
+        default_layer: encoder.output     # or a mapping of roles: {output: classifier.0, mid: {module: features.14, reduce: avg}}
         preprocessing: {resize: 64, crop: 64, mean: [0, 0, 0], std: [1, 1, 1],
                         channel_order: RGB, value_range: [0, 1], interpolation: bilinear}
         training: {variant: small, base_model_id: depth-small, checkpoint_fraction: 1.0, step: 400,
                    seed: 1234, validation_loss: 0.21, steps: 400, batch_size: 32, learning_rate: 0.002,
                    n_train: 1500, n_val: 200, dataset_seed: 0, image_size: 64}
 
-Weight paths are relative to the manifest's folder.
+Weight paths are relative to the manifest's folder. Entries are read by the one strict reader,
+:func:`rsa_ray.models.manifest_entry.parse_entry` (the format of ``layers`` is described there).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from typing import Any
 
 import yaml
 
-from rsa_ray.models.entry import ArchitectureSpec, ModelEntry, TrainingRecord, WeightsRef
+from rsa_ray.models.entry import ArchitectureSpec, ModelEntry, WeightsRef
+from rsa_ray.models.manifest_entry import layers_to_plain, parse_entry
 from rsa_ray.models.preprocessing import PreprocessingSpec
 
 MANIFEST_FORMAT = "rsa_ray.zoo/v1"
@@ -120,50 +122,27 @@ def entry_to_dict(entry: ModelEntry) -> dict[str, Any]:
             del plain["architecture"]["config"]
     if entry.seed is None:
         del plain["seed"]
+    del plain["modules"], plain["reductions"]
+    plain["layers"] = layers_to_plain(entry)
     return plain
 
 
-def _require(record: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in record:
-        raise ValueError(f"{where}: missing field {key!r}")
-    return record[key]
-
-
-def _file_ref(record: Mapping[str, Any] | None) -> WeightsRef | None:
-    return None if record is None else WeightsRef(str(record["path"]), record.get("sha256"))
-
-
 def entry_from_dict(record: Mapping[str, Any]) -> ModelEntry:
-    """Parses one entry (inverse of :func:`entry_to_dict`).
+    """Parses one entry (inverse of :func:`entry_to_dict`) with the strict reader.
+
+    Documents of earlier releases (the list form of ``layers``) read as they were written.
+    TorchScript entries are read (building one is refused unless allowed).
 
     Raises:
-        ValueError: On a missing or malformed field; the message names the model and field.
+        ManifestError: A ``ValueError`` naming the model and the field at fault.
 
     Example:
-        >>> entry_from_dict(entry_to_dict(example_entry())) == example_entry()
+        >>> import dataclasses
+        >>> entry = dataclasses.replace(example_entry(), weights=WeightsRef("/zoo/d.safetensors", "0" * 64))
+        >>> entry_from_dict(entry_to_dict(entry)) == entry
         True
     """
-    where = f"model {record.get('model_id', '?')!r}"
-    architecture = record.get("architecture")
-    weights = record.get("weights")
-    training = record.get("training")
-    try:
-        return ModelEntry(
-            model_id=str(_require(record, "model_id", where)),
-            source=_require(record, "source", where),
-            architecture=None if architecture is None else ArchitectureSpec(
-                architecture["target"], architecture.get("kwargs") or {}, _file_ref(architecture.get("config"))),
-            weights=None if weights is None else WeightsRef(str(weights["path"]), weights.get("sha256")),
-            layers=tuple(_require(record, "layers", where)),
-            default_layer=str(_require(record, "default_layer", where)),
-            preprocessing=PreprocessingSpec(**(record.get("preprocessing") or {})),
-            task=str(record.get("task", "")),
-            task_type=str(record.get("task_type", "")),
-            training=None if training is None else TrainingRecord(**training),
-            seed=record.get("seed"),
-        )
-    except (TypeError, KeyError) as error:
-        raise ValueError(f"{where}: malformed entry ({error})") from error
+    return parse_entry(record, allow_torchscript=True)
 
 
 def write_manifest(manifest: ZooManifest, path: str | os.PathLike) -> None:
@@ -193,7 +172,7 @@ def read_manifest(path: str | os.PathLike) -> ZooManifest:
     """Reads a manifest written by :func:`write_manifest` (``yaml.safe_load``: no code runs).
 
     Raises:
-        ValueError: On another format or a malformed entry.
+        ValueError: On another format; ``ManifestError`` (a ``ValueError``) on a malformed entry.
         FileNotFoundError: If the file does not exist.
     """
     document = yaml.safe_load(Path(path).read_text())
@@ -201,7 +180,8 @@ def read_manifest(path: str | os.PathLike) -> ZooManifest:
         found = document.get("format") if isinstance(document, dict) else type(document).__name__
         raise ValueError(f"{os.fspath(path)!r} is not a {MANIFEST_FORMAT} manifest (format: {found!r})")
     return ZooManifest(
-        models=tuple(entry_from_dict(record) for record in document.get("models") or ()),
+        models=tuple(parse_entry(record, position, allow_torchscript=True)
+                     for position, record in enumerate(document.get("models") or ())),
         description=str(document.get("description", "")),
         command=str(document.get("command", "")),
         dataset=tuple(sorted((document.get("dataset") or {}).items())),
@@ -223,7 +203,7 @@ def example_entry() -> ModelEntry:
         architecture=ArchitectureSpec(
             "rsa_ray.models.encoder_decoder:build_encoder_decoder", {"out_channels": 1, "head": "dense", "width": 1}
         ),
-        weights=WeightsRef("depth-small.safetensors", None),
+        weights=WeightsRef("depth-small.safetensors", "0" * 64),
         layers=ENCODER_LAYERS,
         default_layer="encoder.output",
         preprocessing=PreprocessingSpec(resize=64, crop=64),

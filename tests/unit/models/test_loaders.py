@@ -148,8 +148,11 @@ def test_sha256_of_file_matches_hashlib(tmp_path):
 def test_weights_that_do_not_fit_the_architecture_are_named(tmp_path):
     path = tmp_path / "m.safetensors"
     save_file(build_encoder_decoder(out_channels=2, head="pooled").state_dict(), path)
-    with pytest.raises(ValueError, match="do not fit"):
+    with pytest.raises(ValueError, match="do not fit") as raised:
         build_model(_entry("safetensors", path, None))
+    message = str(raised.value)
+    assert "\n" not in message and "'m1'" in message  # one line naming the model, not torch's list
+    assert "parameter '" in message and "in the weights file but" in message
 
 
 def test_import_paths_are_not_imported_only_registered_names_build(tmp_path):

@@ -2,8 +2,8 @@
 
 Each check takes the raw value and the entry's label (its id, or ``#position``)
 and returns the typed value, or raises :class:`ManifestError` naming the entry
-and the field. The value types come from :mod:`rsa_ray.models`, imported inside
-the checks: it loads torch, which a process that only reads arrays never needs.
+and the field. :mod:`rsa_ray.models.manifest_entry` puts them together into the one
+strict reader of an entry.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from storage.errors import InvalidIdError, ManifestError
-from storage.names import validate_id
+from rsa_ray.errors import ManifestError
+from rsa_ray.models.entry import DEFAULT_ROLE, LayerSpec
+from rsa_ray.models.reductions import FLATTEN, check_reduction
+from rsa_ray.names import safe_name_problem
 
 if TYPE_CHECKING:
     from rsa_ray.models import ArchitectureSpec, ModelSource, PreprocessingSpec, TrainingRecord, WeightsRef
@@ -104,7 +106,7 @@ def check_architecture(raw: Any, entry: str, source: ModelSource) -> Architectur
         ...                    check_source("safetensors", "'m1'"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        storage.errors.ManifestError: manifest entry 'm1': field 'architecture.target' 'os:system' is not a registered ...
+        rsa_ray.errors.ManifestError: manifest entry 'm1': field 'architecture.target' 'os:system' is not a registered ...
     """
     from rsa_ray.models import ArchitectureError, ArchitectureSpec
     from rsa_ray.models import check_architecture as check_registered
@@ -175,7 +177,7 @@ def check_seed(raw: Any, entry: str, source: ModelSource, weights: WeightsRef | 
         >>> check_seed(None, "'r18'", check_source("timm", "'r18'"), None)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        storage.errors.ManifestError: manifest entry 'r18': field 'seed' is required for a timm model without weights ...
+        rsa_ray.errors.ManifestError: manifest entry 'r18': field 'seed' is required for a timm model without weights ...
     """
     from rsa_ray.models.entry import LIBRARY_SOURCES
     from rsa_ray.models.seeding import missing_seed_problem
@@ -213,27 +215,54 @@ def check_weights(raw: Any, entry: str, source: ModelSource) -> WeightsRef | Non
     return WeightsRef(path, sha256)
 
 
-def check_layers(raw: Mapping[str, Any], entry: str) -> tuple[tuple[str, ...], str]:
-    """``(layers, default_layer)``: a non-empty list of safe names, no repeats; the default (else the last) in it.
+def _layer_spec(role: Any, raw: Any, entry: str) -> LayerSpec:
+    """One role of a ``layers`` mapping: a module name, or ``{module, reduce}`` (module default: the role)."""
+    problem = safe_name_problem(role, "layer role")
+    if problem is None and role == DEFAULT_ROLE:
+        problem = f"layer role {DEFAULT_ROLE!r} is reserved (it means each model's default_layer)"
+    if problem is not None:
+        raise fail(entry, "layers", problem)
+    if isinstance(raw, str) or raw is None:
+        raw = {"module": role if raw is None else raw}
+    raw = _mapping(raw, entry, f"layers.{role}", ("module", "reduce"))
+    module = _text(raw.get("module", role), entry, f"layers.{role}.module")
+    try:
+        reduce = check_reduction(raw.get("reduce", FLATTEN))
+    except ValueError as error:
+        raise fail(entry, f"layers.{role}.reduce", str(error).replace(f"reduction {raw.get('reduce')!r} ", "")) from None
+    return LayerSpec(role, module, reduce)
+
+
+def check_layers(raw: Mapping[str, Any], entry: str) -> tuple[tuple[LayerSpec, ...], str]:
+    """``(layers, default_layer)``: the roles, each with its module and reduction; the default role (else the last).
+
+    ``layers`` is a list of module names (each its own role, flattened) or a mapping
+    ``role -> module`` / ``role -> {module, reduce}``. Roles are safe names, no repeats;
+    ``default`` is reserved.
 
     Example:
-        >>> check_layers({"layers": ["block4", "out"]}, "'m1'")
-        (('block4', 'out'), 'out')
+        >>> check_layers({"layers": ["block4", "out"]}, "'m1'")[1]
+        'out'
+        >>> specs, default = check_layers({"layers": {"output": "classifier.0",
+        ...     "mid": {"module": "features.14", "reduce": "avg"}}, "default_layer": "output"}, "'m1'")
+        >>> [(spec.role, spec.module, spec.reduce) for spec in specs], default
+        ([('output', 'classifier.0', 'flatten'), ('mid', 'features.14', 'avg')], 'output')
     """
     layers = raw.get("layers")
-    if not isinstance(layers, Sequence) or isinstance(layers, str) or not layers:
-        raise fail(entry, "layers", f"must be a non-empty list of layer names, got {layers!r}")
-    for layer in layers:
-        try:
-            validate_id(layer, "layer")
-        except InvalidIdError as error:
-            raise fail(entry, "layers", str(error)) from None
-    if len(set(layers)) != len(layers):
-        raise fail(entry, "layers", f"lists a layer twice: {list(layers)}")
-    default_layer = raw.get("default_layer", layers[-1])
-    if default_layer not in layers:
-        raise fail(entry, "default_layer", f"must be one of the layers {list(layers)}, got {default_layer!r}")
-    return tuple(layers), default_layer
+    if isinstance(layers, Mapping) and layers:
+        specs = tuple(_layer_spec(role, value, entry) for role, value in layers.items())
+    elif isinstance(layers, Sequence) and not isinstance(layers, str) and layers:
+        specs = tuple(_layer_spec(layer, None, entry) for layer in layers)
+    else:
+        raise fail(entry, "layers", f"must be a non-empty list of layer names or a mapping of roles to modules, "
+                                    f"got {layers!r}")
+    roles = [spec.role for spec in specs]
+    if len(set(roles)) != len(roles):
+        raise fail(entry, "layers", f"lists a layer twice: {roles}")
+    default_layer = raw.get("default_layer", roles[-1])
+    if default_layer not in roles:
+        raise fail(entry, "default_layer", f"must be one of the layers {roles}, got {default_layer!r}")
+    return specs, default_layer
 
 
 def _numbers(value: Any, count: int) -> bool:
