@@ -12,6 +12,7 @@ reduce each to one vector per image) and the one batched forward pass over alrea
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 from rsa_ray.models.entry import LayerSpec
-from rsa_ray.models.layers import capture_layers, resolve_layers
+from rsa_ray.models.layers import ForwardStopped, capture_layers, resolve_layers
 from rsa_ray.models.preprocessing import PreprocessingSpec, preprocess_images
 from rsa_ray.models.reductions import reduce_activation
 
@@ -141,10 +142,11 @@ def extract_layer_features(
     device = torch.device(options.device)
     model = model.eval().to(device)
     chunks: dict[str, list[np.ndarray]] = {spec.role: [] for spec in layers}
-    with torch.inference_mode(), capture_layers(model, modules) as captured:
+    # The pass stops once every asked-for module has run: early layers never pay for the later ones.
+    with torch.inference_mode(), capture_layers(model, modules, stop_early=True) as captured:
         for start in range(0, len(images), options.batch_size):
             batch = preprocess_images(images[start : start + options.batch_size], preprocessing).to(device)
-            with _autocast(device, options.dtype):
+            with _autocast(device, options.dtype), contextlib.suppress(ForwardStopped):
                 model(batch)
             for spec in layers:
                 chunks[spec.role].append(reduce_activation(captured[spec.module], spec.reduce).float().cpu().numpy())

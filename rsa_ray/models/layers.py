@@ -68,17 +68,27 @@ def _first_tensor(output: object, name: str) -> torch.Tensor:
     raise ValueError(f"layer {name!r} returns {type(output).__name__}, not a tensor; pick a module that returns one")
 
 
+class ForwardStopped(Exception):
+    """Raised by :func:`capture_layers` hooks (with ``stop_early``) once every asked-for module has run."""
+
+
 @contextlib.contextmanager
-def capture_layers(model: nn.Module, names: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
+def capture_layers(model: nn.Module, names: Sequence[str], stop_early: bool = False) -> Iterator[dict[str, torch.Tensor]]:
     """Registers forward hooks that store each named module's output; removes them on exit, always.
 
     The yielded dict is filled during the forward passes made inside the block
     (the last pass wins). Outputs are detached; for modules returning a tuple the
     first tensor is kept.
 
+    With ``stop_early`` the pass ends, by :class:`ForwardStopped` (the caller catches it),
+    as soon as every named module has produced its output in this pass: the rest of the
+    network never runs, so reading early layers neither computes nor holds the later ones.
+    A module run twice in one pass is then read at its first run.
+
     Args:
         model: The model.
         names: Module names, as in ``model.named_modules()``.
+        stop_early: End each pass once every named module has run.
 
     Yields:
         A dict that maps each name to its latest output.
@@ -88,16 +98,25 @@ def capture_layers(model: nn.Module, names: Sequence[str]) -> Iterator[dict[str,
     """
     modules = resolve_layers(model, names)
     captured: dict[str, torch.Tensor] = {}
+    seen_this_pass: set[str] = set()
     handles = []
 
     def hook_for(name: str):
         def hook(module: nn.Module, inputs: object, output: object) -> None:
             # clone: an in-place op later in the forward pass (ReLU(inplace=True)) must not change it
             captured[name] = _first_tensor(output, name).detach().clone()
+            seen_this_pass.add(name)
+            if stop_early and len(seen_this_pass) == len(modules):
+                seen_this_pass.clear()
+                raise ForwardStopped
 
         return hook
 
+    def start_pass(module: nn.Module, inputs: object) -> None:
+        seen_this_pass.clear()
+
     try:
+        handles.append(model.register_forward_pre_hook(start_pass))
         for name, module in modules.items():
             handles.append(module.register_forward_hook(hook_for(name)))
         yield captured
