@@ -164,13 +164,8 @@ def get_layer_shapes(backend: Backend, model_ids: Iterable[str]) -> dict[str, di
     Raises:
         EntryNotFoundError: Naming the first model that is not registered.
     """
-    model_ids = [validate_id(model_id, "model id") for model_id in model_ids]
-    with backend_errors(backend.url, "models", "reading models from"):
-        found = _attributes(backend, model_ids)
-    for model_id in model_ids:
-        if found[model_id] is None:
-            raise EntryNotFoundError(f"model {model_id!r} is not registered in {backend.url}")
-    return {model_id: found[model_id].get("layer_shapes") for model_id in model_ids}
+    found = _registered(backend, model_ids, _attributes)
+    return {model_id: attributes.get("layer_shapes") for model_id, attributes in found.items()}
 
 
 def get_documents(backend: Backend, model_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -179,9 +174,14 @@ def get_documents(backend: Backend, model_ids: Iterable[str]) -> dict[str, dict[
     Raises:
         EntryNotFoundError: Naming the first model that is not registered.
     """
+    return _registered(backend, model_ids, _documents)
+
+
+def _registered(backend: Backend, model_ids: Iterable[str], read) -> dict[str, dict[str, Any]]:
+    """``read(backend, ids)`` for registered models only, in one batched read; raises naming the first unknown id."""
     model_ids = [validate_id(model_id, "model id") for model_id in model_ids]
     with backend_errors(backend.url, "models", "reading models from"):
-        found = _documents(backend, model_ids)
+        found = read(backend, model_ids)
     for model_id in model_ids:
         if found[model_id] is None:
             raise EntryNotFoundError(f"model {model_id!r} is not registered in {backend.url}")
