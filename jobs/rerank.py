@@ -136,11 +136,14 @@ def run(args: argparse.Namespace) -> int:
     with sigterm_raises():
         while True:
             started = time.monotonic()
+            failure = None
             try:
                 rerank_once(args)
             except Exception as error:  # keep the schedule going; the next run resumes
-                print(f"rsa-ray rerank: error: {error} (retrying in {args.every})")
-            try:
+                failure = error
+            try:  # from here to the next run, SIGTERM (even while the error line is printed) stops quietly
+                if failure is not None:
+                    print(f"rsa-ray rerank: error: {failure} (retrying in {args.every})", flush=True)
                 while time.monotonic() - started < interval:
                     time.sleep(min(1.0, interval))
             except TerminatedError:
