@@ -46,9 +46,18 @@ def target(request, tmp_path, monkeypatch) -> StoreTarget:
     """
     if request.param == "local":
         return StoreTarget("local", str(tmp_path / "store"), {})
+    return _s3_target(request.getfixturevalue("s3_server"), monkeypatch)
+
+
+@pytest.fixture
+def s3_target(s3_server, monkeypatch) -> StoreTarget:
+    """A fresh, empty store on the S3 server only (for what only S3 has, such as credentials)."""
+    return _s3_target(s3_server, monkeypatch)
+
+
+def _s3_target(server, monkeypatch) -> StoreTarget:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    server = request.getfixturevalue("s3_server")
     bucket = f"rsa-{uuid.uuid4().hex[:16]}"
     create_bucket(server.endpoint_url, bucket)
     return StoreTarget("s3", f"s3://{bucket}/store", server.storage_options())

@@ -25,10 +25,8 @@ def test_secret_storage_options_are_not_pickled_and_the_rest_are():
 
 
 @pytest.mark.s3
-def test_an_unpickled_s3_store_reads_with_the_credentials_of_its_environment(target, monkeypatch):
-    if target.backend != "s3":
-        pytest.skip("credentials matter on S3 only")
-    store = target.open()
+def test_an_unpickled_s3_store_reads_with_the_credentials_of_its_environment(s3_target, monkeypatch):
+    store = s3_target.open()
     assert store.storage_options["secret"] == SECRET_KEY  # the driver was given them explicitly
     probe_id = store.add_probe_set(probe_images(3), ["a", "b", "c"], "pickled")
     shipped = pickle.dumps(store)
@@ -39,10 +37,8 @@ def test_an_unpickled_s3_store_reads_with_the_credentials_of_its_environment(tar
 
 
 @pytest.mark.s3
-def test_without_credentials_in_its_environment_an_unpickled_store_is_refused(target, monkeypatch, tmp_path):
-    if target.backend != "s3":
-        pytest.skip("credentials matter on S3 only")
-    store = target.open()
+def test_without_credentials_in_its_environment_an_unpickled_store_is_refused(s3_target, monkeypatch, tmp_path):
+    store = s3_target.open()
     store.add_probe_set(probe_images(3), ["a", "b", "c"], "pickled")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
