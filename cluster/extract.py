@@ -15,6 +15,10 @@ finished chunks.
 A layer too wide to store whole (its M × D activations over ``wide_layer_mb``) is not written
 as activations: the actor computes its RDM and rank vector from the batches itself and stores
 them with its pooled features (:mod:`cluster.wide_layers`).
+
+Where the actors have GPUs (or where ``rdms_on_actor`` asks for it), every layer's RDM and rank
+vector are computed on the actor, where the activations are, and full activations are stored only
+when ``keep_activations`` asks for them (:mod:`cluster.device_extract`).
 """
 
 from __future__ import annotations
@@ -29,12 +33,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import ray
 
+from cluster.options import ExtractionOptions  # defined beside the other options; callers import it here too
 from cluster.plan import ExtractionTask
 from cluster.progress import StageProgress
 from cluster.outcomes import ModelOutcome
 from cluster.wide_layers import (POOLED_REDUCTION, ColumnBlockFile, is_wide, open_column_blocks, pooled_features_key,
                                  pooled_layer, wide_layer_rdm)
-from rsa_ray.names import check_reduction
 from storage import EntryKey, EntryKind, Lock, Store
 from storage.identity import ComputeSettings, EntryIdentity
 
@@ -43,62 +47,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("rsa_ray")
 _POOLED = "pooled"  # the key of pooled features' identities beside the entry kinds
-
-
-@dataclass(frozen=True)
-class ExtractionOptions:
-    """How encoder actors run models.
-
-    Attributes:
-        dtype: Forward-pass precision: ``float32`` (default; rankings match strict fp32),
-            ``bfloat16`` or ``float16`` autocast.
-        batch_size: Probe images per forward pass, and rows per stored chunk.
-        gpus_per_actor: GPU share of one actor where the cluster has GPUs.
-        n_actors: Pool size; default from the cluster's GPUs (or CPUs without GPUs).
-        activation_dtype: Stored activations: ``float32`` or ``float16``.
-        reduce: One reduction for every layer (``--reduce``), overriding each layer's own from the
-            manifest; None keeps them (:mod:`rsa_ray.models.reductions`).
-        wide_layer_mb: A layer whose activations over the probe set (M × D × 4 bytes) exceed this
-            many MiB gets its RDM on the actor and is not stored whole (:mod:`cluster.wide_layers`);
-            None stores every layer's activations.
-
-    Example:
-        >>> ExtractionOptions(dtype="bfloat16").batch_size
-        64
-    """
-
-    dtype: str = "float32"
-    batch_size: int = 64
-    gpus_per_actor: float = 1.0
-    n_actors: int | None = None
-    activation_dtype: str = "float32"
-    reduce: str | None = None
-    wide_layer_mb: float | None = 512.0
-
-    def __post_init__(self) -> None:
-        if self.wide_layer_mb is not None and not self.wide_layer_mb > 0:
-            raise ValueError(f"wide_layer_mb must be > 0 or None, got {self.wide_layer_mb}")
-        if self.reduce is not None:
-            check_reduction(self.reduce)
-        if self.dtype not in ("float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
-        if self.activation_dtype not in ("float32", "float16"):
-            raise ValueError(f"activation_dtype must be float32 or float16, got {self.activation_dtype!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not 0 < self.gpus_per_actor <= 1 and self.gpus_per_actor != int(self.gpus_per_actor):
-            raise ValueError(f"gpus_per_actor must be a fraction in (0, 1] or a whole number, got {self.gpus_per_actor}")
-        if self.n_actors is not None and self.n_actors < 1:
-            raise ValueError(f"n_actors must be >= 1, got {self.n_actors}")
-
-    def settings(self) -> ComputeSettings:
-        """The settings that shape the activations these options produce (part of their identity).
-
-        Example:
-            >>> ExtractionOptions(dtype="bfloat16").settings().forward_dtype
-            'bfloat16'
-        """
-        return ComputeSettings(forward_dtype=self.dtype, activation_dtype=self.activation_dtype, reduce=self.reduce)
 
 
 @dataclass(frozen=True)
@@ -174,14 +122,18 @@ class EncoderActor:
         self._fetcher = ThreadPoolExecutor(max_workers=1)
         self._prefetched: dict[str, Future] = {}
 
-    def _source(self, model_id: str) -> LoadedModelSource:
+    def _prepare(self, model_id: str):
+        """What is fetched for a model ahead of its turn, in the background thread: its local weights."""
+        return self.resolver(model_id)
+
+    def _source(self, model_id: str):
         future = self._prefetched.pop(model_id, None)
-        return future.result() if future is not None else self.resolver(model_id)
+        return future.result() if future is not None else self._prepare(model_id)
 
     def extract(self, task: ExtractionTask, next_model_id: str | None = None) -> list[ModelOutcome]:
         """Extracts every layer of ``task`` in one pass per batch; returns one outcome per layer."""
         if next_model_id is not None and next_model_id not in self._prefetched:
-            self._prefetched[next_model_id] = self._fetcher.submit(self.resolver, next_model_id)
+            self._prefetched[next_model_id] = self._fetcher.submit(self._prepare, next_model_id)
         try:
             return self._extract(task)
         except Exception as error:  # a bad model must not take the pool down; report it
@@ -209,9 +161,8 @@ class EncoderActor:
         with self.store.claim(f"activations/{self.probe_id}/{task.model_id}") as held:
             layers = _layers_to_write(self.store, self.probe_id, task, identities[EntryKind.ACTIVATIONS],
                                       identities[EntryKind.RANKS])
-            if layers:
-                self._write_layers(task, layers, keys, identities, held)
-        return [ModelOutcome(task.model_id, layer) for layer in task.layers]
+            errors = self._write_layers(task, layers, keys, identities, held) if layers else {}
+        return [ModelOutcome(task.model_id, layer, errors.get(layer)) for layer in task.layers]
 
     def _identities(self, task: ExtractionTask, keys: Mapping[str, EntryKey],
                     settings: ComputeSettings) -> dict[object, dict[str, EntryIdentity]]:
@@ -225,18 +176,24 @@ class EncoderActor:
             found[name] = {layer: expected[keys[layer]] for layer in task.layers}
         return found
 
+    def _layer_specs(self, entry: ModelEntry, layers: Sequence[str]) -> list:
+        """Each role's read (the model's own module for it, under the role's name) and its pooled read."""
+        specs = [dataclasses.replace(entry.layer(role), role=role) for role in layers]
+        if self.options.reduce is not None:
+            specs = [dataclasses.replace(spec, reduce=self.options.reduce) for spec in specs]
+        # Each role's pooled features, from the same hook: stored for a wide role, and for every role whose RDM
+        # the actor computes (cluster.device_extract).
+        return specs + [dataclasses.replace(spec, role=pooled_features_key(spec.role), reduce=POOLED_REDUCTION)
+                        for spec in specs]
+
     def _write_layers(self, task: ExtractionTask, layers: tuple[str, ...], keys: Mapping[str, EntryKey],
-                      identities: Mapping[object, Mapping[str, EntryIdentity]], held: Lock) -> None:
+                      identities: Mapping[object, Mapping[str, EntryIdentity]], held: Lock) -> dict[str, str]:
+        """Runs the model and stores what ``layers`` need; returns the error of each layer that failed alone."""
         from rsa_ray.models import InferenceOptions, build_model, extract_layer_features
 
         model_id = task.model_id
         source = self._source(model_id)
-        # Each role is read from the model's own module, under the role's name in the store.
-        specs = [dataclasses.replace(source.entry.layer(role), role=role) for role in layers]
-        if self.options.reduce is not None:
-            specs = [dataclasses.replace(spec, reduce=self.options.reduce) for spec in specs]
-        # Each role's pooled features, from the same hook, in case the role turns out wide.
-        specs += [dataclasses.replace(spec, role=pooled_features_key(spec.role), reduce=POOLED_REDUCTION) for spec in specs]
+        specs = self._layer_specs(source.entry, layers)
         model = build_model(source.entry, weights_path=source.weights_path, allow_torchscript=self.allow_torchscript)
         inference = InferenceOptions(device=self.device, dtype=self.options.dtype, batch_size=self.options.batch_size)
         n_images, batch_size = self.images.shape[0], self.options.batch_size
@@ -277,6 +234,7 @@ class EncoderActor:
                 blocks.close()
         self.store.record_work("extract", None, probe_id=self.probe_id, model_id=model_id, layers=list(layers),
                                batches=len(pending), wide_layers=sorted(wide))
+        return {}
 
     def _write_rows(self, key: EntryKey, start: int, rows: np.ndarray,
                     identities: Mapping[object, Mapping[str, EntryIdentity]], created: set[str], held: Lock,
@@ -356,9 +314,13 @@ def extract_all(
     """
     if not tasks:
         return []
+    from cluster.device_extract import DeviceEncoderActor  # it builds on EncoderActor
+
     n_actors, actor_resources = pool_size(options)
     n_actors = min(n_actors, len(tasks))
-    actor_class = ray.remote(max_restarts=3, max_task_retries=3, **actor_resources)(EncoderActor)
+    on_actor = options.computes_rdms_on_actor("num_gpus" in actor_resources)
+    actor_class = ray.remote(max_restarts=3, max_task_retries=3, **actor_resources)(
+        DeviceEncoderActor if on_actor else EncoderActor)
     actors = [actor_class.remote(store, probe_id, resolver, options) for _ in range(n_actors)]
     queues = [list(tasks[index::n_actors]) for index in range(n_actors)]
     progress = StageProgress("extraction", total=len(tasks))

@@ -21,7 +21,7 @@ import pandas as pd
 import ray
 
 from cluster.extract import ExtractionOptions
-from cluster.options import SimilarityOptions, resolve_backend
+from cluster.options import SimilarityOptions, describe_precision, resolve_backend
 from cluster.outcomes import ModelOutcome
 from cluster.plan import ExtractionTask, LayerState, SimilarityPlan, plan_inputs_by_layer, plan_similarity, similarity_work
 from cluster.progress import StageProgress
@@ -52,6 +52,14 @@ class RunSummary:
         versions: (layer, version written) for each layer; version None when the stored
             matrix was already up to date.
         similarity_tasks: Similarity tasks this run computed (tiles x segments).
+        precision: The forward-pass precision the run's entries are computed at, in words
+            (:func:`cluster.options.describe_precision`); empty when not known.
+
+    Example:
+        >>> print(RunSummary("p1", (), (), (("out", 2),), 1, precision="fp32 (strict float32 ...)").describe())
+        probe set p1: 0 RDMs and 1 similarity tasks computed
+          precision: fp32 (strict float32 ...)
+          layer out: similarity version 2 written
     """
 
     probe_id: str
@@ -59,10 +67,13 @@ class RunSummary:
     failures: tuple[ModelOutcome, ...]
     versions: tuple[tuple[str, int | None], ...]
     similarity_tasks: int
+    precision: str = ""
 
     def describe(self) -> str:
-        """A few lines for a person: what was done, what failed and why."""
+        """A few lines for a person: what was done at which precision, what failed and why."""
         lines = [f"probe set {self.probe_id}: {len(self.computed_rdms)} RDMs and {self.similarity_tasks} similarity tasks computed"]
+        if self.precision:
+            lines.append(f"  precision: {self.precision}")
         for layer, version in self.versions:
             lines.append(f"  layer {layer}: " + (f"similarity version {version} written" if version else "already up to date"))
         for failure in self.failures:
@@ -417,6 +428,8 @@ def run_similarity(
                                                    _both(held.check, fence))
         versions.append((layer, version))
         similarity_tasks += tasks
-    summary = RunSummary(probe_id, tuple(computed), tuple(failures), tuple(versions), similarity_tasks)
+    precision = describe_precision(extraction.dtype, resources.get("GPU", 0.0) >= extraction.gpus_per_actor,
+                                   extraction.activation_dtype)
+    summary = RunSummary(probe_id, tuple(computed), tuple(failures), tuple(versions), similarity_tasks, precision)
     logger.info(summary.describe())
     return summary

@@ -30,6 +30,8 @@ SUBCOMMANDS: tuple[SubcommandRef, ...] = (
     SubcommandRef("rerank", "register new models and update similarities and rankings incrementally", "jobs.rerank"),
     SubcommandRef("report", "write the HTML report (heatmaps, dendrograms, rankings, failures) from the store",
                   "jobs.report_command"),
+    SubcommandRef("export-rdms", "write a layer's RDMs, or its model similarity, as an rsatoolbox HDF5 file",
+                  "jobs.export_rdms"),
     SubcommandRef("settings", "show or change the store's settings (e.g. whether TorchScript models are allowed)",
                   "jobs.settings_command"),
     SubcommandRef("train-target", "train a small model on a new task's examples, register it and rank the zoo for it",

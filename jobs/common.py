@@ -40,18 +40,19 @@ def _unknown(kind: str, value: str, valid: Sequence[str]) -> ValueError:
 
 
 def choose_probe(store: Store, probe_id: str | None) -> str:
-    """The probe set asked for, or the store's only one.
+    """The probe set asked for, or the store's only shared one (targets' labelled sets do not count).
 
     Raises:
         ValueError: None stored, several stored and none chosen, or an unknown id.
     """
     stored = store.probe_set_ids()
     if probe_id is None:
-        if len(stored) == 1:
-            return stored[0]
-        if not stored:
+        shared = store.shared_probe_set_ids()  # a target's labelled images are chosen through its target
+        if len(shared) == 1:
+            return shared[0]
+        if not shared:
             raise ValueError(f"the store {store.url} has no probe set; add one with `rsa-ray probes add`")
-        raise ValueError(f"the store holds {len(stored)} probe sets ({', '.join(stored)}); choose one with --probe")
+        raise ValueError(f"the store holds {len(shared)} probe sets ({', '.join(shared)}); choose one with --probe")
     if probe_id not in stored:
         raise _unknown("probe set", probe_id, stored)
     return probe_id
@@ -144,10 +145,37 @@ def _reduction(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def precision_flag(text: str) -> str:
+    """The ``--dtype`` value: a precision name (``fp32``, ``tf32``, ``bf16``, ``fp16``), the earlier
+    spellings (``float32``, ``bfloat16``, ``float16``) accepted as aliases.
+
+    Example:
+        >>> precision_flag("bfloat16"), precision_flag("tf32")
+        ('bf16', 'tf32')
+    """
+    from rsa_ray.names import precision_name
+
+    try:
+        return precision_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_compute_arguments(parser: argparse.ArgumentParser, similarity: bool = True) -> None:
-    """``--dtype`` (forward-pass precision) and, for commands that compute similarities,
-    ``--backend`` (where the math runs) and ``--task-memory-mb`` (one similarity task's memory)."""
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward-pass precision")
+    """``--dtype`` (forward-pass precision), ``--reduce``, where RDMs are computed (``--rdms-on-actor``,
+    ``--keep-activations``) and, for commands that compute similarities, ``--backend`` (where the math
+    runs) and ``--task-memory-mb`` (one similarity task's memory)."""
+    parser.add_argument("--dtype", default="fp32", type=precision_flag, metavar="PRECISION",
+                        help="forward-pass precision: fp32 (strict float32; the default, see docs/pipeline.md), "
+                             "tf32 (float32 with TF32 matmuls and convolutions on CUDA; on the CPU the same as "
+                             "fp32), bf16 or fp16 (autocast); float32, bfloat16, float16 are accepted too")
+    parser.add_argument("--rdms-on-actor", default="auto", choices=["auto", "always", "never"],
+                        help="compute each layer's RDM on the encoder actor, where its activations are: auto (where "
+                             "the actors have GPUs; default), always (also on CPU actors) or never (the RDM stage "
+                             "from stored activations)")
+    parser.add_argument("--keep-activations", action="store_true",
+                        help="where RDMs are computed on the actor, also store every layer's full activations "
+                             "(default: only pooled features, RDMs and rank vectors)")
     parser.add_argument("--reduce", default=None, type=_reduction, metavar="REDUCTION",
                         help="one reduction of every layer's output, overriding the manifest's: flatten, avg, max, "
                              "adaptive:K, cls or tokens-mean (default: each layer's own, else flatten)")

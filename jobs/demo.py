@@ -24,8 +24,11 @@ from jobs.compute import compute_similarities
 from jobs.config import add_common_arguments
 from jobs.outputs import write_layer_comparison, write_layer_taxonomy
 from jobs.probes import load_probe_images
-from jobs.rank import print_ranking
-from jobs.report import ReportSection, write_html_report
+from jobs.rank import print_ranking, print_scores
+from jobs.target_data import TargetData, ensure_target
+from jobs.target_scores import ScoringOptions
+from jobs.report import ReportSection, precision_section, write_html_report
+from jobs.report.score_plots import plot_score_panels
 from jobs.rerank import ranking_diff_table
 from jobs.taxonomy import taxonomy_sections
 from jobs.train_target import TargetOptions, train_and_register
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from rsa_ray.models import ModelEntry
 
 DEMO_LAYERS = ("encoder.output", "encoder.block2")
+DEMO_SCORES = ("rsa", "knn", "logme")
 TARGET = TargetOptions(data="sklearn-digits", name="digits", task_type="semantic", steps=300)
 
 
@@ -78,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     ids.append(target)
     failures += compute_similarities(store, probe_id, ids, DEMO_LAYERS, address=args.address).failures
     ranking = print_ranking(store, probe_id, DEMO_LAYERS[0], target, 5, out)
+    print(f"    ... and on the digits themselves, by three scores with bootstrap intervals")
+    record = ensure_target(store, TargetData(TARGET.data, TARGET.name, TARGET.task_type, TARGET.image_size), target)
+    scored = print_scores(store, record, ScoringOptions(DEMO_SCORES, bootstrap=100), 5, out, args.address)
 
     print(f"[4/5] a model lands: {late.model_id}; incremental rerank")
     before = store.similarity_versions(probe_id, DEMO_LAYERS[0])[-1]
@@ -92,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     diff.to_csv(out / "ranking_diff.csv", index=False)
 
     print("[5/5] report")
-    taxonomies = [write_layer_taxonomy(store, probe_id, layer, out) for layer in DEMO_LAYERS]
+    taxonomies = [write_layer_taxonomy(store, probe_id, layer, out, bootstrap=100) for layer in DEMO_LAYERS]
     comparison = write_layer_comparison(taxonomies, out)
     seconds = time.monotonic() - started
     sections = [
@@ -102,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             f"a small model trained on handwritten digits ranks them as transfer sources; one model added incrementally. "
             f"Store: {store.url}. Wall time of this run: {seconds:.0f} s.",
         ),
+        precision_section(summary.precision),
         *taxonomy_sections(taxonomies, comparison),
         ReportSection(
             f"Which model to finetune from for {target}",
@@ -109,6 +117,14 @@ def run(args: argparse.Namespace) -> int:
             (out / f"ranking.{target}.png",),
             (ranking,),
             (out / f"ranking.{target}.csv",),
+        ),
+        ReportSection(
+            f"Which model to finetune from for {target}, on the digits: three scores",
+            f"The zoo scored on {record.n_images} of the digits themselves (rsa: the target model's RDM; knn and logme: "
+            "the labels), with 95 % bootstrap intervals over the images; hatched bars cannot be told apart from the top.",
+            (plot_score_panels(scored.table, scored.scores, target, out / f"scores.{target}.png"),),
+            (scored.table,),
+            (out / f"scores.{target}.csv",),
         ),
         ReportSection(
             f"Rerank after {late.model_id} landed",

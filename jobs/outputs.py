@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.report import plot_dendrogram, plot_layer_matrices, plot_similarity_heatmap
+from jobs.report.support_plots import plot_dendrogram_with_support
 from rsa_ray import TaskClusters, cluster_tasks
 from storage import SimilarityMatrix, Store
 
@@ -25,6 +26,7 @@ class LayerTaxonomy:
     table_csv: Path
     heatmap: Path
     dendrogram: Path
+    support: object = None  # rsa_ray.branch_support.BranchSupport when bootstrapped
 
 
 def similarity_long_form(similarity: SimilarityMatrix, task_types: Sequence[str]) -> pd.DataFrame:
@@ -77,8 +79,14 @@ def write_table(store: Store, out: Path, name: str, frame: pd.DataFrame, csv_nam
     return path
 
 
-def write_layer_taxonomy(store: Store, probe_id: str, layer: str, out: Path) -> LayerTaxonomy:
-    """Clusters the latest similarity of ``layer`` and writes its table, heatmap and dendrogram."""
+def write_layer_taxonomy(store: Store, probe_id: str, layer: str, out: Path, bootstrap: int = 0,
+                         seed: int = 0) -> LayerTaxonomy:
+    """Clusters the latest similarity of ``layer`` and writes its table, heatmap and dendrogram.
+
+    With ``bootstrap`` samples of the probe images, each branch of the dendrogram gets its support
+    (the share of bootstrap dendrograms holding the same clade; ``rsa_ray.branch_support``), written
+    at its node and as the table ``branch_support.<layer>``.
+    """
     similarity = store.read_similarity(probe_id, layer)
     ids = list(similarity.model_ids)
     task_types = tuple(entry.task_type or "other" for entry in store.models(ids))
@@ -90,8 +98,54 @@ def write_layer_taxonomy(store: Store, probe_id: str, layer: str, out: Path) -> 
         similarity.matrix, labels, task_types, clusters.leaf_order, out / f"heatmap.{layer}.png",
         title=f"RSA similarity, layer {layer} ({similarity.method}, version {similarity.version})",
     )
-    dendrogram = plot_dendrogram(clusters.linkage, labels, task_types, out / f"dendrogram.{layer}.png")
-    return LayerTaxonomy(layer, similarity, clusters, task_types, table_csv, heatmap, dendrogram)
+    support = None
+    if bootstrap and len(ids) >= 3:
+        support = layer_branch_support(store, similarity, bootstrap, seed)
+        write_table(store, out, table_name("branch_support", layer), support_table(support, similarity))
+        dendrogram = plot_dendrogram_with_support(clusters.linkage, labels, task_types, support.support,
+                                                  support.n_samples, out / f"dendrogram.{layer}.png")
+    elif (stored := stored_support(store, similarity)) is not None:  # the report computes nothing: it reads it
+        dendrogram = plot_dendrogram_with_support(clusters.linkage, labels, task_types, stored["support"].tolist(),
+                                                  int(stored["n_samples"].iloc[0]), out / f"dendrogram.{layer}.png")
+    else:
+        dendrogram = plot_dendrogram(clusters.linkage, labels, task_types, out / f"dendrogram.{layer}.png")
+    return LayerTaxonomy(layer, similarity, clusters, task_types, table_csv, heatmap, dendrogram, support)
+
+
+def layer_branch_support(store: Store, similarity: SimilarityMatrix, bootstrap: int, seed: int):
+    """Branch support of the similarity's dendrogram from ``bootstrap`` resamples of its probe images.
+
+    Example:
+        >>> layer_branch_support(store, store.read_similarity(probe_id, "encoder.output"), 100, 0).support  # doctest: +SKIP
+    """
+    from rsa_ray.bootstrap import image_samples
+    from rsa_ray.branch_support import bootstrap_similarity, branch_support
+    from storage import EntryKey
+
+    ids = list(similarity.model_ids)
+    rdms = np.stack([store.read_rdm(EntryKey(similarity.probe_id, model_id, similarity.layer)) for model_id in ids])
+    samples = image_samples(store.probe_set(similarity.probe_id).n_images, bootstrap, seed)
+    return branch_support(similarity.matrix, bootstrap_similarity(rdms, samples, names=ids), ids)
+
+
+def stored_support(store: Store, similarity: SimilarityMatrix) -> pd.DataFrame | None:
+    """The stored branch-support table of this similarity version, or None (none stored, or of another version)."""
+    name = table_name("branch_support", similarity.layer)
+    if name not in store.table_names():
+        return None
+    table = store.read_table(name)
+    if len(table) != len(similarity.model_ids) - 1 or int(table["similarity_version"].iloc[0]) != similarity.version:
+        return None
+    return table.sort_values("node")
+
+
+def support_table(support, similarity: SimilarityMatrix) -> pd.DataFrame:
+    """One row per internal node of the dendrogram: merge height, bootstrap support and its clade."""
+    return pd.DataFrame({
+        "layer": similarity.layer, "similarity_version": similarity.version,
+        "node": np.arange(len(support.support)), "height": support.linkage[:, 2], "support": support.support,
+        "n_samples": support.n_samples, "clade": [", ".join(clade) for clade in support.clades],
+    })
 
 
 def write_layer_comparison(taxonomies: Sequence[LayerTaxonomy], out: Path) -> Path | None:

@@ -1,4 +1,9 @@
-"""``rsa-ray rank --target MODEL``: the zoo ranked as sources for one target model."""
+"""``rsa-ray rank --target T``: the zoo ranked as sources for one target.
+
+A target with labelled images (``--data``, or recorded by ``train-target``) is scored on its own
+images under one or more transferability scores (``--score``), with bootstrap intervals; a target
+that is only a model is ranked by RSA on the shared probe set, as taxonomies compare models.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from jobs.config import add_common_arguments
 from jobs.outputs import write_table
 from jobs.report import plot_ranking_bars
 from rsa_ray import RankedCandidate, rank_candidates
+from rsa_ray.estimators import ESTIMATORS, parse_scores
+from jobs.target_scores import DEFAULT_LABELLED_SCORE
 from storage import SimilarityMatrix, Store
 
 
@@ -69,7 +76,22 @@ def current_ranking_table(store: Store, probe_id: str, layer: str, target: str) 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     add_output_argument(parser)
-    parser.add_argument("--target", required=True, help="the target model's id (e.g. one trained with train-target)")
+    parser.add_argument("--target", required=True,
+                        help="the target: a model's id (e.g. one trained with train-target) or a task with labelled images")
+    parser.add_argument("--data", default=None,
+                        help="the target's labelled images (sklearn-digits, an .npz with images and labels, or a folder of "
+                             "class folders): stored as the target's probe set, every candidate is scored on them")
+    parser.add_argument("--score", default=None, metavar="all|NAME,...",
+                        help=f"transferability scores ({', '.join(ESTIMATORS)}; default: {DEFAULT_LABELLED_SCORE} for a "
+                             "target with labelled images, else rsa on the shared probe set)")
+    parser.add_argument("--bootstrap", type=int, default=100, metavar="N",
+                        help="bootstrap samples over the target images for intervals (0: none; default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the target image sample and the bootstrap")
+    parser.add_argument("--task-type", default="semantic", choices=["2d", "3d", "semantic", "geometric"],
+                        help="the target task's type (with --data)")
+    parser.add_argument("--image-size", type=int, default=64, help="side the target images are stored at (with --data)")
+    parser.add_argument("--target-images", type=int, default=500, metavar="N",
+                        help="target images scored on (a seeded sample of the training split; with --data)")
     parser.add_argument("--top", type=int, default=5, help="how many candidates to print")
     parser.add_argument("--probe", default=None, help="probe set id (default: the store's only one)")
     parser.add_argument("--layer", default=None, metavar="ROLE",
@@ -106,14 +128,61 @@ def print_ranking(store: Store, probe_id: str, layer: str, target: str, top: int
     return table
 
 
+def target_record(store: Store, args: argparse.Namespace):
+    """The target's record: stored from ``--data`` (its labelled images), or recorded earlier; None if neither."""
+    if args.data is None:
+        return store.target(args.target)
+    from jobs.target_data import TargetData, ensure_target
+
+    trained = args.target if args.target in store.model_ids() else None
+    return ensure_target(store, TargetData(args.data, args.target, args.task_type, args.image_size,
+                                           args.target_images, args.seed), model_id=trained)
+
+
+def print_scores(store: Store, record, options, top: int, out, address: str | None):
+    """Scores every candidate for the target on its images; writes the table, prints its top rows and
+    returns the :class:`jobs.target_scores.TargetScores` (its ``failures``: candidates not scored)."""
+    from jobs.score_table import printed_rows
+    from jobs.target_scores import score_target
+
+    task_type_of = {entry.model_id: entry.task_type or "other" for entry in store.models(store.model_ids())}
+    result = score_target(store, record, options, address, task_type_of)
+    for name, why in result.skipped:
+        print(f"score {name} skipped: {why}")
+    for model_id, why in result.failures:
+        print(f"candidate {model_id} not scored: {why}")
+    name = f"scores.{record.name}.{result.layer}"
+    write_table(store, out, name, result.table, csv_name=f"scores.{record.name}")
+    interval = f", {options.bootstrap} bootstrap samples; * = cannot be told apart from the top" if options.bootstrap else ""
+    print(f"best sources to finetune {record.name} from ({record.n_images} target images, layer {result.layer}; "
+          f"value (rank) per score{interval}):")
+    for line in printed_rows(result.table, result.scores, top):
+        print(line)
+    print(f"score table: {store.url} (table {name}) and {out / f'scores.{record.name}.csv'}")
+    return result
+
+
 def run(args: argparse.Namespace) -> int:
+    from jobs.target_scores import ScoringOptions
+
     store = open_store(args.store)
-    probe_id = choose_probe(store, args.probe)
-    if args.target not in store.model_ids():
-        raise ValueError(f"target {args.target!r} is not a registered model")
-    layer = args.layer or ranking_role(store, probe_id, args.target)
-    print_ranking(store, probe_id, layer, args.target, args.top, output_dir(args.out))
-    return 0
+    # Every flag is checked before the target's images are stored: a refused run writes nothing.
+    options = ScoringOptions(parse_scores(args.score or DEFAULT_LABELLED_SCORE), args.bootstrap, args.seed, args.layer)
+    if not store.model_ids():
+        raise ValueError(f"the store {store.url} has no registered models; add them with `rsa-ray models add`")
+    record = target_record(store, args)
+    if record is None:
+        if args.score not in (None, "rsa"):
+            raise ValueError(f"target {args.target!r} has no labelled images for --score {args.score}; "
+                             "pass them with --data (or train the target with `rsa-ray train-target`)")
+        probe_id = choose_probe(store, args.probe)
+        if args.target not in store.model_ids():
+            raise ValueError(f"target {args.target!r} is not a registered model (pass its labelled images with --data)")
+        layer = args.layer or ranking_role(store, probe_id, args.target)
+        print_ranking(store, probe_id, layer, args.target, args.top, output_dir(args.out))
+        return 0
+    result = print_scores(store, record, options, args.top, output_dir(args.out), args.address)
+    return 3 if result.failures else 0
 
 
 SUBCOMMAND = Subcommand("rank", "rank the zoo as sources for a target model", add_arguments, run)

@@ -35,6 +35,36 @@ def ranking_sections(store, out) -> list[ReportSection]:
     return sections
 
 
+def score_sections(store, out) -> list[ReportSection]:
+    """One section per stored score table (``scores.<target>.<layer>``, from ``rank --target``): every score
+    side by side with its intervals; a table older than its layer's latest similarity version on the target's
+    images says so, with the command that updates it."""
+    from jobs.report.score_plots import plot_score_panels
+    from rsa_ray.estimators import ESTIMATORS
+
+    sections = []
+    for name in sorted(store.table_names()):
+        if not name.startswith("scores."):
+            continue
+        table = store.read_table(name)
+        if table.empty:
+            continue
+        target, layer, probe_id = str(table["target"].iloc[0]), str(table["layer"].iloc[0]), str(table["probe_id"].iloc[0])
+        scores = [column for column in table.columns if column in ESTIMATORS]
+        stored, versions = int(table["similarity_version"].iloc[0]), store.similarity_versions(probe_id, layer)
+        note = (f"Scored on the {target} images (probe set {probe_id}), similarity version {stored}."
+                if versions and versions[-1] == stored else
+                f"OUTDATED: scored at similarity version {stored}, but the models on the {target} images have changed since "
+                f"(latest version {versions[-1] if versions else 'none'}); run `rsa-ray rank --target {target} --score "
+                f"{','.join(scores)}` to update it.")
+        figure = plot_score_panels(table, scores, target, out / f"scores.{target}.{layer}.png")
+        shown = [c for c in table.columns if c in ("candidate", "task_type", "consensus.rank") or c.split(".")[0] in scores
+                 and not c.endswith(".error")]
+        sections.append(ReportSection(f"Which model to finetune from for {target}: every score (layer {layer})", note,
+                                      (figure,), (table[shown],)))
+    return sections
+
+
 def _current(store, table, target: str, layer: str):
     """The stored ranking table if it is of the latest similarity version, else the ranking read from that version."""
     probe_id = str(table["probe_id"].iloc[0]) if "probe_id" in table else None
@@ -68,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     if len(missing) == len(layers):
         raise ValueError(f"no similarity stored for layer(s) {', '.join(missing)}; run `rsa-ray taxonomy` first")
     taxonomies = [write_layer_taxonomy(store, probe_id, layer, out) for layer in layers if layer not in missing]
-    sections = taxonomy_sections(taxonomies, write_layer_comparison(taxonomies, out)) + ranking_sections(store, out)
+    sections = (taxonomy_sections(taxonomies, write_layer_comparison(taxonomies, out)) + ranking_sections(store, out)
+                + score_sections(store, out))
     if FAILURES_TABLE in store.table_names():
         sections.append(ReportSection("Failures", "Models that could not be compared, and why.", tables=(store.read_table(FAILURES_TABLE),)))
     report = write_html_report(out / "report.html", "rsa_ray report", sections)

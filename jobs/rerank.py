@@ -104,7 +104,8 @@ def _rerank_locked(store: Store, args: argparse.Namespace, fence: Callable[[], N
     layers = choose_layers(store, models, args.layer)
     before = {layer: (store.similarity_versions(probe_id, layer) or (None,))[-1] for layer in layers}
     summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
-                                   args.task_memory_mb, fence=fence, backend=args.backend, reduce=args.reduce)
+                                   args.task_memory_mb, fence=fence, backend=args.backend, reduce=args.reduce,
+                                   rdms_on_actor=args.rdms_on_actor, keep_activations=args.keep_activations)
     out = output_dir(args.out)
     for layer, version in summary.versions:
         if version is None:
@@ -115,7 +116,21 @@ def _rerank_locked(store: Store, args: argparse.Namespace, fence: Callable[[], N
         moved = diff[diff["moved"].fillna(0) != 0]
         print(f"layer {layer}: version {version}; {len(moved)} candidate ranks moved, "
               f"{int(diff['old_rank'].isna().sum())} new (target, candidate) pairs; diff: {csv} and table ranking_diff.{layer}.v{version}")
-    return 3 if refused else exit_code(summary)
+    rescored = rescore_targets(store, out, args.address)
+    return 3 if refused or rescored else exit_code(summary)
+
+
+def rescore_targets(store: Store, out, address: str | None) -> int:
+    """Re-scores every recorded target whose score table lacks registered candidates (models that landed):
+    only those are extracted on the target's images. Returns how many candidates could not be scored."""
+    from jobs.rank import print_scores
+    from jobs.target_scores import outdated_score_tables, stored_options
+
+    failed = 0
+    for record, table in outdated_score_tables(store):
+        print(f"target {record.name}: new candidates; scoring them on its {record.n_images} images")
+        failed += len(print_scores(store, record, stored_options(table), 5, out, address).failures)
+    return failed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -37,7 +37,8 @@ def run_extract(args: argparse.Namespace) -> int:
     from cluster.resolvers import StoreResolver
 
     store, probe_id, models, layers = _selection(args)
-    options = ExtractionOptions(dtype=args.dtype, reduce=args.reduce)
+    options = ExtractionOptions(dtype=args.dtype, reduce=args.reduce, rdms_on_actor=args.rdms_on_actor,
+                                keep_activations=args.keep_activations)
     lacking = {(f.model_id, f.layer) for f in missing_roles(store, models, layers)}  # reported once, left out
     having = {layer: [m for m in models if (m, layer) not in lacking] for layer in layers}
     plan = plan_inputs_by_layer([(read_layer_inputs(store, probe_id, having[layer], layer, options.settings()),
@@ -47,14 +48,30 @@ def run_extract(args: argparse.Namespace) -> int:
     failed = [o for o in outcomes if o.error]
     for outcome in failed:
         print(f"  FAILED {outcome.model_id} / {outcome.layer}: {outcome.error}")
-    print(f"{len(plan.extractions)} models extracted ({len(failed)} failed); activations in {store.url}")
+    on_actor = options.computes_rdms_on_actor(ray_gpus() >= options.gpus_per_actor)
+    stored = "pooled features, RDMs and rank vectors" + (" and activations" if options.keep_activations else "")
+    print(f"{len(plan.extractions)} models extracted ({len(failed)} failed); "
+          f"{stored if on_actor else 'activations'} in {store.url}")
     return 3 if failed else 0
+
+
+def ray_gpus() -> float:
+    """The GPUs of the cluster this process is connected to.
+
+    Example:
+        >>> ray_gpus()  # doctest: +SKIP
+        8.0
+    """
+    import ray
+
+    return ray.cluster_resources().get("GPU", 0.0)
 
 
 def run_similarity_command(args: argparse.Namespace) -> int:
     store, probe_id, models, layers = _selection(args)
     summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
-                                   args.task_memory_mb, backend=args.backend, reduce=args.reduce)
+                                   args.task_memory_mb, backend=args.backend, reduce=args.reduce,
+                                   rdms_on_actor=args.rdms_on_actor, keep_activations=args.keep_activations)
     print(f"similarity versions in {store.url} (similarity/{probe_id}/<layer>)")
     return exit_code(summary)
 

@@ -9,7 +9,7 @@ from jobs.common import add_compute_arguments, add_output_argument, add_selectio
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
 from jobs.outputs import write_layer_comparison, write_layer_taxonomy
-from jobs.report import ReportSection, write_html_report
+from jobs.report import ReportSection, precision_section, write_html_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_selection_arguments(parser)
     add_output_argument(parser)
     add_compute_arguments(parser)
+    parser.add_argument("--bootstrap", type=int, default=100, metavar="N",
+                        help="bootstrap samples of the probe images for the dendrogram's branch support (0: none; default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap samples")
 
 
 def taxonomy_sections(taxonomies, comparison) -> list[ReportSection]:
@@ -24,6 +27,11 @@ def taxonomy_sections(taxonomies, comparison) -> list[ReportSection]:
     for taxonomy in taxonomies:
         text = (f"{len(taxonomy.similarity.model_ids)} models, {taxonomy.similarity.method} similarity of their RDMs "
                 f"(version {taxonomy.similarity.version}); dendrogram: average linkage on 1 − similarity.")
+        if taxonomy.support is not None:
+            weak = sum(share < 0.5 for share in taxonomy.support.support)
+            text += (f" The number at each branch is its support: the share of {taxonomy.support.n_samples} dendrograms, "
+                     f"each from a bootstrap resample of the probe images, that hold the same clade "
+                     f"({weak} of {len(taxonomy.support.support)} branches below 0.5, in red).")
         sections.append(ReportSection(f"Taxonomy, layer {taxonomy.layer}", text, (taxonomy.heatmap, taxonomy.dendrogram), links=(taxonomy.table_csv,)))
     if comparison is not None:
         sections.append(ReportSection("Layers side by side", "The same models in one order, one matrix per layer.", (comparison,)))
@@ -36,11 +44,16 @@ def run(args: argparse.Namespace) -> int:
     models = choose_models(store, args.models)
     layers = choose_layers(store, models, args.layer)
     summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
-                                   args.task_memory_mb, backend=args.backend, reduce=args.reduce)
+                                   args.task_memory_mb, backend=args.backend, reduce=args.reduce,
+                                   rdms_on_actor=args.rdms_on_actor, keep_activations=args.keep_activations)
     out = output_dir(args.out)
-    taxonomies = [write_layer_taxonomy(store, probe_id, layer, out) for layer in layers if store.similarity_versions(probe_id, layer)]
+    if args.bootstrap < 0:
+        raise ValueError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    taxonomies = [write_layer_taxonomy(store, probe_id, layer, out, args.bootstrap, args.seed)
+                  for layer in layers if store.similarity_versions(probe_id, layer)]
     comparison = write_layer_comparison(taxonomies, out)
-    report = write_html_report(out / "report.html", "rsa_ray task taxonomy", taxonomy_sections(taxonomies, comparison))
+    sections = [precision_section(summary.precision), *taxonomy_sections(taxonomies, comparison)]
+    report = write_html_report(out / "report.html", "rsa_ray task taxonomy", sections)
     print(f"similarity tables: {store.url} (tables similarity.<layer>); CSV, plots and report: {report}")
     return exit_code(summary)
 

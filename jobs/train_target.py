@@ -1,7 +1,9 @@
 """``rsa-ray train-target``: the paper's workflow for a new task.
 
 Train the small Table S1 model on the task's few labelled examples, register it
-as a model, compute its similarity to the zoo, and rank the zoo as sources.
+as a model, store the task's images with their labels as the target's probe set,
+and rank the zoo as sources on those images (``rsa`` from the trained model and
+the label-based scores, with bootstrap intervals: ``jobs.target_scores``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from jobs.cli_types import Subcommand
 from jobs.common import add_output_argument, choose_models, choose_probe, default_role, open_store, output_dir
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
+from jobs.target_scores import DEFAULT_LABELLED_SCORE
 from storage import Store
 
 
@@ -86,15 +89,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, default=64, help="input side, a multiple of 16")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights-dir", default=None, help="where the weights go (default: <store>/weights for a local store)")
-    parser.add_argument("--probe", default=None, help="probe set id (default: the store's only one)")
+    parser.add_argument("--probe", default=None, help="shared probe set id (default: the store's only one)")
     parser.add_argument("--top", type=int, default=5, help="candidates to print")
+    parser.add_argument("--score", default=None, metavar="all|NAME,...",
+                        help=f"transferability scores to rank by on the target's images (default: rsa,{DEFAULT_LABELLED_SCORE})")
+    parser.add_argument("--bootstrap", type=int, default=100, metavar="N",
+                        help="bootstrap samples over the target images for intervals (0: none; default 100)")
+    parser.add_argument("--target-images", type=int, default=500, metavar="N",
+                        help="target images the candidates are scored on (a seeded sample of the training split)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobs.rank import print_ranking
+    from jobs.rank import print_ranking, print_scores
+    from jobs.target_data import TargetData, ensure_target
+    from jobs.target_scores import ScoringOptions
+    from rsa_ray.estimators import parse_scores
 
     store = open_store(args.store)
     probe_id = choose_probe(store, args.probe)
+    scoring = ScoringOptions(parse_scores(args.score or f"rsa,{DEFAULT_LABELLED_SCORE}"), args.bootstrap, args.seed)
+    target = TargetData(args.data, args.name, args.task_type, args.image_size, args.target_images, args.seed)
     if args.weights_dir is None:
         folder = store.local_folder()
         if folder is None:
@@ -103,11 +117,15 @@ def run(args: argparse.Namespace) -> int:
     options = TargetOptions(args.data, args.name, args.task_type, args.steps, args.image_size, args.seed)
     model_id, loss = train_and_register(store, options, Path(args.weights_dir))
     print(f"target {model_id!r} registered (validation loss {loss:.4f})")
+    # The target joins the zoo's comparison on the shared probe set (taxonomy, rerank), as in the paper ...
     models = choose_models(store, None)
     layer = default_role(store, models)  # every model at its own default layer, the target's encoder output included
     summary = compute_similarities(store, probe_id, models, [layer], address=args.address)
     print_ranking(store, probe_id, layer, model_id, args.top, output_dir(args.out))
-    return exit_code(summary)
+    # ... and every candidate is scored on the target's own images, by RSA and the label-based scores.
+    record = ensure_target(store, target, model_id=model_id)
+    result = print_scores(store, record, scoring, args.top, output_dir(args.out), args.address)
+    return 3 if result.failures or exit_code(summary) else 0
 
 
 SUBCOMMAND = Subcommand("train-target", "train a small model on a new task's examples, register it and rank the zoo for it", add_arguments, run)

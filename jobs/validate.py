@@ -52,46 +52,85 @@ from jobs.validate_inputs import (
     zoo_entries,
 )
 from jobs.validate_options import ValidateOptions, add_arguments, options_from, parse_candidates
-from jobs.validate_scoring import agreement_row, candidate_summary, consistency_table, table1_frame
+from jobs.validate_scoring import (
+    agreement_row,
+    candidate_summary,
+    consistency_table,
+    estimator_agreement,
+    estimator_table1,
+    table1_frame,
+)
 from rsa_ray import select_candidates
 from storage import Store
 
 
 def validate_target(store: Store, options: ValidateOptions, args: argparse.Namespace, out: Path) -> list[ReportSection]:
-    """One target: RSA ranking, Tune finetuning, agreement, scatter."""
+    """One target: every estimator's scores on its images, measured transfer (Tune finetuning and/or a
+    held-out linear probe), and each estimator's agreement with each transfer."""
+    from jobs.target_data import TargetData, ensure_target
+    from jobs.target_scores import ScoringOptions, score_target
+    from jobs.validate_transfer import linear_probe_transfer, task_target_record, transfer_columns
     from rsa_ray.datasets import MINI_TASKONOMY_TASKS
 
     is_task = options.target in {task.name for task in MINI_TASKONOMY_TASKS}
-    ensure_zoo(store, options.tasks + (options.target,) if is_task and options.tasks else options.tasks)
+    if options.candidates_from == "shipped":
+        ensure_zoo(store, options.tasks + (options.target,) if is_task and options.tasks else options.tasks)
     probe_id = ensure_probe(store, args.probe, options.probes)
     if is_task:
         target, data_name = f"{options.target}-small", options.target
         data = rendered_targets(options, [options.target])
+        record = task_target_record(store, options.target, data.splits(data_name), options.target_images,
+                                    f"mini-taskonomy seed {options.dataset_seed}", target)
     else:
         weights_dir = Path(args.weights_dir) if args.weights_dir else default_weights_dir(store, out)
         target, data = dataset_target(store, options, weights_dir)
         data_name = target
-    universe = candidate_universe(store, target)
+        record = ensure_target(store, TargetData(options.target, target, image_size=options.image_size,
+                                                 n_images=options.target_images), model_id=target)
+    universe = candidate_universe(store, target, any_architecture=options.candidates_from == "registered")
     resources = connect(args.address)
     similarity = rsa_similarity(store, probe_id, target, universe, args.address)
-    ranked = sorted(universe, key=lambda c: -similarity[c])
-    chosen = select_candidates(parse_candidates(options.candidates), ranked)
-    print(f"finetuning {len(chosen)} candidates + control × {options.seeds} seeds on {data_name} "
-          f"({options.steps} steps; {resources.cpus} CPUs, {resources.gpus} GPUs)")
-    trials = run_validation(data, [TrialPlan(data_name, chosen)], candidate_encoders(store, chosen),
-                            options.tune_options(f"validate-{data_name}"), tune_storage_path(store.url))
-    summary = candidate_summary(trials, similarity)
-    agreement = pd.DataFrame([agreement_row(summary, data_name)])
-    links = [write_table(store, out, f"validation.{data_name}.{kind}", table)
-             for kind, table in (("trials", trials), ("candidates", summary), ("agreement", agreement))]
-    metric_name = trials["metric_name"].iloc[0]
-    scatter = plot_transfer_scatter(summary, data_name, metric_name, out / f"validation.{data_name}.png")
-    print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(agreement.T.to_string(header=False))
-    text = (f"Target {data_name} (small model {target}); {len(chosen)} candidates + random-init control × {options.seeds} seeds; "
-            f"{options.steps} finetuning steps of {options.batch_size} on {len(data.splits(data_name).train[0])} examples, "
-            f"held-out {metric_name} on {len(data.splits(data_name).held_out[0])}; {len(trials)} Tune trials.")
-    return [ReportSection(f"Transfer validation: {data_name}", text, (scatter,), (summary, agreement), tuple(links))]
+    task_type_of = {entry.model_id: entry.task_type or "other" for entry in store.models(universe)}
+    scoring = score_target(store, record, ScoringOptions(options.scores, options.bootstrap), args.address,
+                           task_type_of, candidates=universe)
+    scores = scoring.table.assign(**{"rsa-probe": scoring.table["candidate"].map(similarity)})
+    score_names = (*scoring.scores, "rsa-probe")
+    performance, sections_tables, figures, links = {}, [], [], []
+    if "finetune" in options.transfers:
+        ranked = sorted(universe, key=lambda c: -similarity[c])
+        chosen = select_candidates(parse_candidates(options.candidates), ranked)
+        print(f"finetuning {len(chosen)} candidates + control × {options.seeds} seeds on {data_name} "
+              f"({options.steps} steps; {resources.cpus} CPUs, {resources.gpus} GPUs)")
+        trials = run_validation(data, [TrialPlan(data_name, chosen)], candidate_encoders(store, chosen),
+                                options.tune_options(f"validate-{data_name}"), tune_storage_path(store.url))
+        summary = candidate_summary(trials, similarity)
+        performance["finetune"] = dict(zip(summary["candidate"], summary["metric_mean"]))
+        links += [write_table(store, out, f"validation.{data_name}.{kind}", table)
+                  for kind, table in (("trials", trials), ("candidates", summary))]
+        metric_name = trials["metric_name"].iloc[0]
+        figures.append(plot_transfer_scatter(summary, data_name, metric_name, out / f"validation.{data_name}.png"))
+        sections_tables.append(summary)
+    if "linear-probe" in options.transfers:
+        values, errors = linear_probe_transfer(store, data_name, data.splits(data_name), universe, scoring.layer,
+                                               args.address)
+        for candidate, why in errors.items():
+            print(f"linear probe of {candidate} failed: {why}")
+        performance["linear-probe"] = values
+    agreement = pd.concat([estimator_agreement(scores, values, data_name, transfer, score_names)
+                           for transfer, values in performance.items()], ignore_index=True)
+    table = transfer_columns(scores, performance)
+    links += [write_table(store, out, f"validation.{data_name}.{kind}", frame)
+              for kind, frame in (("scores", table), ("agreement", agreement))]
+    shown = ["transfer", "score", "pearson", "spearman", "weighted_kendall_tau", "top1_hit", "top3_hit", "regret"]
+    print(agreement[[c for c in shown if c in agreement]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    splits = data.splits(data_name)
+    text = (f"Target {data_name} (small model {target}); {len(universe)} candidates scored by {', '.join(score_names)} on "
+            f"{record.n_images} target images; transfer measured by {', '.join(performance)} "
+            f"({len(splits.train[0])} training / {len(splits.held_out[0])} held-out examples"
+            + (f"; {options.steps} finetuning steps of {options.batch_size}, {options.seeds} seeds" if "finetune" in performance else "")
+            + "). rsa-probe is RSA on the shared probe set.")
+    return [ReportSection(f"Transfer validation: {data_name}", text, tuple(figures), (agreement, table, *sections_tables),
+                          tuple(links))]
 
 
 def replicate(store: Store, options: ValidateOptions, args: argparse.Namespace, out: Path) -> list[ReportSection]:
@@ -110,23 +149,49 @@ def replicate(store: Store, options: ValidateOptions, args: argparse.Namespace, 
         ranked = sorted(others, key=lambda m: -similarities[task][m])
         plans.append(TrialPlan(task, select_candidates(parse_candidates(options.candidates), ranked)))
     data = rendered_targets(options, list(zoo_tasks.values()))
+    estimator_scores = replication_scores(store, options, zoo_tasks, data, similarities, args.address)
     n_trials = sum(len(p.candidates) + 1 for p in plans) * options.seeds * len(options.learning_rates)
     print(f"replication: {len(plans)} targets, {n_trials} Tune trials ({resources.cpus} CPUs, {resources.gpus} GPUs)")
     trials = run_validation(data, plans, candidate_encoders(store, models), options.tune_options("replicate"),
                             tune_storage_path(store.url))
     summaries = [candidate_summary(trials[trials["target"] == p.target], similarities[p.target]) for p in plans]
     per_target = pd.DataFrame([agreement_row(s, p.target) for s, p in zip(summaries, plans)])
-    table1 = table1_frame(per_target, summaries, {"steps": options.steps, "seeds": options.seeds,
-                                                  "n_train": options.n_train, "n_val": options.n_val})
+    settings = {"steps": options.steps, "seeds": options.seeds, "n_train": options.n_train, "n_val": options.n_val}
+    table1 = table1_frame(per_target, summaries, settings)
+    per_estimator = pd.concat([estimator_agreement(estimator_scores[s["target"].iloc[0]],
+                                                   dict(zip(s["candidate"], s["metric_mean"])), s["target"].iloc[0],
+                                                   "finetune", estimator_scores[s["target"].iloc[0]].attrs["scores"])
+                               for s in summaries], ignore_index=True)
+    estimators_table1 = estimator_table1(per_estimator, summaries, settings)
     links = [write_table(store, out, f"replication.{kind}", table) for kind, table in
-             (("trials", trials), ("candidates", pd.concat(summaries, ignore_index=True)), ("targets", per_target), ("table1", table1))]
+             (("trials", trials), ("candidates", pd.concat(summaries, ignore_index=True)), ("targets", per_target),
+              ("table1", table1), ("estimator_targets", per_estimator), ("estimators", estimators_table1))]
     figure = plot_agreement_per_target(per_target, out / "replication.png")
     print(per_target.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(table1.T.to_string(header=False))
+    print(estimators_table1.set_index("score").T.to_string(float_format=lambda v: f"{v:.3f}"))
     text = (f"Each of {len(plans)} zoo tasks as the target in turn; the other tasks' small encoders ranked by RSA from its small "
             f"model and finetuned on it ({options.steps} steps, {options.seeds} seeds, {options.n_train} train / {options.n_val} "
             f"held-out scenes of dataset seed {options.dataset_seed}). Paper (Taskonomy): top-1 7/17, top-3 14/17, top-5 16/17.")
-    return [ReportSection("Replication (Table 1)", text, (figure,), (table1, per_target), tuple(links))]
+    return [ReportSection("Replication (Table 1)", text, (figure,), (table1, estimators_table1, per_target), tuple(links))]
+
+
+def replication_scores(store: Store, options: ValidateOptions, zoo_tasks: dict[str, str], data,
+                       similarities: dict[str, dict[str, float]], address: str | None) -> dict[str, pd.DataFrame]:
+    """Every estimator's scores of each target's candidates, on that target's own scenes (one block per estimator)."""
+    from jobs.target_scores import ScoringOptions, score_target
+    from jobs.validate_transfer import task_target_record
+
+    tables = {}
+    for target_model, task in zoo_tasks.items():
+        record = task_target_record(store, task, data.splits(task), options.target_images,
+                                    f"mini-taskonomy seed {options.dataset_seed}", target_model)
+        others = [m for m, t in zoo_tasks.items() if t != task]
+        scoring = score_target(store, record, ScoringOptions(options.scores, 0), address, candidates=others)
+        table = scoring.table.assign(**{"rsa-probe": scoring.table["candidate"].map(similarities[task])})
+        table.attrs["scores"] = (*scoring.scores, "rsa-probe")
+        tables[task] = table
+    return tables
 
 
 def consistency(store: Store, options: ValidateOptions, out: Path) -> list[ReportSection]:

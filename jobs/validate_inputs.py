@@ -43,7 +43,7 @@ def ensure_zoo(store: Store, tasks: tuple[str, ...]) -> dict[str, str]:
 
 def ensure_probe(store: Store, probe_id: str | None, count: int) -> str:
     """The chosen or only stored probe set; with none stored, ``count`` mini-Taskonomy scenes are added."""
-    if probe_id is None and not store.probe_set_ids():
+    if probe_id is None and not store.shared_probe_set_ids():
         from jobs.probes import load_probe_images
 
         probe = load_probe_images("mini-taskonomy", count, seed=0, size=None)
@@ -87,17 +87,26 @@ def rendered_targets(options: ValidateOptions, task_names):
     return RenderedTargets(train, held_out)
 
 
-def candidate_universe(store: Store, target: str) -> list[str]:
-    """Every registered Table S1 model that is not the target and not trained on the target's task.
+def candidate_universe(store: Store, target: str, any_architecture: bool = False) -> list[str]:
+    """Every registered Table S1 model (or, with ``any_architecture``, every model) that is not the target
+    and not trained on the target's task.
 
     The store's own models count (registered with ``rsa-ray models add``); ``validate`` adds the shipped zoo's
-    final small models.
+    final small models unless told to take only the registered ones.
+
+    Raises:
+        ValueError: No candidate is left.
     """
     from rsa_ray.training import ARCHITECTURE_TARGET
 
     target_task = store.model(target).task
     entries = [store.model(model_id) for model_id in store.model_ids() if model_id != target]
-    return [e.model_id for e in entries if e.task != target_task and e.architecture.target == ARCHITECTURE_TARGET]
+    universe = [e.model_id for e in entries if e.task != target_task
+                and (any_architecture or e.architecture.target == ARCHITECTURE_TARGET)]
+    if len(universe) < 3:
+        raise ValueError(f"target {target!r} has {len(universe)} candidates; validation needs at least 3 "
+                         "(register more with `rsa-ray models add`)")
+    return universe
 
 
 def candidate_encoders(store: Store, model_ids) -> dict[str, CandidateEncoder]:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from jobs.common import add_output_argument
 from jobs.config import add_common_arguments
+from jobs.validate_transfer import parse_transfers
+from rsa_ray.estimators import parse_scores
 from rsa_ray.source_ranking import CandidateSelection
 
 if TYPE_CHECKING:
@@ -67,6 +69,12 @@ class ValidateOptions:
         dataset_seed: Seed of the rendered mini-Taskonomy finetuning scenes (the zoo used 0).
         consistency_probes: Probe images of the largest set in the consistency analyses.
         probe_counts: Smaller probe counts compared with the largest.
+        transfers: How transfer is measured: ``finetune`` (Tune) and/or ``linear-probe`` (held-out).
+        scores: The estimators validated (names of ``rsa_ray.estimators``).
+        bootstrap: Bootstrap samples of the scores' intervals (0: none).
+        target_images: Target images the estimators score on.
+        candidates_from: ``shipped`` (register the shipped zoo's small models) or ``registered``
+            (only the store's models, of any architecture; needs ``--transfer linear-probe``).
     """
 
     target: str | None = None
@@ -86,6 +94,16 @@ class ValidateOptions:
     dataset_seed: int = 1
     consistency_probes: int = 2000
     probe_counts: tuple[int, ...] = (100, 200, 400, 1000)
+    transfers: tuple[str, ...] = ("finetune", "linear-probe")
+    scores: tuple[str, ...] = ()
+    bootstrap: int = 0
+    target_images: int = 300
+    candidates_from: str = "shipped"
+
+    def __post_init__(self) -> None:
+        if self.candidates_from == "registered" and "finetune" in self.transfers:
+            raise ValueError("--candidates-from registered takes models of any architecture, which validate cannot "
+                             "finetune: add --transfer linear-probe")
 
     def tune_options(self, name: str) -> TuneValidationOptions:
         """The Tune experiment's options, named ``name``."""
@@ -107,7 +125,7 @@ def smoke_test_options(options: ValidateOptions) -> ValidateOptions:
     return replace(
         options, tasks=SMOKE_TASKS,
         steps=3, seeds=1, batch_size=8, n_train=24, n_val=12, image_size=32, target_steps=5, probes=40,
-        consistency_probes=60, probe_counts=(20, 40),
+        consistency_probes=60, probe_counts=(20, 40), target_images=min(options.target_images, 24),
     )
 
 
@@ -135,6 +153,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probes", type=int, default=500, help="probe scenes to add when the store has none")
     parser.add_argument("--consistency-probes", type=int, default=2000, help="probe scenes of the largest set in --consistency")
     parser.add_argument("--weights-dir", default=None, help="where a dataset target's small model goes (default <store>/weights)")
+    parser.add_argument("--transfer", default="finetune,linear-probe",
+                        help="measured transfer the estimators are scored against: finetune (Ray Tune), linear-probe "
+                             "(held-out, on frozen features), or both (default)")
+    parser.add_argument("--score", default="all", metavar="all|NAME,...", help="estimators to validate (default all)")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap samples for score intervals (default 0)")
+    parser.add_argument("--target-images", type=int, default=300, metavar="N", help="target images the estimators score on")
+    parser.add_argument("--candidates-from", default="shipped", choices=["shipped", "registered"],
+                        help="shipped: the shipped zoo's small models (registered if missing); registered: the store's "
+                             "models of any architecture (with --transfer linear-probe)")
     parser.add_argument("--smoke-test", action="store_true", help="seconds-sized run: 4 zoo tasks, 3 steps, 1 seed, 32 px")
 
 
@@ -155,6 +182,8 @@ def options_from(args: argparse.Namespace) -> ValidateOptions:
         batch_size=args.batch_size, learning_rates=tuple(args.learning_rate or (1e-3,)), n_train=args.n_train,
         n_val=args.n_val, image_size=args.image_size, target_steps=args.target_steps, probes=args.probes,
         evaluations=4 if args.asha and args.evaluations < 2 else args.evaluations, asha=args.asha, consistency_probes=args.consistency_probes,
+        transfers=parse_transfers(args.transfer), scores=parse_scores(args.score), bootstrap=args.bootstrap,
+        target_images=args.target_images, candidates_from=args.candidates_from,
     )
     parse_candidates(options.candidates)  # fail before any work
     _check_target(args.target)

@@ -46,7 +46,8 @@ def agreement_row(summary: pd.DataFrame, target: str) -> dict:
     """``transfer_agreement`` of one target's summary as a flat row (NaN where it is undefined).
 
     Example:
-        >>> summary = pd.DataFrame({"candidate": ["a", "b"], "similarity": [0.7, 0.2], "metric_mean": [0.9, 0.4]})
+        >>> summary = pd.DataFrame({"candidate": ["a", "b", "c"], "similarity": [0.7, 0.2, 0.1],
+        ...                         "metric_mean": [0.9, 0.4, 0.5]})
         >>> agreement_row(summary, "t")["rsa_top1"]
         'a'
     """
@@ -115,4 +116,52 @@ def consistency_table(entries: Sequence, features: Mapping[str, np.ndarray], fin
         result = consistency_of_target_swap(finals, wide)
         for target, value in zip(wide, result.per_row):
             rows.append({"analysis": "model_size", "setting": f"{target.replace('-small', '-wide')} vs small", "x": np.nan, "mean": float(value), "min": float(value)})
+    return pd.DataFrame(rows)
+
+
+def estimator_agreement(scores: pd.DataFrame, performance: Mapping[str, float], target: str, transfer: str,
+                        score_names: Sequence[str]) -> pd.DataFrame:
+    """How well each estimator's ranking predicts measured transfer: one :func:`agreement_row` per score.
+
+    Args:
+        scores: The target's score table (``jobs.score_table``: a ``candidate`` column and one per score).
+        performance: Candidate → measured transfer (mean held-out metric; higher is better).
+        target: The target's name.
+        transfer: What ``performance`` measures (``finetune``, ``linear-probe``).
+        score_names: The score columns to compare.
+
+    Example:
+        >>> scores = pd.DataFrame({"candidate": ["a", "b", "c"], "knn": [0.9, 0.5, 0.7]})
+        >>> row = estimator_agreement(scores, {"a": 0.8, "b": 0.2, "c": 0.5}, "t", "finetune", ["knn"]).iloc[0]
+        >>> row["score"], float(row["spearman"]), bool(row["top1_hit"])
+        ('knn', 1.0, True)
+    """
+    rows = []
+    for name in score_names:
+        known = scores[scores[name].notna() & scores["candidate"].isin(list(performance))]
+        summary = pd.DataFrame({"candidate": known["candidate"].to_numpy(), "similarity": known[name].to_numpy(),
+                                "metric_mean": [performance[c] for c in known["candidate"]]})
+        row = agreement_row(summary.sort_values("similarity", ascending=False, ignore_index=True), target)
+        rows.append({"target": target, "transfer": transfer, "score": name, **{k: v for k, v in row.items() if k != "target"}})
+    frame = pd.DataFrame(rows)
+    return frame.rename(columns={"rsa_top1": "score_top1"})
+
+
+def estimator_table1(per_estimator: pd.DataFrame, summaries: Sequence[pd.DataFrame],
+                     run_settings: Mapping[str, Any]) -> pd.DataFrame:
+    """The paper's Table 1 once per estimator: one row per score from its per-target agreement rows.
+
+    Example:
+        >>> rows = pd.DataFrame([{"target": "t", "transfer": "finetune", "score": "knn", "pearson": 0.5,
+        ...                       "spearman": 0.4, "weighted_kendall_tau": 0.3, "top1_hit": True}])
+        >>> estimator_table1(rows, [pd.DataFrame({"beats_control": [True]})], {})["top1_hits"].item()
+        1
+    """
+    rows = []
+    for (transfer, score), group in per_estimator.groupby(["transfer", "score"], sort=False):
+        row = table1_frame(group, summaries, run_settings).to_dict("records")[0]
+        scored = group[np.isfinite(group["pearson"])]
+        tau = scored["weighted_kendall_tau"] if "weighted_kendall_tau" in scored else pd.Series(dtype=float)
+        rows.append({"transfer": transfer, "score": score, **row,
+                     "mean_weighted_kendall_tau": float(tau.mean()) if len(tau) else float("nan")})
     return pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""Safe names and reduction names.
+"""Safe names, reduction names and precision names.
 
 A safe name is what an id (probe set, model, layer role, table) may be, so that it can become a path component:
 ASCII letters, digits, ``.``, ``_`` and ``-``, starting with a letter or digit, no ``..``, at
@@ -68,3 +68,61 @@ def check_reduction(name: object) -> str:
         if prefix == "adaptive" and size.isdigit() and int(size) >= 1 and size == str(int(size)):
             return name
     raise ValueError(f"reduction {name!r} is not one of {', '.join(REDUCTIONS)} (K a whole number >= 1)")
+
+
+# Forward-pass precision: the flag's name → the ``forward_dtype`` an entry's identity records. The
+# stored values are those earlier releases wrote (float32, bfloat16, float16), so existing entries keep
+# their identity; ``tf32`` is new (float32 storage, TF32 matmuls and convolutions on CUDA).
+PRECISIONS: dict[str, str] = {"fp32": "float32", "tf32": "tf32", "bf16": "bfloat16", "fp16": "float16"}
+# The earlier spellings of the flag, accepted as aliases.
+PRECISION_ALIASES: dict[str, str] = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+
+
+def precision_name(name: object) -> str:
+    """The precision flag name (``fp32``, ``tf32``, ``bf16``, ``fp16``) of ``name`` or of one of its aliases.
+
+    Args:
+        name: A flag name, or an earlier spelling (``float32``, ``bfloat16``, ``float16``).
+
+    Returns:
+        The flag name.
+
+    Raises:
+        ValueError: ``name`` is neither, listing the valid names.
+
+    Example:
+        >>> precision_name("bfloat16"), precision_name("tf32")
+        ('bf16', 'tf32')
+        >>> precision_name("half")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: precision 'half' is not one of fp32, tf32, bf16, fp16 (or float32, bfloat16, float16)
+    """
+    if isinstance(name, str):
+        if name in PRECISIONS:
+            return name
+        if name in PRECISION_ALIASES:
+            return PRECISION_ALIASES[name]
+    raise ValueError(f"precision {name!r} is not one of {', '.join(PRECISIONS)} "
+                     f"(or {', '.join(PRECISION_ALIASES)})")
+
+
+def forward_dtype(name: object) -> str:
+    """The ``forward_dtype`` an entry's identity records for precision ``name`` (a flag name or an alias).
+
+    Args:
+        name: A flag name (``fp32``...), an alias (``float32``...) or a stored value (``tf32``...).
+
+    Returns:
+        The stored value: ``float32``, ``tf32``, ``bfloat16`` or ``float16``.
+
+    Raises:
+        ValueError: ``name`` is none of these (see :func:`precision_name`).
+
+    Example:
+        >>> forward_dtype("fp32"), forward_dtype("float32"), forward_dtype("tf32"), forward_dtype("bf16")
+        ('float32', 'float32', 'tf32', 'bfloat16')
+    """
+    if isinstance(name, str) and name in PRECISIONS.values():
+        return name
+    return PRECISIONS[precision_name(name)]

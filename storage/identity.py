@@ -25,11 +25,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rsa_ray.names import PRECISIONS, forward_dtype
 from storage.names import EntryKind, sha256_of_json
 
 IDENTITY_ATTRIBUTE = "identity"
 IDENTITY_INPUTS_ATTRIBUTE = "identity_inputs"
-FORWARD_DTYPES = ("float32", "bfloat16", "float16")
+FORWARD_DTYPES = tuple(PRECISIONS.values())  # float32, tf32, bfloat16, float16
 # The provenance fields that entries of the previous format recorded about their inputs.
 _LEGACY_FIELDS = ("probe_hash", "weights_sha256", "preprocessing")
 
@@ -39,7 +40,8 @@ class ComputeSettings:
     """The run settings that shape derived values, beside the model and the probe set.
 
     Attributes:
-        forward_dtype: Forward-pass precision of the encoders (``float32``, ``bfloat16``, ``float16``).
+        forward_dtype: Forward-pass precision of the encoders as identities record it (``float32``, ``tf32``,
+            ``bfloat16``, ``float16``); a flag name (``fp32``, ``bf16``...) is turned into it.
         activation_dtype: Stored activations (``float32`` or ``float16``).
         distance: RDM distance (``correlation``, ``cosine``, ``euclidean``).
         center_features: Whether features are centred over the probe images before the RDM.
@@ -47,8 +49,8 @@ class ComputeSettings:
             keeps each layer's own.
 
     Example:
-        >>> ComputeSettings(forward_dtype="bfloat16").forward_dtype
-        'bfloat16'
+        >>> ComputeSettings(forward_dtype="bfloat16").forward_dtype, ComputeSettings(forward_dtype="bf16").forward_dtype
+        ('bfloat16', 'bfloat16')
     """
 
     forward_dtype: str = "float32"
@@ -58,8 +60,11 @@ class ComputeSettings:
     reduce: str | None = None
 
     def __post_init__(self) -> None:
-        if self.forward_dtype not in FORWARD_DTYPES:
-            raise ValueError(f"forward dtype must be one of {', '.join(FORWARD_DTYPES)}, got {self.forward_dtype!r}")
+        try:
+            object.__setattr__(self, "forward_dtype", forward_dtype(self.forward_dtype))
+        except ValueError:
+            raise ValueError(f"forward dtype must be one of {', '.join(FORWARD_DTYPES)} (or a precision flag "
+                             f"{', '.join(PRECISIONS)}), got {self.forward_dtype!r}") from None
         if self.activation_dtype not in ("float32", "float16"):
             raise ValueError(f"activation dtype must be float32 or float16, got {self.activation_dtype!r}")
 

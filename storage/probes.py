@@ -16,6 +16,7 @@ from storage import entries, entry_documents, reading
 from storage.backend import Backend
 from storage.errors import EntryNotFoundError, EntryShapeError, IncompleteEntryError
 from storage.names import canonical_json, validate_id
+from rsa_ray.target_labels import TargetLabels
 from storage.provenance import Provenance
 
 
@@ -28,7 +29,8 @@ class ProbeSetInfo:
         n_images, height, width: Image count and size.
         image_ids: One id per image, in row order.
         source: Where the images came from (free text).
-        content_hash: sha256 of the image ids, shape and pixels.
+        content_hash: sha256 of the image ids, shape and pixels (and of the labels, when labelled).
+        label_kind: ``classes`` or ``regression`` for a target's labelled probe set, else None.
     """
 
     probe_id: str
@@ -38,6 +40,7 @@ class ProbeSetInfo:
     image_ids: tuple[str, ...]
     source: str
     content_hash: str
+    label_kind: str | None = None
 
 
 def _check_images(images: np.ndarray, image_ids: Sequence[str]) -> None:
@@ -54,8 +57,10 @@ def _check_images(images: np.ndarray, image_ids: Sequence[str]) -> None:
         raise ValueError("probe set image ids must be unique")
 
 
-def content_hash(images: np.ndarray, image_ids: Sequence[str]) -> str:
-    """sha256 of what defines a probe set: its image ids, shape and pixels.
+def content_hash(images: np.ndarray, image_ids: Sequence[str], labels: TargetLabels | None = None) -> str:
+    """sha256 of what defines a probe set: its image ids, shape and pixels, and its labels if any.
+
+    An unlabelled set's hash is that of its images alone, so adding labels gives another set.
 
     Example:
         >>> len(content_hash(np.zeros((1, 2, 2, 3), np.uint8), ["a"]))
@@ -63,20 +68,42 @@ def content_hash(images: np.ndarray, image_ids: Sequence[str]) -> str:
     """
     digest = hashlib.sha256(canonical_json({"image_ids": list(image_ids), "shape": list(images.shape)}).encode())
     digest.update(np.ascontiguousarray(images).view(np.uint8).reshape(-1))
+    if labels is not None:
+        values = np.ascontiguousarray(labels.values)
+        digest.update(canonical_json({"label_kind": labels.kind, "label_shape": list(values.shape),
+                                      "label_dtype": str(values.dtype)}).encode())
+        digest.update(values.view(np.uint8).reshape(-1))
     return digest.hexdigest()
 
 
+def _labels_path(probe_id: str) -> str:
+    return f"probe-labels/{probe_id}"
+
+
 def add(backend: Backend, images: np.ndarray, image_ids: Sequence[str], source: str,
-        rows_per_chunk: int | None = None) -> str:
-    """Stores a probe set (or finishes an interrupted store of it) and returns its id."""
+        rows_per_chunk: int | None = None, labels: TargetLabels | None = None) -> str:
+    """Stores a probe set (or finishes an interrupted store of it) and returns its id.
+
+    A labelled set (a target's images with one label each) writes its labels first, then
+    the images; the images' completion marker, written last, makes the set visible.
+
+    Raises:
+        ValueError: Labels whose count differs from the images'.
+    """
     _check_images(images, image_ids)
-    full_hash = content_hash(images, image_ids)
+    if labels is not None and labels.n_images != images.shape[0]:
+        raise ValueError(f"probe set has {images.shape[0]} images but {labels.n_images} labels")
+    full_hash = content_hash(images, image_ids, labels)
     probe_id = full_hash[:32]
     path = f"probes/{probe_id}"
     if entry_documents.read_marker(backend, path) is not None:
         return probe_id  # the id is the content: the same set is already stored
     attributes = {"kind": "probes", "source": str(source), "image_ids": list(image_ids),
                   "content_hash": full_hash, "provenance": Provenance(probe_hash=full_hash).to_attrs()}
+    if labels is not None:
+        attributes["label_kind"] = labels.kind
+        entries.write_whole(backend, _labels_path(probe_id), labels.values,
+                            {"kind": "probe-labels", "label_kind": labels.kind, "content_hash": full_hash})
     layout = entries.create(backend, path, images.shape, "uint8", attributes, rows_per_chunk)
     for start, stop in entries.contiguous_runs(layout.pending):
         entries.write_rows(backend, path, start, images[start:stop])
@@ -97,7 +124,23 @@ def info(backend: Backend, probe_id: str) -> ProbeSetInfo:
     attrs = entries.attributes(backend, path)
     _, height, width, _ = marker["shape"]
     return ProbeSetInfo(probe_id, marker["shape"][0], height, width, tuple(attrs["image_ids"]),
-                        attrs["source"], attrs["content_hash"])
+                        attrs["source"], attrs["content_hash"], attrs.get("label_kind"))
+
+
+def read_labels(backend: Backend, probe_id: str) -> TargetLabels:
+    """The labels of a target's labelled probe set, verified against their checksums.
+
+    Raises:
+        EntryNotFoundError: The probe set is not stored, or holds no labels.
+    """
+    described = info(backend, probe_id)
+    if described.label_kind is None:
+        raise EntryNotFoundError(f"probe set {probe_id!r} has no labels (it is a shared probe set, not a target's)")
+    try:
+        values = reading.read(backend, _labels_path(probe_id))
+    except IncompleteEntryError:
+        raise EntryNotFoundError(f"the labels of probe set {probe_id!r} are not (completely) stored in {backend.url}") from None
+    return TargetLabels(values, described.label_kind)
 
 
 def read(backend: Backend, probe_id: str, rows: Sequence[int] | slice | None = None) -> np.ndarray:

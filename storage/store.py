@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from storage import claims, entries, entry_documents, locks, probes, reading, registry, similarity, tables, weights, work_log
+from storage import claims, entries, entry_documents, locks, probes, reading, registry, similarity, tables, targets, weights, work_log
 from storage.backend import Backend, backend_errors, local_folder, normalize_url
 from storage.entries import EntryLayout
 from storage.entry_documents import group_document
@@ -32,6 +32,8 @@ from storage.provenance import Provenance
 from storage import settings as store_settings
 from storage.settings import StoreSettings
 from storage.similarity import SimilarityMatrix
+from storage.targets import TargetRecord
+from rsa_ray.target_labels import TargetLabels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,10 +121,12 @@ class Store:
     # Probe sets ------------------------------------------------------------------------------
 
     def add_probe_set(self, images: np.ndarray, ids: Sequence[str], source: str,
-                      rows_per_chunk: int | None = None) -> str:
+                      rows_per_chunk: int | None = None, labels: TargetLabels | None = None) -> str:
         """Stores uint8 images [M, H, W, 3] with one id each; returns the content-hash probe set id.
 
-        Adding the same images and ids again writes nothing and returns the same id.
+        Adding the same images and ids again writes nothing and returns the same id. With
+        ``labels`` (one per image) it is a target's labelled probe set, which the label-based
+        transferability scores read (:meth:`read_probe_labels`).
 
         Example:
             >>> store = Store.open("memory://probes-example")
@@ -130,7 +134,7 @@ class Store:
             >>> store.probe_set(probe_id).n_images
             2
         """
-        return probes.add(self._backend, images, ids, source, rows_per_chunk)
+        return probes.add(self._backend, images, ids, source, rows_per_chunk, labels)
 
     def probe_set(self, probe_id: str) -> ProbeSetInfo:
         """The description of a stored probe set (ids, size, source, hash).
@@ -149,6 +153,43 @@ class Store:
     def read_probe_images(self, probe_id: str, rows: Sequence[int] | slice | None = None) -> np.ndarray:
         """All images of a probe set, or the given rows, checksum-verified."""
         return probes.read(self._backend, probe_id, rows)
+
+    def read_probe_labels(self, probe_id: str) -> TargetLabels:
+        """The labels of a target's labelled probe set.
+
+        Example:
+            >>> store = Store.open("memory://labels-example")
+            >>> labels = TargetLabels.from_array(np.array([0, 1]))
+            >>> probe_id = store.add_probe_set(np.zeros((2, 4, 4, 3), np.uint8), ["a", "b"], "t", labels=labels)
+            >>> store.read_probe_labels(probe_id).values.tolist()
+            [0, 1]
+        """
+        return probes.read_labels(self._backend, probe_id)
+
+    def shared_probe_set_ids(self) -> tuple[str, ...]:
+        """Ids of the complete probe sets that are not a target's labelled images (what taxonomies compare on)."""
+        return tuple(p for p in self.probe_set_ids() if self.probe_set(p).label_kind is None)
+
+    # Targets ---------------------------------------------------------------------------------
+
+    def record_target(self, record: TargetRecord) -> None:
+        """Stores (or replaces) a target task's record: its labelled probe set and its model.
+
+        Example:
+            >>> store = Store.open("memory://target-example")
+            >>> store.record_target(TargetRecord("digits", "p" * 32, "sklearn-digits", "classes"))
+            >>> store.target("digits").data, store.target("other")
+            ('sklearn-digits', None)
+        """
+        targets.write(self._backend, record)
+
+    def target(self, name: str) -> TargetRecord | None:
+        """The recorded target called ``name``, or None."""
+        return targets.read(self._backend, name)
+
+    def target_names(self) -> tuple[str, ...]:
+        """Names of the recorded targets."""
+        return targets.names(self._backend)
 
     def probe_set_ids(self) -> tuple[str, ...]:
         """Ids of the complete probe sets."""

@@ -1,6 +1,6 @@
 """Plots and the self-contained HTML report."""
 
-from jobs.report.html import ReportSection, write_html_report
+from jobs.report.html import ReportSection, precision_section, write_html_report
 from jobs.report.plots import (
     TASK_TYPE_COLOURS,
     plot_agreement_per_target,
@@ -23,6 +23,7 @@ __all__ = [
     "plot_ranking_bars",
     "plot_similarity_heatmap",
     "plot_transfer_scatter",
+    "precision_section",
     "save_figure",
     "write_html_report",
 ]

@@ -38,6 +38,16 @@ class ReportSection:
     links: tuple[Path, ...] = field(default=())
 
 
+def precision_section(precision: str) -> ReportSection:
+    """The report's statement of the precision the similarities were computed at (``RunSummary.precision``).
+
+    Example:
+        >>> precision_section("fp32 (strict float32 forward passes, on the CPU)").text
+        'Forward passes: fp32 (strict float32 forward passes, on the CPU).'
+    """
+    return ReportSection("Precision", f"Forward passes: {precision or 'not recorded'}.")
+
+
 def _figure(path: Path) -> str:
     encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f'<p><img alt="{html.escape(Path(path).stem)}" src="data:image/png;base64,{encoded}"></p>'

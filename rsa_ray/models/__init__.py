@@ -14,7 +14,7 @@ from rsa_ray.models.architectures import (
     find_architecture,
     registered_architecture_names,
 )
-from rsa_ray.models.builders import build_model, instantiate_architecture
+from rsa_ray.models.builders import build_model, build_untrained, instantiate_architecture, load_weights_into, read_weights
 from rsa_ray.models.encoder_decoder import ENCODER_LAYERS, EncoderDecoder, build_encoder_decoder
 from rsa_ray.errors import ManifestError
 from rsa_ray.models.entry import (
@@ -34,7 +34,9 @@ from rsa_ray.models.inference import (
     extract_features,
     extract_layer_features,
     forward_batches,
+    forward_precision,
     predict,
+    reading_layers,
 )
 from rsa_ray.models.layers import LayerNotFoundError, capture_layers, flatten_per_image, layer_names, resolve_layers
 from rsa_ray.models.manifest import (
@@ -50,6 +52,7 @@ from rsa_ray.models.manifest import (
 from rsa_ray.models.manifest_entry import parse_entry
 from rsa_ray.models.preprocessing import ChannelOrder, PreprocessingSpec, preprocess_images
 from rsa_ray.models.reductions import REDUCTIONS, check_reduction, reduce_activation, reduced_width
+from rsa_ray.models.resident import ProbeBatches, ResidentModels
 from rsa_ray.models.torchscript import TORCHSCRIPT_ENV_VAR, TorchScriptDisabledError, torchscript_allowed
 from rsa_ray.models.weights import (
     UnsafeCheckpointError,
@@ -90,6 +93,8 @@ __all__ = [
     "ModelEntry",
     "ModelSource",
     "PreprocessingSpec",
+    "ProbeBatches",
+    "ResidentModels",
     "TorchScriptDisabledError",
     "TrainingRecord",
     "UnknownArchitectureError",
@@ -100,6 +105,7 @@ __all__ = [
     "build_architecture",
     "build_encoder_decoder",
     "build_model",
+    "build_untrained",
     "build_timm_model",
     "build_torchvision_model",
     "build_zoo_model",
@@ -112,15 +118,19 @@ __all__ = [
     "find_architecture",
     "flatten_per_image",
     "forward_batches",
+    "forward_precision",
     "instantiate_architecture",
     "layer_names",
     "load_safetensors",
     "load_state_dict",
     "load_torch_weights_only",
+    "load_weights_into",
     "predict",
     "preprocess_images",
     "read_manifest",
     "read_shipped_zoo",
+    "read_weights",
+    "reading_layers",
     "registered_architecture_names",
     "resolve_layers",
     "sha256_of_file",

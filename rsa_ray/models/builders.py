@@ -73,7 +73,26 @@ def _first_shape_mismatch(module: nn.Module, state_dict: dict[str, torch.Tensor]
             f"{list(expected[name].shape)} in the architecture{more}")
 
 
-def _load_into(module: nn.Module, state_dict: dict[str, torch.Tensor], model_id: str) -> None:
+def load_weights_into(module: nn.Module, state_dict: dict[str, torch.Tensor], model_id: str) -> None:
+    """Copies a whole state dict into ``module``'s parameters and buffers, wherever they are (CPU or a GPU).
+
+    Every key must fit: a shape mismatch, a missing or an unexpected key is one ``ValueError``
+    naming the model, so a module reused for many models never runs with another model's values.
+
+    Args:
+        module: The built architecture (its tensors stay where they are; values are copied in).
+        state_dict: The weights, e.g. from :func:`read_weights`.
+        model_id: For the error message.
+
+    Raises:
+        ValueError: The weights do not fit the architecture.
+
+    Example:
+        >>> module = torch.nn.Linear(2, 1)
+        >>> load_weights_into(module, {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, "m1")
+        >>> module.weight.tolist()
+        [[1.0, 1.0]]
+    """
     mismatch = _first_shape_mismatch(module, state_dict)
     if mismatch is not None:  # one line, not torch's list of every size mismatch
         raise ValueError(f"weights of model {model_id!r} do not fit its architecture: {mismatch}")
@@ -87,6 +106,64 @@ def _load_into(module: nn.Module, state_dict: dict[str, torch.Tensor], model_id:
             f"weights of model {model_id!r} do not fit its architecture: missing {result.missing_keys[:5]}, "
             f"unexpected {result.unexpected_keys[:5]}"
         )
+
+
+def read_weights(entry: ModelEntry, weights_path: str | os.PathLike | None = None,
+                 base_dir: str | os.PathLike | None = None) -> dict[str, torch.Tensor] | None:
+    """An entry's weights as a CPU state dict, sha256-checked first; None for a model without a weights file.
+
+    What :func:`build_model` loads, read on its own (e.g. in a background thread while another
+    model runs). TorchScript archives are programs, not state dicts: they are not read here.
+
+    Args:
+        entry: The registry entry.
+        weights_path: A local copy of the weights; defaults to ``entry.weights.path`` (relative to ``base_dir``).
+        base_dir: Folder that relative weight paths are relative to.
+
+    Raises:
+        WeightsIntegrityError: If the file's sha256 differs from the entry's.
+        UnsafeCheckpointError: If a torch checkpoint needs code to unpickle.
+        ValueError: For a TorchScript entry.
+
+    Example:
+        >>> from rsa_ray.models.manifest import example_entry
+        >>> read_weights(example_entry(), weights_path="depth.safetensors")  # doctest: +SKIP
+        {'encoder.block1.0.weight': tensor(...), ...}
+    """
+    if entry.source is ModelSource.TORCHSCRIPT:
+        raise ValueError(f"model {entry.model_id!r} is a TorchScript archive, not a state dict")
+    if entry.weights is None and weights_path is None:
+        return None
+    path = _weights_path(entry, weights_path, base_dir)
+    verify_sha256(path, entry.weights.sha256 if entry.weights is not None else None)
+    readers = {ModelSource.SAFETENSORS: load_safetensors, ModelSource.TORCH_STATE_DICT: load_torch_weights_only}
+    return readers[entry.source](path) if entry.source in readers else load_state_dict(path, None)
+
+
+def build_untrained(entry: ModelEntry, base_dir: str | os.PathLike | None = None) -> nn.Module:
+    """The entry's architecture, built through the registry and initialised (from its ``seed`` when set), on the CPU.
+
+    Args:
+        entry: The registry entry (not TorchScript).
+        base_dir: Folder that a relative config path is relative to.
+
+    Raises:
+        ArchitectureError: As :func:`build_model`.
+        MissingSeedError: For a library model with neither weights nor a seed.
+
+    Example:
+        >>> from rsa_ray.models.manifest import example_entry
+        >>> type(build_untrained(example_entry())).__name__
+        'EncoderDecoder'
+    """
+    spec = _with_local_config(entry.architecture, base_dir)
+    try:
+        check_architecture(spec, entry.source)  # a refused architecture is named before a missing seed
+        check_seed(entry)
+        with seeded_initialisation(entry.seed):
+            return build_architecture(spec, entry.source)
+    except ArchitectureError as error:
+        raise error.for_model(entry.model_id) from None
 
 
 def build_model(
@@ -129,18 +206,8 @@ def build_model(
         path = _weights_path(entry, weights_path, base_dir)
         verify_sha256(path, expected)
         return torch.jit.load(os.fspath(path), map_location="cpu").eval()
-    spec = _with_local_config(entry.architecture, base_dir)
-    try:
-        check_architecture(spec, entry.source)  # a refused architecture is named before a missing seed
-        check_seed(entry)
-        with seeded_initialisation(entry.seed):
-            module = build_architecture(spec, entry.source)
-    except ArchitectureError as error:
-        raise error.for_model(entry.model_id) from None
-    if entry.weights is not None or weights_path is not None:
-        path = _weights_path(entry, weights_path, base_dir)
-        verify_sha256(path, expected)
-        readers = {ModelSource.SAFETENSORS: load_safetensors, ModelSource.TORCH_STATE_DICT: load_torch_weights_only}
-        state_dict = readers[entry.source](path) if entry.source in readers else load_state_dict(path, None)
-        _load_into(module, state_dict, entry.model_id)
+    module = build_untrained(entry, base_dir)
+    state_dict = read_weights(entry, weights_path, base_dir)
+    if state_dict is not None:
+        load_weights_into(module, state_dict, entry.model_id)
     return module.eval()

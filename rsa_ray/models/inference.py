@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -26,12 +26,18 @@ from rsa_ray.models.entry import LayerSpec
 from rsa_ray.models.layers import ForwardStopped, capture_layers, resolve_layers
 from rsa_ray.models.preprocessing import PreprocessingSpec, preprocess_images
 from rsa_ray.models.reductions import reduce_activation
+from rsa_ray.names import forward_dtype
 
 
 class ComputeDtype(str, enum.Enum):
-    """Numeric type of the forward pass: full float32, or bf16 / fp16 autocast."""
+    """Numeric type of the forward pass: strict float32, float32 with TF32 matmuls and convolutions
+    (CUDA only; on the CPU the same as float32), or bf16 / fp16 autocast.
+
+    The values are the ``forward_dtype`` names entry identities record (:data:`rsa_ray.names.PRECISIONS`).
+    """
 
     FLOAT32 = "float32"
+    TF32 = "tf32"
     BFLOAT16 = "bfloat16"
     FLOAT16 = "float16"
 
@@ -47,12 +53,13 @@ class InferenceOptions:
 
     Attributes:
         device: Torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
-        dtype: ``float32`` or an autocast type (``bfloat16``, ``float16``).
+        dtype: ``float32``, ``tf32`` or an autocast type (``bfloat16``, ``float16``); the flag names
+            ``fp32``, ``bf16``, ``fp16`` are accepted too.
         batch_size: Images per forward pass.
 
     Example:
-        >>> InferenceOptions(dtype="bfloat16").dtype
-        <ComputeDtype.BFLOAT16: 'bfloat16'>
+        >>> InferenceOptions(dtype="bfloat16").dtype, InferenceOptions(dtype="bf16").dtype
+        (<ComputeDtype.BFLOAT16: 'bfloat16'>, <ComputeDtype.BFLOAT16: 'bfloat16'>)
     """
 
     device: str = "cpu"
@@ -61,7 +68,7 @@ class InferenceOptions:
 
     def __post_init__(self) -> None:
         try:
-            object.__setattr__(self, "dtype", ComputeDtype(self.dtype))
+            object.__setattr__(self, "dtype", ComputeDtype(forward_dtype(getattr(self.dtype, "value", self.dtype))))
         except ValueError:
             raise ValueError(f"dtype must be one of {[d.value for d in ComputeDtype]}, got {self.dtype!r}") from None
         if self.batch_size < 1:
@@ -70,9 +77,88 @@ class InferenceOptions:
 
 
 def _autocast(device: torch.device, dtype: ComputeDtype):
-    if dtype is ComputeDtype.FLOAT32:
+    if dtype not in _AUTOCAST_DTYPES:
         return torch.autocast(device_type=device.type, enabled=False)
     return torch.autocast(device_type=device.type, dtype=_AUTOCAST_DTYPES[dtype])
+
+
+@contextlib.contextmanager
+def forward_precision(device: str | torch.device, dtype: ComputeDtype | str) -> Iterator[None]:
+    """Runs the block's forward passes at ``dtype`` on ``device``, restoring torch's settings after.
+
+    On CUDA, TF32 matmuls and convolutions are allowed for ``tf32`` only and switched off otherwise
+    (torch's own default allows them in cuDNN convolutions, so strict ``float32`` must turn them off);
+    ``bfloat16`` / ``float16`` run under autocast. On the CPU ``tf32`` is ``float32``: TF32 exists
+    only on CUDA.
+
+    Args:
+        device: Where the forward passes run.
+        dtype: A :class:`ComputeDtype` or its name (or a flag name such as ``bf16``).
+
+    Example:
+        >>> with forward_precision("cpu", "bf16"):
+        ...     torch.ones(2, 2) @ torch.ones(2, 2)
+        tensor([[2., 2.],
+                [2., 2.]], dtype=torch.bfloat16)
+    """
+    device = torch.device(device)
+    dtype = InferenceOptions(dtype=dtype).dtype
+    saved = None
+    if device.type == "cuda":
+        saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+        allowed = dtype is ComputeDtype.TF32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = allowed
+    try:
+        with _autocast(device, dtype):
+            yield
+    finally:
+        if saved is not None:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@contextlib.contextmanager
+def reading_layers(
+    model: nn.Module, layers: Sequence[LayerSpec], options: InferenceOptions = InferenceOptions()
+) -> Iterator[Callable[[torch.Tensor], dict[str, torch.Tensor]]]:
+    """A function that runs one preprocessed batch and returns each role's reduced output, where it was computed.
+
+    The model is put in eval mode (it must already be on ``options.device``, as the batches must);
+    roles that read one module share its hook, and each pass stops once every asked-for module
+    has run. The function runs under ``torch.inference_mode`` at ``options.dtype``
+    (:func:`forward_precision`) and returns float32 tensors ``[batch, D]`` on the model's device,
+    so a caller can keep them there (the RDM computed where the activations are).
+
+    Args:
+        model: The model.
+        layers: The roles to read, each with its module and reduction.
+        options: The device and dtype (``batch_size`` is the caller's).
+
+    Yields:
+        ``read(batch) -> {role: tensor}``.
+
+    Raises:
+        LayerNotFoundError: If a module is missing (nearest names listed).
+
+    Example:
+        >>> from rsa_ray.models.encoder_decoder import build_encoder_decoder
+        >>> with reading_layers(build_encoder_decoder(1), [LayerSpec("out", "encoder.output")]) as read:
+        ...     read(torch.zeros(2, 3, 64, 64))["out"].shape
+        torch.Size([2, 128])
+    """
+    modules = list(dict.fromkeys(spec.module for spec in layers))
+    resolve_layers(model, modules)  # fail before any work
+    model.eval()
+    device = torch.device(options.device)
+    # The pass stops once every asked-for module has run: early layers never pay for the later ones.
+    with capture_layers(model, modules, stop_early=True) as captured:
+
+        def read(batch: torch.Tensor) -> dict[str, torch.Tensor]:
+            with torch.inference_mode():
+                with forward_precision(device, options.dtype), contextlib.suppress(ForwardStopped):
+                    model(batch)
+                return {spec.role: reduce_activation(captured[spec.module], spec.reduce).float() for spec in layers}
+
+        yield read
 
 
 def extract_features(
@@ -137,19 +223,15 @@ def extract_layer_features(
         >>> features["mid"].shape, features["out"].shape
         ((2, 32), (2, 128))
     """
-    modules = list(dict.fromkeys(spec.module for spec in layers))
-    resolve_layers(model, modules)  # fail before any work
+    resolve_layers(model, list(dict.fromkeys(spec.module for spec in layers)))  # fail before any work
     device = torch.device(options.device)
     model = model.eval().to(device)
     chunks: dict[str, list[np.ndarray]] = {spec.role: [] for spec in layers}
-    # The pass stops once every asked-for module has run: early layers never pay for the later ones.
-    with torch.inference_mode(), capture_layers(model, modules, stop_early=True) as captured:
+    with reading_layers(model, layers, options) as read:
         for start in range(0, len(images), options.batch_size):
             batch = preprocess_images(images[start : start + options.batch_size], preprocessing).to(device)
-            with _autocast(device, options.dtype), contextlib.suppress(ForwardStopped):
-                model(batch)
-            for spec in layers:
-                chunks[spec.role].append(reduce_activation(captured[spec.module], spec.reduce).float().cpu().numpy())
+            for role, rows in read(batch).items():
+                chunks[role].append(rows.cpu().numpy())
     return {role: np.concatenate(parts) for role, parts in chunks.items()}
 
 

@@ -76,12 +76,21 @@ def test_validate_smoke_test_writes_tables_plot_and_report(tmp_path):
     assert np.isfinite(trials["metric"]).all() and (trials["metric_name"] == "negative_l1").all()
     candidates = store.read_table("validation.depth.candidates")
     assert candidates["rsa_rank"].tolist() == [1, 2, 3]
-    similarity = store.read_similarity(store.probe_set_ids()[0], "encoder.output")
+    similarity = store.read_similarity(store.shared_probe_set_ids()[0], "encoder.output")
     row = similarity.model_ids.index("depth-small")
     for _, candidate in candidates.iterrows():  # the ranking is the stored RSA similarity
         assert candidate["similarity"] == pytest.approx(similarity.matrix[row, similarity.model_ids.index(candidate["candidate"])])
     agreement = store.read_table("validation.depth.agreement")
-    assert math.isfinite(agreement["spearman"].item()) and "top3_hit" in agreement
+    # One row per (measured transfer, estimator): every estimator against Tune finetuning and the linear probe.
+    assert set(agreement["transfer"]) == {"finetune", "linear-probe"} and "top3_hit" in agreement
+    assert {"rsa", "rsa-probe", "logme", "knn", "linear-probe"} <= set(agreement["score"])
+    rsa_probe = agreement[(agreement["transfer"] == "finetune") & (agreement["score"] == "rsa-probe")]
+    assert math.isfinite(rsa_probe["spearman"].item())
+    scores = store.read_table("validation.depth.scores").set_index("candidate")
+    assert set(scores.index) == set(candidates["candidate"])
+    for name, metric in zip(candidates["candidate"], candidates["metric_mean"]):
+        assert scores.loc[name, "transfer.finetune"] == pytest.approx(metric)
+    assert scores["transfer.linear-probe"].notna().all()
     assert (out / "validation.depth.png").stat().st_size > 0
     assert "Transfer validation: depth" in (out / "validation.html").read_text()
     assert (store_dir / "tune" / "validate-depth").is_dir()

@@ -37,7 +37,7 @@ def test_probes_models_taxonomy_rank_rerank_report(tmp_path, capsys):
     assert main(["models", "add", str(zoo / "manifest.yaml"), "--store", store_url]) == 0
     assert main(["taxonomy", "--store", store_url, "--layer", LAYERS[0], "--layer", LAYERS[1], "--out", out]) == 0
     store = Store.open(store_url)
-    probe_id = store.probe_set_ids()[0]
+    probe_id = store.shared_probe_set_ids()[0]
     for layer in LAYERS:
         stored = store.read_similarity(probe_id, layer)
         np.testing.assert_allclose(stored.matrix, expected(images, modules, entries, stored.model_ids, layer), atol=1e-5)

@@ -83,11 +83,15 @@ def _prepare(url, env, probes, manifest):
 
 
 def _assert_done_once(store, model_ids):
+    """Each model extracted, and its RDM computed, exactly once on the shared probe set, and at most once
+    on any other (a target's labelled images)."""
     records = store.work_records()
-    extracted = collections.Counter(r["model_id"] for r in records if r["stage"] == "extract")
-    rdms = collections.Counter((r["model_id"], r["layer"]) for r in records if r["stage"] == "rdm")
-    assert extracted == {m: 1 for m in model_ids}, extracted
-    assert rdms == {(m, LAYER): 1 for m in model_ids}, rdms
+    shared = store.shared_probe_set_ids()[0]
+    extracted = collections.Counter((r["probe_id"], r["model_id"]) for r in records if r["stage"] == "extract")
+    rdms = collections.Counter((r["probe_id"], r["model_id"], r["layer"]) for r in records if r["stage"] == "rdm")
+    assert {m: n for (p, m), n in extracted.items() if p == shared} == {m: 1 for m in model_ids}, extracted
+    assert {(m, layer): n for (p, m, layer), n in rdms.items() if p == shared} == {(m, LAYER): 1 for m in model_ids}, rdms
+    assert set(extracted.values()) == {1} and set(rdms.values()) == {1}, (extracted, rdms)
 
 
 def _assert_complete_and_readable(store, probe_id, model_ids):
@@ -107,7 +111,7 @@ def _reference(tmp_path, probes, manifest, env):
     _prepare(url, env, probes, manifest)
     _finish(_start(env, "similarity", "--store", url))
     store = Store.open(url)
-    return store.read_similarity(store.probe_set_ids()[0], LAYER)
+    return store.read_similarity(store.shared_probe_set_ids()[0], LAYER)
 
 
 def test_two_similarity_runs_at_once_do_each_piece_once_and_match_an_undisturbed_run(location, tmp_path):
@@ -119,7 +123,7 @@ def test_two_similarity_runs_at_once_do_each_piece_once_and_match_an_undisturbed
     _finish(_start(env, "similarity", "--store", url), _start(env, "similarity", "--store", url))
 
     store = Store.open(url, storage_options)
-    probe_id = store.probe_set_ids()[0]
+    probe_id = store.shared_probe_set_ids()[0]
     _assert_done_once(store, model_ids)
     _assert_complete_and_readable(store, probe_id, model_ids)
     assert store.similarity_versions(probe_id, LAYER) == (1,)  # the second run found the first's version
@@ -141,7 +145,7 @@ def test_extract_beside_rerank_of_new_models(location, tmp_path):
             _start(env, "rerank", "--store", url, "--models-from", str(landed), "--out", str(tmp_path / "out")))
 
     store = Store.open(url, storage_options)
-    probe_id = store.probe_set_ids()[0]
+    probe_id = store.shared_probe_set_ids()[0]
     everyone = model_ids + new_ids
     _assert_done_once(store, everyone)
     _assert_complete_and_readable(store, probe_id, everyone)
@@ -167,7 +171,7 @@ def test_two_train_targets_at_once_rank_the_zoo_each_and_share_its_work(location
     _finish(train("bright"), train("red"))
 
     store = Store.open(url, storage_options)
-    probe_id = store.probe_set_ids()[0]
+    probe_id = store.shared_probe_set_ids()[0]
     everyone = model_ids + ["bright", "red"]
     _assert_done_once(store, everyone)
     _assert_complete_and_readable(store, probe_id, everyone)

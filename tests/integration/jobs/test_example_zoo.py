@@ -45,7 +45,7 @@ def test_example_zoo_goes_through_probes_models_similarity_and_taxonomy(tmp_path
     assert main(["probes", "add", "skimage", "--size", str(PROBE_SIDE), "--store", store_url]) == 0
     assert main(["models", "add", str(zoo / "manifest.yaml"), "--store", store_url]) == 0
     store = Store.open(store_url)
-    probe_id = store.probe_set_ids()[0]
+    probe_id = store.shared_probe_set_ids()[0]
     version_of = {}  # each family's similarity version of its default role, "output"
     for family, model_ids in families.items():
         if family != "mobilenet_v2":

@@ -43,7 +43,7 @@ def test_a_mixed_zoo_goes_through_every_command_with_no_layer_flag(tmp_path, cap
     assert main(["models", "add", str(zoo / "manifest.yaml"), "--store", store_url]) == 0
     assert main(["models", "add", str(encoders), "--store", store_url]) == 0
     store = Store.open(store_url)
-    probe_id = store.probe_set_ids()[0]
+    probe_id = store.shared_probe_set_ids()[0]
     zoo_ids = set(store.model_ids())
 
     assert main(["taxonomy", "--store", store_url, "--out", out]) == 0

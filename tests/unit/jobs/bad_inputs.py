@@ -186,6 +186,8 @@ PROBES = "Probe sets"
 LABELLED = "Labelled data"
 STORES = "Store URLs and store contents"
 FLAGS = "Flags and config files"
+SCORES = "Transferability scores"
+EXPORTS = "Exports"
 
 BAD_INPUTS: tuple[BadInput, ...] = (
     # Manifests ----------------------------------------------------------------------------------
@@ -357,5 +359,29 @@ BAD_INPUTS: tuple[BadInput, ...] = (
              ("--models-from 's3://***@zoo/landed/' must not hold credentials",)),
     BadInput("submit-without-command", FLAGS, _command("submit", "--address", "http://127.0.0.1:1"),
              ("submit needs the rsa-ray command to run",)),
+    # Transferability scores ---------------------------------------------------------------------
+    BadInput("score-unknown", SCORES, _command("rank", "--store", STORE_MARK, "--target", "zoo-a", "--score", "magic"),
+             ("unknown score 'magic'; choose from rsa, rsa-labels, logme",)),
+    BadInput("score-needs-labels", SCORES, _command("rank", "--store", STORE_MARK, "--target", "zoo-a", "--score", "logme"),
+             ("target 'zoo-a' has no labelled images for --score logme; pass them with --data",)),
+    BadInput("bootstrap-too-few", SCORES,
+             _command("rank", "--store", STORE_MARK, "--target", "t", "--data", "sklearn-digits", "--bootstrap", "5"),
+             ("--bootstrap needs at least 20 samples for a 95 % interval (or 0 for none), got 5",)),
+    BadInput("target-images-too-few", SCORES,
+             _command("rank", "--store", STORE_MARK, "--target", "t", "--data", "sklearn-digits", "--target-images", "3"),
+             ("--target-images must be at least 10, got 3",)),
+    BadInput("validate-transfer-unknown", SCORES,
+             _command("validate", "--store", STORE_MARK, "--target", "sklearn-digits", "--transfer", "magic"),
+             ("--transfer 'magic': choose from finetune, linear-probe",)),
+    BadInput("validate-registered-needs-linear-probe", SCORES,
+             _command("validate", "--store", STORE_MARK, "--target", "sklearn-digits", "--candidates-from", "registered"),
+             ("--candidates-from registered takes models of any architecture, which validate cannot finetune",)),
+    # Exports ------------------------------------------------------------------------------------
+    BadInput("export-not-hdf5", EXPORTS,
+             _command("export-rdms", "--store", STORE_MARK, "--layer", "encoder.output", "--out", "{tmp}/rdms.txt"),
+             ("--out '{tmp}/rdms.txt' must end in .hdf5 or .h5",)),
+    BadInput("export-exists", EXPORTS,
+             _bytes_file("rdms.hdf5", b"someone's file", "export-rdms", "--store", STORE_MARK, "--layer",
+                         "encoder.output", "--out", "{tmp}/rdms.hdf5"),
+             ("'{tmp}/rdms.hdf5' already exists; pass --overwrite to replace it",)),
 )
-
