@@ -138,7 +138,7 @@ def score_target(store: Store, record: TargetRecord, options: ScoringOptions, ad
         rows = score_candidates(store, record.probe_id, layer, scored, labels, label_scores, samples=samples,
                                 address=address)
         for row in rows.itertuples(index=False):
-            if row.error:
+            if isinstance(row.error, str) and row.error:  # no error: None or NaN
                 errors[row.score][row.candidate] = row.error
             else:
                 values[row.score][row.candidate] = float(row.value)

@@ -130,11 +130,22 @@ def candidate_encoders(store: Store, model_ids) -> dict[str, CandidateEncoder]:
 
 
 def rsa_similarity(store: Store, probe_id: str, target: str, candidates, address: str | None) -> dict[str, float]:
-    """RSA similarity (Spearman of RDMs at ``encoder.output``) of the target's small model to each candidate."""
-    compute_similarities(store, probe_id, [target, *candidates], [LAYER], address=address)
-    similarity = store.read_similarity(probe_id, LAYER)
+    """RSA similarity (Spearman of RDMs, every model at its default layer: ``encoder.output`` for Table S1
+    models) of the target's small model to each candidate.
+
+    Raises:
+        ValueError: The target model failed (naming why); a failed candidate is left out.
+    """
+    from jobs.common import default_role
+
+    layer = default_role(store, [target, *candidates])
+    summary = compute_similarities(store, probe_id, [target, *candidates], [layer], address=address)
+    similarity = store.read_similarity(probe_id, layer)
+    if target not in similarity.model_ids:
+        why = "; ".join(str(f.error) for f in summary.failures if f.model_id == target) or "no result"
+        raise ValueError(f"target model {target!r} could not be compared on the shared probe set: {why}")
     row = similarity.model_ids.index(target)
-    return {c: float(similarity.matrix[row, similarity.model_ids.index(c)]) for c in candidates}
+    return {c: float(similarity.matrix[row, similarity.model_ids.index(c)]) for c in candidates if c in similarity.model_ids}
 
 
 def default_weights_dir(store: Store, out: Path) -> Path:

@@ -2,8 +2,10 @@
 
 Two halves. The math modules at the top level are numpy/scipy only (never torch,
 Ray, Zarr or fsspec): RDMs, rank transforms, similarity between models,
-clustering, ranking and choosing candidates, the metrics that validate a ranking
-against measured transfer, and the consistency of rankings. Their public names
+clustering, ranking and choosing candidates, the transferability estimators
+(``rsa_ray.estimators``: rsa, rsa-labels, LogME, H-score, k-NN, linear probe,
+SFDA), bootstrap confidence and branch support, the metrics that validate a
+ranking against measured transfer, and the consistency of rankings. Their public names
 are re-exported here. The torch half lives in subpackages that the math never
 imports (an import-linter contract in pyproject.toml): ``rsa_ray.models``
 (registry entries, builders, inference), ``rsa_ray.datasets`` (mini-Taskonomy,
@@ -68,6 +70,23 @@ _EXPORTS = {
     "TaskClusters": "rsa_ray.taxonomy",
     "cluster_tasks": "rsa_ray.taxonomy",
     "similarity_to_distance": "rsa_ray.taxonomy",
+    "BootstrapSummary": "rsa_ray.bootstrap",
+    "bootstrap_rsa_scores": "rsa_ray.bootstrap",
+    "bootstrap_scores": "rsa_ray.bootstrap",
+    "image_samples": "rsa_ray.bootstrap",
+    "pair_weights": "rsa_ray.bootstrap",
+    "BranchSupport": "rsa_ray.branch_support",
+    "bootstrap_similarity": "rsa_ray.branch_support",
+    "ESTIMATORS": "rsa_ray.estimators",
+    "Estimator": "rsa_ray.estimators",
+    "score_features": "rsa_ray.estimators",
+    "shrinkage_hscore": "rsa_ray.hscore",
+    "rsa_labels_score": "rsa_ray.label_rdm",
+    "held_out_score": "rsa_ray.linear_probe",
+    "linear_probe_score": "rsa_ray.linear_probe",
+    "logme_score": "rsa_ray.logme",
+    "sfda_score": "rsa_ray.sfda",
+    "TargetLabels": "rsa_ray.target_labels",
     "Tile": "rsa_ray.tiles",
     "plan_tiles": "rsa_ray.tiles",
     "tiled_product": "rsa_ray.tiles",
@@ -106,6 +125,15 @@ if TYPE_CHECKING:
     )
     from rsa_ray.taxonomy import TaskClusters, cluster_tasks, similarity_to_distance
     from rsa_ray.tiles import Tile, plan_tiles, tiled_product
+    from rsa_ray.bootstrap import BootstrapSummary, bootstrap_rsa_scores, bootstrap_scores, image_samples, pair_weights
+    from rsa_ray.branch_support import BranchSupport, bootstrap_similarity
+    from rsa_ray.estimators import ESTIMATORS, Estimator, score_features
+    from rsa_ray.hscore import shrinkage_hscore
+    from rsa_ray.label_rdm import rsa_labels_score
+    from rsa_ray.linear_probe import held_out_score, linear_probe_score
+    from rsa_ray.logme import logme_score
+    from rsa_ray.sfda import sfda_score
+    from rsa_ray.target_labels import TargetLabels
 
 
 __all__ = ["__version__", *_EXPORTS]

@@ -221,8 +221,8 @@ def logme_score(features: np.ndarray, labels: TargetLabels, *, name: str = "cand
         The score (higher: the labels are better explained linearly by the features).
 
     Raises:
-        DegenerateInputError: Degenerate features or labels, or a regression column that is zero
-            for every image.
+        DegenerateInputError: Degenerate features or labels, or regression targets that are zero for
+            every image (a column that is zero for every image is left out of the mean).
 
     Example:
         >>> labels = TargetLabels.from_array(np.array([[0.0], [1.0], [2.0], [3.5]]))
@@ -233,7 +233,12 @@ def logme_score(features: np.ndarray, labels: TargetLabels, *, name: str = "cand
     features = check_features(features, labels, name)
     squares, left = thin_spectrum(features)
     columns = target_columns(labels)
-    evidences = [column_evidence(squares, left, columns[:, index], name)[0] for index in range(columns.shape[1])]
+    # A regression column that is zero for every image (a class absent from one block of a pooled map)
+    # is explained by any features exactly, so its evidence has no maximum: it is left out.
+    kept = [index for index in range(columns.shape[1]) if np.any(columns[:, index] != 0.0)]
+    if not kept:
+        raise DegenerateInputError(name, "every target column is zero for every image, so the evidence has no maximum")
+    evidences = [column_evidence(squares, left, columns[:, index], name)[0] for index in kept]
     score = float(np.mean(evidences))
     if not np.isfinite(score):
         raise DegenerateInputError(name, "the LogME evidence is not finite")

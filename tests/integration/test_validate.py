@@ -113,3 +113,39 @@ def test_asha_trials_report_at_each_evaluation(digits, encoders, tmp_path):
     table = run_validation(digits, [TrialPlan("digits", CANDIDATES)], encoders, options, str(tmp_path / "tune"))
     assert len(table) == len(CANDIDATES) + 1 and (table["error"] == "").all()
     assert set(table["step"]) <= {2, 4} and np.isfinite(table["metric"]).all()  # stopped trials keep their last report
+
+
+def test_validate_registered_candidates_against_the_held_out_linear_probe(tmp_path):
+    """`--candidates-from registered --transfer linear-probe`: the store's own models (here three shipped
+    encoders registered by hand), no finetuning; every estimator scored against the held-out linear probe."""
+    import dataclasses
+
+    from rsa_ray.linear_probe import held_out_score
+    from rsa_ray.models import read_manifest, shipped_zoo_dir
+    from rsa_ray.models.manifest import ZooManifest, write_manifest
+    from storage import EntryKey
+
+    shipped = shipped_zoo_dir()
+    chosen = ("depth-small", "edges_2d-small", "autoencoding-small")
+    entries = [dataclasses.replace(e, weights=dataclasses.replace(e.weights, path=str(shipped / e.weights.path)))
+               for e in read_manifest(shipped / "manifest.yaml").models if e.model_id in chosen]
+    write_manifest(ZooManifest(tuple(entries)), tmp_path / "zoo.yaml")
+    store_dir = tmp_path / "store"
+    Store.open(str(store_dir)).register_models(entries)
+    assert _run_cli(["--target", "sklearn-digits", "--smoke-test", "--candidates-from", "registered", "--transfer",
+                     "linear-probe", "--store", str(store_dir), "--out", str(tmp_path / "out")]) == 0
+    store = Store.open(str(store_dir))
+    assert "validation.digits.trials" not in store.table_names()  # nothing finetuned
+    agreement = store.read_table("validation.digits.agreement")
+    assert set(agreement["transfer"]) == {"linear-probe"} and "sfda" in set(agreement["score"])
+    scores = store.read_table("validation.digits.scores").set_index("candidate")
+    assert set(scores.index) == set(chosen)
+    # The measured transfer is the held-out linear probe on the stored features of the transfer examples.
+    transfer = next(p for p in store.probe_set_ids() if store.probe_set(p).source == "transfer examples of digits")
+    labels = store.read_probe_labels(transfer)
+    n_train = sum(i.startswith("digits-train-") for i in store.probe_set(transfer).image_ids)
+    train, held = np.arange(n_train), np.arange(n_train, labels.n_images)
+    for candidate in chosen:
+        features = store.read_activations(EntryKey(transfer, candidate, "encoder.output"))
+        expected = held_out_score(features[train], labels.subset(train), features[held], labels.subset(held))
+        assert scores.loc[candidate, "transfer.linear-probe"] == pytest.approx(expected)

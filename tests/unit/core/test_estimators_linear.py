@@ -81,10 +81,15 @@ def test_logme_regression_uses_each_target_column(rng):
     assert first > second
 
 
-def test_logme_refuses_a_target_column_of_zeros(rng):
-    targets = np.stack([rng.normal(size=20), np.zeros(20)], axis=1)
-    with pytest.raises(DegenerateInputError, match="model 'm': a target column is zero for every image"):
-        logme_score(rng.normal(size=(20, 3)), TargetLabels.from_array(targets), name="m")
+def test_logme_leaves_out_a_target_column_of_zeros_and_refuses_targets_of_zeros(rng):
+    features, column = rng.normal(size=(20, 3)), rng.normal(size=20)
+    with_zeros = logme_score(features, TargetLabels.from_array(np.stack([column, np.zeros(20)], axis=1)))
+    assert with_zeros == logme_score(features, TargetLabels.from_array(column[:, None]))
+    # A column of zeros alone: check_features refuses constant targets before LogME sees them.
+    with pytest.raises(DegenerateInputError, match="model 'm': the regression targets are the same for every image"):
+        logme_score(features, TargetLabels.from_array(np.zeros((20, 2))), name="m")
+    # Constant but non-zero columns beside a zero one: the zero one is left out, the evidence stays finite.
+    assert np.isfinite(logme_score(features, TargetLabels.from_array(np.stack([np.ones(20), np.zeros(20), column], 1))))
 
 
 # --- H-score and its shrinkage form ------------------------------------------------------------------------
