@@ -8,6 +8,7 @@ that is only a model is ranked by RSA on the shared probe set, as taxonomies com
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import pandas as pd
 
@@ -18,7 +19,7 @@ from jobs.outputs import write_table
 from jobs.report import plot_ranking_bars
 from rsa_ray import RankedCandidate, rank_candidates
 from rsa_ray.estimators import ESTIMATORS, parse_scores
-from jobs.target_scores import DEFAULT_LABELLED_SCORE
+from jobs.target_scores import DEFAULT_SCORES
 from storage import SimilarityMatrix, Store
 
 
@@ -82,8 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the target's labelled images (sklearn-digits, an .npz with images and labels, or a folder of "
                              "class folders): stored as the target's probe set, every candidate is scored on them")
     parser.add_argument("--score", default=None, metavar="all|NAME,...",
-                        help=f"transferability scores ({', '.join(ESTIMATORS)}; default: {DEFAULT_LABELLED_SCORE} for a "
-                             "target with labelled images, else rsa on the shared probe set)")
+                        help=f"transferability scores ({', '.join(ESTIMATORS)}; default: {DEFAULT_SCORES['classes']} for "
+                             f"class labels, {DEFAULT_SCORES['regression']} for regression targets, rsa on the shared "
+                             "probe set for a target without labelled images)")
     parser.add_argument("--bootstrap", type=int, default=100, metavar="N",
                         help="bootstrap samples over the target images for intervals (0: none; default 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the target image sample and the bootstrap")
@@ -163,11 +165,11 @@ def print_scores(store: Store, record, options, top: int, out, address: str | No
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobs.target_scores import ScoringOptions
+    from jobs.target_scores import ScoringOptions, default_score
 
     store = open_store(args.store)
     # Every flag is checked before the target's images are stored: a refused run writes nothing.
-    options = ScoringOptions(parse_scores(args.score or DEFAULT_LABELLED_SCORE), args.bootstrap, args.seed, args.layer)
+    options = ScoringOptions(parse_scores(args.score or "rsa"), args.bootstrap, args.seed, args.layer)
     if not store.model_ids():
         raise ValueError(f"the store {store.url} has no registered models; add them with `rsa-ray models add`")
     record = target_record(store, args)
@@ -181,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
         layer = args.layer or ranking_role(store, probe_id, args.target)
         print_ranking(store, probe_id, layer, args.target, args.top, output_dir(args.out))
         return 0
+    if args.score is None:
+        options = dataclasses.replace(options, scores=(default_score(record.label_kind),))
     result = print_scores(store, record, options, args.top, output_dir(args.out), args.address)
     return 3 if result.failures else 0
 

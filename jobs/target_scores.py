@@ -21,8 +21,20 @@ from rsa_ray.estimators import usable_scores
 from storage import Store
 from storage.targets import TargetRecord
 
-#: The score ``rank`` uses when none is asked for and the target has labels (see docs/validation.md).
-DEFAULT_LABELLED_SCORE = "knn"
+#: The score ``rank`` uses when none is asked for, by the kind of the target's labels: the cheap estimator
+#: that agreed best with measured transfer in docs/validation.md (for classes the shrinkage H-score, for
+#: regression targets, where it does not apply, the RSA of the labels' RDM).
+DEFAULT_SCORES = {"classes": "hscore-shrinkage", "regression": "rsa-labels"}
+
+
+def default_score(label_kind: str) -> str:
+    """The default score for a target whose labels are ``label_kind``.
+
+    Example:
+        >>> default_score("classes"), default_score("regression")
+        ('hscore-shrinkage', 'rsa-labels')
+    """
+    return DEFAULT_SCORES[label_kind]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ the label-based scores, with bootstrap intervals: ``jobs.target_scores``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from jobs.cli_types import Subcommand
 from jobs.common import add_output_argument, choose_models, choose_probe, default_role, open_store, output_dir
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
-from jobs.target_scores import DEFAULT_LABELLED_SCORE
+from jobs.target_scores import DEFAULT_SCORES
 from storage import Store
 
 
@@ -92,7 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe", default=None, help="shared probe set id (default: the store's only one)")
     parser.add_argument("--top", type=int, default=5, help="candidates to print")
     parser.add_argument("--score", default=None, metavar="all|NAME,...",
-                        help=f"transferability scores to rank by on the target's images (default: rsa,{DEFAULT_LABELLED_SCORE})")
+                        help="transferability scores to rank by on the target's images (default: rsa and "
+                             f"{DEFAULT_SCORES['classes']} for class labels, {DEFAULT_SCORES['regression']} for regression)")
     parser.add_argument("--bootstrap", type=int, default=100, metavar="N",
                         help="bootstrap samples over the target images for intervals (0: none; default 100)")
     parser.add_argument("--target-images", type=int, default=500, metavar="N",
@@ -102,12 +104,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from jobs.rank import print_ranking, print_scores
     from jobs.target_data import TargetData, ensure_target
-    from jobs.target_scores import ScoringOptions
+    from jobs.target_scores import ScoringOptions, default_score
     from rsa_ray.estimators import parse_scores
 
     store = open_store(args.store)
     probe_id = choose_probe(store, args.probe)
-    scoring = ScoringOptions(parse_scores(args.score or f"rsa,{DEFAULT_LABELLED_SCORE}"), args.bootstrap, args.seed)
+    scoring = ScoringOptions(parse_scores(args.score or "rsa"), args.bootstrap, args.seed)
     target = TargetData(args.data, args.name, args.task_type, args.image_size, args.target_images, args.seed)
     if args.weights_dir is None:
         folder = store.local_folder()
@@ -124,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     print_ranking(store, probe_id, layer, model_id, args.top, output_dir(args.out))
     # ... and every candidate is scored on the target's own images, by RSA and the label-based scores.
     record = ensure_target(store, target, model_id=model_id)
+    if args.score is None:
+        scoring = dataclasses.replace(scoring, scores=("rsa", default_score(record.label_kind)))
     result = print_scores(store, record, scoring, args.top, output_dir(args.out), args.address)
     return 3 if result.failures or exit_code(summary) else 0
 
