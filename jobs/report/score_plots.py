@@ -17,8 +17,10 @@ def plot_score_panels(table: pd.DataFrame, scores: Sequence[str], target: str, p
     intervals and a hatched bar marks a candidate that cannot be told apart from that score's top.
 
     Example:
-        >>> from jobs.score_table import score_table
-        >>> table = score_table("t", ["a", "b"], {"knn": {"a": 0.9, "b": 0.5}, "logme": {"a": 1.0, "b": 2.0}})
+        >>> from jobs.score_table import ScoreInterval, score_table
+        >>> table = score_table("t", ["a", "b"], {"knn": {"a": 0.9, "b": 0.5}, "logme": {"a": 1.0, "b": 2.0}},
+        ...                     intervals={"knn": {"a": ScoreInterval(0.92, 0.97, 1.0, True),  # need not hold 0.9
+        ...                                        "b": ScoreInterval(0.4, 0.6, 0.0, False)}})
         >>> plot_score_panels(table, ["knn", "logme"], "t", "/tmp/scores.png").name
         'scores.png'
     """
@@ -36,9 +38,11 @@ def plot_score_panels(table: pd.DataFrame, scores: Sequence[str], target: str, p
                 bar.set_hatch("///")
         if f"{name}.low" in shown:
             low, high = shown[f"{name}.low"].to_numpy(dtype=float), shown[f"{name}.high"].to_numpy(dtype=float)
-            known = np.isfinite(low) & np.isfinite(values)
-            axis.errorbar(values[known], positions[known], xerr=[values[known] - low[known], high[known] - values[known]],
-                          fmt="none", ecolor="black", capsize=2, linewidth=0.8)
+            known = np.isfinite(low) & np.isfinite(high)
+            # The interval is drawn as it is: a percentile interval need not contain the full-sample value.
+            axis.hlines(positions[known], low[known], high[known], colors="black", linewidth=0.9)
+            axis.plot(np.r_[low[known], high[known]], np.r_[positions[known], positions[known]], "|", color="black",
+                      markersize=5)
         axis.set_title(name, fontsize=9)
         axis.tick_params(axis="x", labelsize=7)
     axes[0][0].set_yticks(positions, [f"{r}. {c}" for r, c in zip(shown["consensus.rank"], shown["candidate"])], fontsize=8)

@@ -15,30 +15,21 @@ import numpy as np
 import pytest
 
 from jobs.cli import main
-from rsa_ray.models import read_manifest, shipped_zoo_dir
+from rsa_ray.models import read_manifest
 from rsa_ray.models.manifest import ZooManifest, write_manifest
 from storage import Store
+from tests.support.shipped_manifest import shipped_models_manifest
 
 pytest.importorskip("torchvision")
 pytest.importorskip("facenet_pytorch.models.mtcnn")
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
 
 
-def _zoo_encoders_manifest(folder, model_ids):
-    """A manifest of some shipped-zoo encoders, their weights paths made absolute."""
-    shipped = shipped_zoo_dir()
-    entries = [dataclasses.replace(e, weights=dataclasses.replace(e.weights, path=str(shipped / e.weights.path)))
-               for e in read_manifest(shipped / "manifest.yaml").models if e.model_id in model_ids]
-    folder.mkdir()
-    write_manifest(ZooManifest(tuple(entries)), folder / "manifest.yaml")
-    return folder / "manifest.yaml"
-
-
 def test_a_mixed_zoo_goes_through_every_command_with_no_layer_flag(tmp_path, capsys):
     store_url, out = str(tmp_path / "store"), str(tmp_path / "report")
     zoo, landed = tmp_path / "example-zoo", tmp_path / "landed"
     assert main(["example-zoo", "--out", str(zoo), "--random-seeds", "0"]) == 0
-    encoders = _zoo_encoders_manifest(tmp_path / "encoders", ["depth-small", "autoencoding-small"])
+    encoders = shipped_models_manifest(tmp_path / "encoders", ["depth-small", "autoencoding-small"])
     assert main(["probes", "add", "skimage", "--size", "96", "--store", store_url]) == 0
     assert main(["models", "add", str(zoo / "manifest.yaml"), "--store", store_url]) == 0
     assert main(["models", "add", str(encoders), "--store", store_url]) == 0

@@ -4,30 +4,18 @@ when a model lands, ``train-target`` adding ``rsa``, and the report showing the 
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
 from jobs.cli import main
 from rsa_ray.estimators import score_features
-from rsa_ray.models import read_manifest, shipped_zoo_dir
-from rsa_ray.models.manifest import ZooManifest, write_manifest
 from storage import EntryKey, Store
+from tests.support.shipped_manifest import shipped_models_manifest
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
 LAYER = "encoder.output"
-
-
-def _manifest(folder, model_ids):
-    shipped = shipped_zoo_dir()
-    entries = [dataclasses.replace(e, weights=dataclasses.replace(e.weights, path=str(shipped / e.weights.path)))
-               for e in read_manifest(shipped / "manifest.yaml").models if e.model_id in model_ids]
-    folder.mkdir()
-    write_manifest(ZooManifest(tuple(entries)), folder / "manifest.yaml")
-    return str(folder / "manifest.yaml")
 
 
 def _bright_npz(path, n=80):
@@ -43,7 +31,7 @@ def test_rank_scores_every_candidate_on_the_targets_images(tmp_path, capsys):
     store_url, out = str(tmp_path / "store"), tmp_path / "out"
     data = _bright_npz(tmp_path / "bright.npz")
     first = ["depth-small", "autoencoding-small", "edges_2d-small", "camera_pose-small"]
-    assert main(["models", "add", _manifest(tmp_path / "zoo", first), "--store", store_url]) == 0
+    assert main(["models", "add", str(shipped_models_manifest(tmp_path / "zoo", first)), "--store", store_url]) == 0
     capsys.readouterr()
     assert main(["rank", "--store", store_url, "--target", "bright", "--data", data, "--score", "all",
                  "--bootstrap", "20", "--target-images", "40", "--image-size", "32", "--out", str(out)]) == 0
@@ -73,7 +61,7 @@ def test_rank_scores_every_candidate_on_the_targets_images(tmp_path, capsys):
 
     # A model lands: only it is extracted on the target's images; the others' work is reused.
     before = len(store.work_records())
-    assert main(["models", "add", _manifest(tmp_path / "more", ["reshading-small"]), "--store", store_url]) == 0
+    assert main(["models", "add", str(shipped_models_manifest(tmp_path / "more", ["reshading-small"])), "--store", store_url]) == 0
     assert main(["rank", "--store", store_url, "--target", "bright", "--score", "knn,logme", "--bootstrap", "0",
                  "--out", str(out)]) == 0
     extracted = [r["model_id"] for r in store.work_records()[before:] if r["stage"] == "extract"]
@@ -102,7 +90,7 @@ def test_rank_scores_every_candidate_on_the_targets_images(tmp_path, capsys):
 
     # rerank after a model lands re-scores the target on its images, extracting only the newcomer there.
     before = len(store.work_records())
-    assert main(["models", "add", _manifest(tmp_path / "late", ["denoising-small"]), "--store", store_url]) == 0
+    assert main(["models", "add", str(shipped_models_manifest(tmp_path / "late", ["denoising-small"])), "--store", store_url]) == 0
     assert main(["rerank", "--store", store_url, "--out", str(out)]) == 0
     new = [(r["probe_id"], r["model_id"]) for r in store.work_records()[before:] if r["stage"] == "extract"]
     assert sorted(new) == sorted([(store.shared_probe_set_ids()[0], "denoising-small"), (record.probe_id, "denoising-small")])
@@ -111,7 +99,7 @@ def test_rank_scores_every_candidate_on_the_targets_images(tmp_path, capsys):
 
 def test_a_label_score_for_a_target_without_labelled_images_is_refused(tmp_path, capsys):
     store_url = str(tmp_path / "store")
-    assert main(["models", "add", _manifest(tmp_path / "zoo", ["depth-small", "edges_2d-small"]), "--store", store_url]) == 0
+    assert main(["models", "add", str(shipped_models_manifest(tmp_path / "zoo", ["depth-small", "edges_2d-small"])), "--store", store_url]) == 0
     capsys.readouterr()
     assert main(["rank", "--store", store_url, "--target", "depth-small", "--score", "logme"]) == 1
     error = capsys.readouterr().err

@@ -67,7 +67,8 @@ def test_the_image_sample_is_seeded_sorted_and_bounded():
         TargetData("sklearn-digits", "digits", n_images=3)
 
 
-@pytest.mark.parametrize("module_name", ["jobs.score_table", "jobs.target_data", "jobs.validate_scoring", "storage.targets"])
+@pytest.mark.parametrize("module_name", ["jobs.score_table", "jobs.target_data", "jobs.validate_scoring", "storage.targets",
+                                         "jobs.report.score_plots", "jobs.report.support_plots", "jobs.target_scores"])
 def test_docstring_examples(module_name):
     import doctest
     import importlib
