@@ -139,7 +139,7 @@ def score_target(store: Store, record: TargetRecord, options: ScoringOptions, ad
     if options.bootstrap:
         from rsa_ray.bootstrap import image_samples
 
-        samples = image_samples(record.n_images or labels.n_images, options.bootstrap, options.seed)
+        samples = image_samples(labels.n_images, options.bootstrap, options.seed)
     values: dict[str, dict[str, float]] = {name: {} for name in scores}
     errors: dict[str, dict[str, str]] = {name: {} for name in scores}
     sampled: dict[str, dict[str, np.ndarray]] = {name: {} for name in scores}
@@ -224,12 +224,12 @@ def outdated_score_tables(store: Store) -> list[tuple[TargetRecord, pd.DataFrame
         ['digits']
     """
     outdated = []
+    registered, table_names = store.model_ids(), store.table_names()
     for name in store.target_names():
         record = store.target(name)
-        tables = [t for t in store.table_names() if t.startswith(f"scores.{name}.")]
-        for table_name in tables:
+        candidates = {m for m in registered if m != record.model_id}
+        for table_name in (t for t in table_names if t.startswith(f"scores.{name}.")):
             table = store.read_table(table_name)
-            candidates = set(m for m in store.model_ids() if m != record.model_id)
             if set(table["candidate"]) != candidates:
                 outdated.append((record, table))
     return outdated

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from jobs.target_data import as_uint8_images, store_target
+from jobs.target_data import as_uint8_images, pooled_labels, store_target
 from storage import Store
 from storage.targets import TargetRecord
 
@@ -51,8 +51,6 @@ def task_target_record(store: Store, task: str, splits, n_images: int, data: str
 def transfer_probe_set(store: Store, name: str, splits) -> tuple[str, int]:
     """The finetuning then the held-out examples as one labelled probe set; returns its id and the training count."""
     (train_inputs, train_targets), (held_inputs, held_targets) = splits.train, splits.held_out
-    from jobs.target_data import pooled_labels
-
     images = as_uint8_images(np.concatenate([train_inputs, held_inputs]))
     labels = pooled_labels(np.concatenate([train_targets, held_targets]))
     ids = [f"{name}-train-{i:05d}" for i in range(len(train_inputs))] + [f"{name}-held-{i:05d}" for i in range(len(held_inputs))]
