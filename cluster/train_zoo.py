@@ -1,29 +1,35 @@
-"""``train-zoo`` on Ray: one small model per mini-Taskonomy task, trained in parallel.
+"""``train-zoo`` on Ray: one model per mini-Taskonomy task and size, trained in resumable segments.
 
-The driver renders the training and validation splits once and puts them in
-the object store; each model is one Ray task (1 CPU, torch with 1 thread, or a
-GPU share) that trains, snapshots weights at 1/10, 1/4, 1/2 and the end, and
-returns the snapshots as safetensors bytes. Only the driver writes files (so
-workers on other machines need no shared disk): weights, then the manifest
-last, so a zoo folder with a manifest is complete.
+The driver renders the splits once (in parallel Ray tasks) and puts them in the
+object store. Each segment of a model's training is one Ray task (1 CPU, torch
+with one thread, or a GPU share) that goes on from the saved state, and returns
+the new state and any checkpoint due as safetensors bytes. Only the driver
+writes files (so workers on other machines need no shared disk): a checkpoint's
+weights, then the model's state under ``.training/``; when every model is done,
+the manifest last, and ``.training/`` is removed. So a folder with a manifest is
+a complete zoo, and running the same command again after a stop (a crash, a
+lost node, Ctrl-C) goes on from the last finished segment of every model.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import ray
 import torch
 from safetensors.torch import save as safetensors_bytes
 
+from cluster.zoo_plan import ZooConfig, ZooJob, checkpoint_id, plan_zoo
 from rsa_ray.datasets import (
-    MINI_TASKONOMY_TASKS,
     MiniTaskonomy,
     RendererConfig,
     labels_for_tasks,
@@ -32,7 +38,6 @@ from rsa_ray.datasets import (
     task_by_name,
 )
 from rsa_ray.models import (
-    ENCODER_LAYERS,
     MANIFEST_NAME,
     ModelEntry,
     PreprocessingSpec,
@@ -41,231 +46,174 @@ from rsa_ray.models import (
     ZooManifest,
     write_manifest,
 )
-from rsa_ray.training import TrainingSettings, architecture_for_task, train_task
+from rsa_ray.models.encoder_decoder import ENCODER_LAYERS
+from rsa_ray.training import TrainingState, architecture_for_task, train_steps
 
-DEFAULT_WIDE_TASKS: tuple[str, ...] = ("autoencoding", "depth", "semantic_segmentation", "camera_pose")
+STATE_DIR = ".training"
 _WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+_RENDER_CHUNK = 1000
 
 
-@dataclass(frozen=True)
-class ZooConfig:
-    """What ``train-zoo`` trains and how.
+class ZooSplits:
+    """The rendered splits: dense-task training scenes, per-image-task training scenes, validation scenes."""
 
-    Attributes:
-        out_dir: Folder for weights and ``manifest.yaml`` (created if missing).
-        tasks: Task names, one small model each.
-        wide_tasks: Tasks that also get a wider model (final weights only).
-        n_train: Training scenes.
-        n_val: Validation scenes (rendered after the training scenes, same seed).
-        image_size: Image side in pixels (a multiple of 16).
-        dataset_seed: Seed of the rendered mini-Taskonomy.
-        seed: Base seed of initialisation and batch order (each model derives its own).
-        steps: Adam steps per model.
-        batch_size: Images per step.
-        learning_rate: Adam learning rate.
-        wide_width: Channel multiplier of the wide variant.
-        weights_dtype: Dtype of the saved weights (float16 halves the zoo's size).
-        gpus_per_task: GPUs per Ray task (0 trains on CPU).
-    """
+    def __init__(self, dense: MiniTaskonomy, per_image: MiniTaskonomy, val: MiniTaskonomy):
+        self.dense, self.per_image, self.val = dense, per_image, val
 
-    out_dir: str
-    tasks: tuple[str, ...] = tuple(task.name for task in MINI_TASKONOMY_TASKS)
-    wide_tasks: tuple[str, ...] = DEFAULT_WIDE_TASKS
-    n_train: int = 2000
-    n_val: int = 200
-    image_size: int = 64
-    dataset_seed: int = 0
-    seed: int = 0
-    steps: int = 1000
-    batch_size: int = 32
-    learning_rate: float = 3e-3
-    wide_width: int = 2
-    weights_dtype: str = "float16"
-    gpus_per_task: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in tuple(self.tasks) + tuple(self.wide_tasks):
-            task_by_name(name)  # raises ValueError naming the closest tasks
-        missing = sorted(set(self.wide_tasks) - set(self.tasks))
-        if missing:
-            raise ValueError(f"wide_tasks {missing} are not among tasks {list(self.tasks)}")
-        if not self.tasks:
-            raise ValueError("tasks must not be empty")
-        if self.image_size % 16:
-            raise ValueError(f"image_size must be a multiple of 16, got {self.image_size}")
-        if self.weights_dtype not in _WEIGHT_DTYPES:
-            raise ValueError(f"weights_dtype must be one of {sorted(_WEIGHT_DTYPES)}, got {self.weights_dtype!r}")
-        if self.n_train < 1 or self.n_val < 1:
-            raise ValueError(f"n_train and n_val must be >= 1, got {self.n_train} and {self.n_val}")
+    def training(self, job: ZooJob) -> MiniTaskonomy:
+        """The training split of a job's task."""
+        return self.per_image if job.per_image else self.dense
 
 
-def smoke_test_config(out_dir: str) -> ZooConfig:
-    """A seconds-long zoo: 2 tasks (one dense, one per-image) × 4 steps on 32×32 images, one wide model.
+def _render(count: int, first: int, seed: int, config: RendererConfig, labels: tuple[str, ...]) -> MiniTaskonomy:
+    return render_mini_taskonomy(count, seed, config, labels, first_index=first)
 
-    Example:
-        >>> smoke_test_config("/tmp/zoo").tasks
-        ('depth', 'object_class')
-    """
-    return ZooConfig(
-        out_dir=out_dir,
-        tasks=("depth", "object_class"),
-        wide_tasks=("object_class",),
-        n_train=24,
-        n_val=8,
-        image_size=32,
-        steps=4,
-        batch_size=8,
+
+_render_remote = ray.remote(num_cpus=1)(_render)
+
+
+def _concatenate(parts: list[MiniTaskonomy]) -> MiniTaskonomy:
+    return MiniTaskonomy(
+        images=np.concatenate([p.images for p in parts]),
+        labels={name: np.concatenate([p.labels[name] for p in parts]) for name in parts[0].labels},
+        seed=parts[0].seed, first_index=parts[0].first_index, config=parts[0].config,
     )
 
 
-@dataclass(frozen=True)
-class ZooJob:
-    """One model to train.
-
-    Attributes:
-        model_id: Id of the final model, ``{task}-{variant}``.
-        task: Task name.
-        variant: ``"small"`` or ``"wide"``.
-        settings: Its optimisation settings (with its own seed and width).
-        keep_checkpoints: Whether intermediate checkpoints are saved too.
-    """
-
-    model_id: str
-    task: str
-    variant: str
-    settings: TrainingSettings
-    keep_checkpoints: bool
+def _render_split(count: int, first: int, seed: int, config: RendererConfig, labels: tuple[str, ...]) -> MiniTaskonomy:
+    """Renders scenes ``first .. first + count - 1`` in chunks of 1,000 scenes, one Ray task each when Ray is up."""
+    starts = range(first, first + count, _RENDER_CHUNK)
+    sizes = [min(_RENDER_CHUNK, first + count - start) for start in starts]
+    if ray.is_initialized():
+        parts = ray.get([_render_remote.remote(n, s, seed, config, labels) for n, s in zip(sizes, starts)])
+    else:
+        parts = [_render(n, s, seed, config, labels) for n, s in zip(sizes, starts)]
+    return _concatenate(parts)
 
 
-def _derived_seed(seed: int, model_id: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}:{model_id}".encode()).digest()[:4], "big")
+def render_splits(config: ZooConfig) -> ZooSplits:
+    """The training splits (dense and per-image tasks) and the validation split, disjoint scenes of one seed."""
+    renderer = RendererConfig(image_size=config.image_size)
+    tasks = [task_by_name(name) for name in config.tasks]
+    dense_labels = labels_for_tasks([t for t in tasks if t.target_kind.is_dense])
+    image_labels = labels_for_tasks([t for t in tasks if not t.target_kind.is_dense])
+    seed = config.dataset_seed
+    return ZooSplits(
+        dense=_render_split(config.n_train, 0, seed, renderer, dense_labels),
+        per_image=_render_split(config.n_train_per_image, 0, seed, renderer, image_labels),
+        val=_render_split(config.n_val, config.first_val_index, seed, renderer, labels_for_tasks(tasks)),
+    )
 
 
-def plan_zoo(config: ZooConfig) -> tuple[ZooJob, ...]:
-    """The models to train: every task's small model, then the wide variants.
-
-    Example:
-        >>> [job.model_id for job in plan_zoo(smoke_test_config("/tmp/zoo"))]
-        ['depth-small', 'object_class-small', 'object_class-wide']
-    """
-    device = "cuda" if config.gpus_per_task > 0 else "cpu"
-    variants = [(task, "small", 1, True) for task in config.tasks]
-    variants += [(task, "wide", config.wide_width, False) for task in config.wide_tasks]
-    jobs = []
-    for task, variant, width, keep in variants:
-        model_id = f"{task}-{variant}"
-        settings = TrainingSettings(
-            steps=config.steps,
-            batch_size=config.batch_size,
-            learning_rate=config.learning_rate,
-            width=width,
-            seed=_derived_seed(config.seed, model_id),
-            device=device,
-        )
-        jobs.append(ZooJob(model_id, task, variant, settings, keep))
-    return tuple(jobs)
+def state_bytes(state: TrainingState) -> bytes:
+    """A training state as bytes for :func:`load_state` (tensors and plain values only)."""
+    buffer = io.BytesIO()
+    torch.save(state.as_dict(), buffer)
+    return buffer.getvalue()
 
 
-def checkpoint_id(model_id: str, fraction: float) -> str:
-    """Id of an intermediate checkpoint, e.g. ``depth-small-ckpt010`` for 10 %; the final model keeps ``model_id``.
-
-    Example:
-        >>> checkpoint_id("depth-small", 0.25), checkpoint_id("depth-small", 1.0)
-        ('depth-small-ckpt025', 'depth-small')
-    """
-    return model_id if fraction == 1.0 else f"{model_id}-ckpt{round(fraction * 100):03d}"
+def load_state(data: bytes) -> TrainingState:
+    """The state :func:`state_bytes` wrote; ``weights_only`` so a state file cannot run code."""
+    return TrainingState.from_dict(torch.load(io.BytesIO(data), weights_only=True))
 
 
-@dataclass(frozen=True)
-class TrainedSnapshot:
-    """What a worker sends back for one checkpoint: its entry (sha256 not yet set) and safetensors bytes."""
-
-    entry: ModelEntry
-    weights: bytes
-
-
-def _train_job(job: ZooJob, config: ZooConfig, train: MiniTaskonomy, val: MiniTaskonomy) -> list[TrainedSnapshot]:
+def _train_segment(
+    job: ZooJob, config: ZooConfig, training: MiniTaskonomy, val: MiniTaskonomy, saved: bytes | None, until_step: int
+) -> tuple[bytes, dict[float, bytes]]:
+    """One segment of one model: returns the new state and the weights of each checkpoint taken in it."""
     torch.set_num_threads(1)
     task = task_by_name(job.task)
-    result = train_task(task, task_arrays(train, task), task_arrays(val, task), job.settings)
+    state = None if saved is None else load_state(saved)
+    done = set() if state is None else {c.fraction for c in state.checkpoints}
+    state = train_steps(task, task_arrays(training, task), task_arrays(val, task), job.settings, state, until_step)
     dtype = _WEIGHT_DTYPES[config.weights_dtype]
-    snapshots = []
-    for checkpoint in result.checkpoints:
-        if checkpoint.fraction != 1.0 and not job.keep_checkpoints:
+    weights = {}
+    for checkpoint in state.checkpoints:
+        if checkpoint.fraction in done or (checkpoint.fraction != 1.0 and not job.keep_checkpoints):
             continue
         model_id = checkpoint_id(job.model_id, checkpoint.fraction)
         tensors = {name: t.to(dtype).contiguous() for name, t in checkpoint.state_dict.items()}
-        record = TrainingRecord(
-            variant=job.variant,
-            base_model_id=job.model_id,
-            checkpoint_fraction=checkpoint.fraction,
-            step=checkpoint.step,
-            seed=job.settings.seed,
-            validation_loss=round(float(checkpoint.validation_loss), 6),
-            steps=job.settings.steps,
-            batch_size=job.settings.batch_size,
-            learning_rate=job.settings.learning_rate,
-            n_train=config.n_train,
-            n_val=config.n_val,
-            dataset_seed=config.dataset_seed,
-            image_size=config.image_size,
-        )
-        entry = ModelEntry(
-            model_id=model_id,
-            source="safetensors",
-            architecture=architecture_for_task(task, job.settings.width),
-            weights=WeightsRef(f"{model_id}.safetensors"),
-            layers=ENCODER_LAYERS,
-            default_layer="encoder.output",
-            preprocessing=PreprocessingSpec(resize=config.image_size, crop=config.image_size),
-            task=task.name,
-            task_type=task.task_type.value,
-            training=record,
-        )
-        snapshots.append(TrainedSnapshot(entry, safetensors_bytes(tensors, metadata={"model_id": model_id})))
-    return snapshots
+        weights[checkpoint.fraction] = safetensors_bytes(tensors, metadata={"model_id": model_id})
+    return state_bytes(state), weights
 
 
-_train_job_remote = ray.remote(num_cpus=1, max_retries=1)(_train_job)
+_train_segment_remote = ray.remote(num_cpus=1, max_retries=2)(_train_segment)
 
 
-def _write_snapshot(snapshot: TrainedSnapshot, out_dir: Path) -> ModelEntry:
-    path = out_dir / snapshot.entry.weights.path
+def _write_atomic(path: Path, data: bytes) -> None:
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(snapshot.weights)
+    temporary.write_bytes(data)
     os.replace(temporary, path)
-    digest = hashlib.sha256(snapshot.weights).hexdigest()
-    return replace(snapshot.entry, weights=WeightsRef(snapshot.entry.weights.path, digest))
 
 
-def _expected_cost(job: ZooJob) -> int:
-    """Relative training time: dense decoders cost ~3x a pooled head, width w costs ~w²."""
-    dense = task_by_name(job.task).target_kind.is_dense
-    return (3 if dense else 1) * job.settings.width**2
+def model_entry(job: ZooJob, config: ZooConfig, fraction: float, step: int, validation_loss: float, sha256: str) -> ModelEntry:
+    """The manifest entry of one checkpoint of one job."""
+    task = task_by_name(job.task)
+    model_id = checkpoint_id(job.model_id, fraction)
+    record = TrainingRecord(
+        variant=job.variant, base_model_id=job.model_id, checkpoint_fraction=fraction, step=step,
+        seed=job.settings.seed, validation_loss=round(float(validation_loss), 6), steps=job.settings.steps,
+        batch_size=job.settings.batch_size, learning_rate=job.settings.learning_rate,
+        n_train=config.n_train_per_image if job.per_image else config.n_train, n_val=config.n_val,
+        dataset_seed=config.dataset_seed, image_size=config.image_size,
+    )
+    return ModelEntry(
+        model_id=model_id, source="safetensors", architecture=architecture_for_task(task, variant=job.variant),
+        weights=WeightsRef(f"{model_id}.safetensors", sha256), layers=ENCODER_LAYERS, default_layer="encoder.output",
+        preprocessing=PreprocessingSpec(resize=config.image_size, crop=config.image_size), task=task.name,
+        task_type=task.task_type.value, training=record,
+    )
 
 
-def render_splits(config: ZooConfig) -> tuple[MiniTaskonomy, MiniTaskonomy]:
-    """The training and validation splits (disjoint scene indices of one seed), with the tasks' labels."""
-    renderer = RendererConfig(image_size=config.image_size)
-    labels = labels_for_tasks([task_by_name(name) for name in config.tasks])
-    train = render_mini_taskonomy(config.n_train, config.dataset_seed, renderer, labels)
-    val = render_mini_taskonomy(config.n_val, config.dataset_seed, renderer, labels, first_index=config.n_train)
-    return train, val
+class _StateFolder:
+    """``<out>/.training``: the config's fingerprint and one saved state per model."""
+
+    def __init__(self, out_dir: Path, config: ZooConfig):
+        self.root = out_dir / STATE_DIR
+        self.root.mkdir(parents=True, exist_ok=True)
+        marker = self.root / "config.json"
+        fingerprint = config.training_fingerprint()
+        if marker.exists():
+            found = json.loads(marker.read_text())["fingerprint"]
+            if found != fingerprint:
+                raise ValueError(
+                    f"{self.root} holds a partly trained zoo with other settings (fingerprint {found}, this run "
+                    f"{fingerprint}); rerun with the same flags, or remove {self.root} to start again"
+                )
+        else:
+            _write_atomic(marker, json.dumps({"fingerprint": fingerprint}).encode())
+
+    def read(self, job: ZooJob) -> bytes | None:
+        path = self.root / f"{job.model_id}.pt"
+        return path.read_bytes() if path.exists() else None
+
+    def write(self, job: ZooJob, data: bytes) -> None:
+        _write_atomic(self.root / f"{job.model_id}.pt", data)
 
 
-def train_zoo(config: ZooConfig, command: str = "", log: Callable[[str], None] | None = None) -> ZooManifest:
+def _next_end(job: ZooJob, step: int) -> int | None:
+    return next((end for end in job.segment_ends() if end > step), None)
+
+
+def train_zoo(config: ZooConfig, command: str = "", log: Callable[[str], None] | None = None,
+              stop_after_segments: int | None = None) -> ZooManifest | None:
     """Trains the zoo on the connected Ray cluster and writes weights and ``manifest.yaml`` to ``config.out_dir``.
+
+    Resumable: a folder with saved states (a stopped run of the same settings) goes on from them.
 
     Args:
         config: What to train.
         command: The command line that reproduces this zoo (stored in the manifest).
-        log: Receives one progress line per finished model (stderr by default).
+        log: Receives one progress line per finished segment (stderr by default).
+        stop_after_segments: Stop (without a manifest) once this many segments have finished, as a stop
+            would; for tests of resuming.
 
     Returns:
-        The manifest written.
+        The manifest written, or None when stopped early.
 
     Raises:
         RuntimeError: If Ray is not initialised, or a model's training fails (names the model).
+        ValueError: If the folder holds a partly trained zoo with other settings.
     """
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     if not ray.is_initialized():
@@ -273,49 +221,87 @@ def train_zoo(config: ZooConfig, command: str = "", log: Callable[[str], None] |
     started = time.monotonic()
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    train, val = render_splits(config)
-    log(f"rendered {len(train)} + {len(val)} scenes in {time.monotonic() - started:.0f} s")
-    train_ref, val_ref = ray.put(train), ray.put(val)
+    states = _StateFolder(out_dir, config)
     jobs = plan_zoo(config)
-    pending = {
-        _train_job_remote.options(num_gpus=config.gpus_per_task).remote(job, config, train_ref, val_ref): job
-        for job in sorted(jobs, key=_expected_cost, reverse=True)  # longest first packs the CPUs best
-    }
-    entries: dict[str, list[ModelEntry]] = {}
-    while pending:
-        [done], _ = ray.wait(list(pending), num_returns=1)
-        job = pending.pop(done)
-        try:
-            snapshots = ray.get(done)
-        except Exception as error:
-            raise RuntimeError(f"training {job.model_id} (task {job.task}) failed: {error}") from error
-        entries[job.model_id] = [_write_snapshot(snapshot, out_dir) for snapshot in snapshots]
-        final = entries[job.model_id][-1].training
-        log(
-            f"[{len(entries)}/{len(jobs)}] {job.model_id}: validation loss {final.validation_loss:.4f} "
-            f"({time.monotonic() - started:.0f} s elapsed)"
-        )
-    ordered = [entry for job in jobs for entry in entries[job.model_id]]
-    manifest = ZooManifest(
-        models=tuple(ordered),
-        description=(
-            "Demo zoo: the paper's small encoder-decoder (supplement Table S1) trained on each task of the "
-            "procedural mini-Taskonomy; checkpoints at 10/25/50 % for the training-stage analysis and wide "
-            "variants for the model-size analysis."
-        ),
-        command=command,
-        dataset={
-            "name": "mini-taskonomy",
-            "seed": config.dataset_seed,
-            "image_size": config.image_size,
-            "n_train": config.n_train,
-            "n_val": config.n_val,
-            "first_val_index": config.n_train,
-        },
-    )
+    saved = {job.model_id: states.read(job) for job in jobs}
+    steps_done = {job.model_id: 0 if saved[job.model_id] is None else load_state(saved[job.model_id]).step for job in jobs}
+    todo = [job for job in jobs if steps_done[job.model_id] < job.settings.steps]
+    if todo:
+        resumed = sum(1 for job in todo if steps_done[job.model_id] > 0)
+        log(f"training {len(todo)} of {len(jobs)} models ({resumed} resumed from a saved state) in {out_dir}")
+        splits = render_splits(config)
+        log(f"rendered {len(splits.dense)} + {len(splits.per_image)} training and {len(splits.val)} validation "
+            f"scenes in {time.monotonic() - started:.0f} s")
+        refs = {"dense": ray.put(splits.dense), "per_image": ray.put(splits.per_image), "val": ray.put(splits.val)}
+        total = sum(job.settings.steps * job.expected_cost() for job in jobs)
+        done_cost = sum(steps_done[job.model_id] * job.expected_cost() for job in jobs)
+
+        def submit(job: ZooJob):
+            until = _next_end(job, steps_done[job.model_id])
+            training = refs["per_image" if job.per_image else "dense"]
+            return _train_segment_remote.options(num_gpus=config.gpus_per_task).remote(
+                job, config, training, refs["val"], saved[job.model_id], until)
+
+        pending = {submit(job): job for job in sorted(todo, key=lambda j: -j.expected_cost() * j.settings.steps)}
+        finished = 0
+        session_started, session_cost = time.monotonic(), 0.0
+        while pending:
+            [ready], _ = ray.wait(list(pending), num_returns=1)
+            job = pending.pop(ready)
+            try:
+                data, weights = ray.get(ready)
+            except Exception as error:
+                raise RuntimeError(f"training {job.model_id} (task {job.task}) failed: {error}") from error
+            for fraction, blob in weights.items():
+                _write_atomic(out_dir / f"{checkpoint_id(job.model_id, fraction)}.safetensors", blob)
+            states.write(job, data)
+            state = load_state(data)
+            cost = (state.step - steps_done[job.model_id]) * job.expected_cost()
+            done_cost, session_cost = done_cost + cost, session_cost + cost
+            saved[job.model_id], steps_done[job.model_id] = data, state.step
+            finished += 1
+            rate = session_cost / max(time.monotonic() - session_started, 1e-9)
+            taken = [c for c in state.checkpoints if c.step == state.step]
+            loss = f", validation loss {taken[-1].validation_loss:.4f}" if taken else ""
+            log(f"{job.model_id}: step {state.step}/{job.settings.steps}{loss}; zoo {100 * done_cost / total:.0f} % "
+                f"done, about {(total - done_cost) / rate / 60:.0f} min left ({time.monotonic() - started:.0f} s)")
+            if stop_after_segments is not None and finished >= stop_after_segments:
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                log(f"stopped after {finished} segments; run the same command again to go on")
+                return None
+            if state.step < job.settings.steps:
+                pending[submit(job)] = job
+    manifest = _manifest(config, jobs, {job.model_id: load_state(saved[job.model_id]) for job in jobs}, command, out_dir)
     write_manifest(manifest, out_dir / MANIFEST_NAME)
-    log(f"wrote {len(ordered)} models to {out_dir} in {time.monotonic() - started:.0f} s")
+    shutil.rmtree(out_dir / STATE_DIR)
+    log(f"wrote {len(manifest.models)} models to {out_dir} in {time.monotonic() - started:.0f} s")
     return manifest
 
 
-__all__ = ["ZooConfig", "ZooJob", "checkpoint_id", "plan_zoo", "render_splits", "smoke_test_config", "train_zoo"]
+def _manifest(config: ZooConfig, jobs, states: dict[str, TrainingState], command: str, out_dir: Path) -> ZooManifest:
+    entries = []
+    for job in jobs:
+        for checkpoint in states[job.model_id].checkpoints:
+            if checkpoint.fraction != 1.0 and not job.keep_checkpoints:
+                continue
+            path = out_dir / f"{checkpoint_id(job.model_id, checkpoint.fraction)}.safetensors"
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            entries.append(model_entry(job, config, checkpoint.fraction, checkpoint.step, checkpoint.validation_loss, digest))
+    return ZooManifest(
+        models=tuple(entries),
+        description=(
+            "Demo zoo: the paper's small encoder-decoder (supplement Table S1) trained on each task of the "
+            "procedural mini-Taskonomy, with checkpoints at 10/25/50 % for the training-stage analysis, and a "
+            "residual encoder 12.5x its size on six tasks for the model-size analysis."
+        ),
+        command=command,
+        dataset={
+            "name": "mini-taskonomy", "seed": config.dataset_seed, "image_size": config.image_size,
+            "n_train": config.n_train, "n_train_per_image": config.n_train_per_image, "n_val": config.n_val,
+            "first_val_index": config.first_val_index,
+        },
+    )
+
+
+__all__ = ["STATE_DIR", "ZooSplits", "load_state", "model_entry", "render_splits", "state_bytes", "train_zoo"]

@@ -1,4 +1,7 @@
-"""``rsa-ray train-zoo``: train the demo zoo (one small model per mini-Taskonomy task) on Ray."""
+"""``rsa-ray train-zoo``: train the demo zoo (a small model per mini-Taskonomy task, large ones for six) on Ray.
+
+Resumable: after a stop, the same command goes on from the last finished segment of every model.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import shlex
 import ray
 
 from cluster.connect import connect
-from cluster.train_zoo import DEFAULT_WIDE_TASKS, ZooConfig, smoke_test_config, train_zoo
+from cluster.train_zoo import train_zoo
+from cluster.zoo_plan import ZooConfig, smoke_test_config
 from jobs.cli_types import Subcommand
 
 _DEFAULTS = ZooConfig(out_dir="zoo")
@@ -21,10 +25,13 @@ def _names(text: str) -> tuple[str, ...]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``train-zoo`` flags."""
     parser.add_argument("--out", default=_DEFAULTS.out_dir, help="output folder for weights and manifest.yaml")
-    parser.add_argument("--smoke-test", action="store_true", help="2 tasks x a few steps on tiny images")
+    parser.add_argument("--smoke-test", action="store_true", help="2 tasks x 10 steps on tiny images")
     parser.add_argument("--tasks", type=_names, default=_DEFAULTS.tasks, help="comma-separated tasks (default: all)")
-    parser.add_argument("--wide-tasks", type=_names, default=DEFAULT_WIDE_TASKS, help="tasks that also get a wide model")
-    parser.add_argument("--n-train", type=int, default=_DEFAULTS.n_train)
+    parser.add_argument("--large-tasks", type=_names, default=_DEFAULTS.large_tasks,
+                        help="tasks that also get the large residual encoder (default: six across the four types)")
+    parser.add_argument("--n-train", type=int, default=_DEFAULTS.n_train, help="training scenes of the dense tasks")
+    parser.add_argument("--n-train-per-image", type=int, default=_DEFAULTS.n_train_per_image,
+                        help="training scenes of the per-image tasks (class, count, pose, vanishing directions)")
     parser.add_argument("--n-val", type=int, default=_DEFAULTS.n_val)
     parser.add_argument("--image-size", type=int, default=_DEFAULTS.image_size)
     parser.add_argument("--dataset-seed", type=int, default=_DEFAULTS.dataset_seed)
@@ -32,7 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=_DEFAULTS.steps)
     parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
     parser.add_argument("--learning-rate", type=float, default=_DEFAULTS.learning_rate)
-    parser.add_argument("--wide-width", type=int, default=_DEFAULTS.wide_width)
     parser.add_argument("--weights-dtype", default=_DEFAULTS.weights_dtype, choices=("float32", "float16", "bfloat16"))
     parser.add_argument("--gpus-per-task", type=float, default=_DEFAULTS.gpus_per_task)
     parser.add_argument("--address", default=None, help="Ray address (default: start a local Ray)")
@@ -52,8 +58,9 @@ def config_from_args(args: argparse.Namespace) -> ZooConfig:
     return ZooConfig(
         out_dir=args.out,
         tasks=tuple(args.tasks),
-        wide_tasks=tuple(args.wide_tasks),
+        large_tasks=tuple(args.large_tasks),
         n_train=args.n_train,
+        n_train_per_image=args.n_train_per_image,
         n_val=args.n_val,
         image_size=args.image_size,
         dataset_seed=args.dataset_seed,
@@ -61,7 +68,6 @@ def config_from_args(args: argparse.Namespace) -> ZooConfig:
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
-        wide_width=args.wide_width,
         weights_dtype=args.weights_dtype,
         gpus_per_task=args.gpus_per_task,
     )
@@ -77,9 +83,10 @@ def command_for(config: ZooConfig, smoke_test: bool = False) -> str:
     if smoke_test:
         return shlex.join(["rsa-ray", "train-zoo", "--out", config.out_dir, "--smoke-test"])
     words = ["rsa-ray", "train-zoo", "--out", config.out_dir, "--tasks", ",".join(config.tasks)]
-    words += ["--wide-tasks", ",".join(config.wide_tasks)]
+    words += ["--large-tasks", ",".join(config.large_tasks)]
     for flag, value in (
         ("--n-train", config.n_train),
+        ("--n-train-per-image", config.n_train_per_image),
         ("--n-val", config.n_val),
         ("--image-size", config.image_size),
         ("--dataset-seed", config.dataset_seed),
@@ -87,7 +94,6 @@ def command_for(config: ZooConfig, smoke_test: bool = False) -> str:
         ("--steps", config.steps),
         ("--batch-size", config.batch_size),
         ("--learning-rate", config.learning_rate),
-        ("--wide-width", config.wide_width),
         ("--weights-dtype", config.weights_dtype),
     ):
         words += [flag, str(value)]
@@ -110,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
 SUBCOMMAND = Subcommand(
     name="train-zoo",
-    help="train one small encoder-decoder per mini-Taskonomy task on Ray and write a zoo manifest",
+    help="train the demo zoo (small and large encoders per mini-Taskonomy task) on Ray, resumably",
     add_arguments=add_arguments,
     run=run,
 )

@@ -177,11 +177,26 @@ def task_arrays(data: MiniTaskonomy, task: TaskSpec) -> tuple[np.ndarray, np.nda
         if task.name == "object_count":  # 1-4 visible objects → classes 0-3
             targets = np.clip(targets, 1, task.channels) - 1
     elif kind is TargetKind.VECTOR:
-        targets = target.astype(np.float32) * np.float32(task.target_scale)
+        targets = scaled_targets(target, task)
     else:
-        dense = target.astype(np.float32) * np.float32(task.target_scale)
+        dense = scaled_targets(target, task)
         targets = (dense[:, None] if dense.ndim == 3 else dense.transpose(0, 3, 1, 2)).copy()
     return np.ascontiguousarray(inputs, dtype=np.float32), targets
+
+
+def scaled_targets(label: np.ndarray, task: TaskSpec) -> np.ndarray:
+    """A float label as the task's target: ``(sign(x)·|x|^power − offset) × scale``, float32, channels last.
+
+    Example:
+        >>> from rsa_ray.datasets.tasks import task_by_name
+        >>> scaled_targets(np.array([[0.0, 16.0]]), task_by_name("keypoints_2d")).round(1).tolist()
+        [[0.0, 11.6]]
+    """
+    values = label.astype(np.float64)
+    if task.target_power != 1.0:
+        values = np.sign(values) * np.abs(values) ** task.target_power
+    offset, scale = np.asarray(task.target_offset, np.float64), np.asarray(task.target_scale, np.float64)
+    return ((values - offset) * scale).astype(np.float32)
 
 
 def labels_for_tasks(tasks: Sequence[TaskSpec] = MINI_TASKONOMY_TASKS) -> tuple[str, ...]:

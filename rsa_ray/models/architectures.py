@@ -49,6 +49,7 @@ from rsa_ray.models.hub import (
     check_hub_name,
 )
 from rsa_ray.models.mtcnn import build_mtcnn_onet, build_mtcnn_pnet, build_mtcnn_rnet
+from rsa_ray.models.residual_encoder import build_residual_encoder_decoder
 from rsa_ray.models.transformers_source import build_transformers_model, check_transformers_spec
 
 ENTRY_POINT_GROUP = "rsa_ray.architectures"
@@ -109,6 +110,7 @@ class ArchitectureBuilder:
 
 BUILTIN_ARCHITECTURES: Mapping[str, ArchitectureBuilder] = MappingProxyType({
     "rsa_ray.models.encoder_decoder:build_encoder_decoder": ArchitectureBuilder(build_encoder_decoder),
+    "rsa_ray.models.residual_encoder:build_residual_encoder_decoder": ArchitectureBuilder(build_residual_encoder_decoder),
     "facenet_pytorch.mtcnn.PNet": ArchitectureBuilder(build_mtcnn_pnet),
     "facenet_pytorch.mtcnn.RNet": ArchitectureBuilder(build_mtcnn_rnet),
     "facenet_pytorch.mtcnn.ONet": ArchitectureBuilder(build_mtcnn_onet),

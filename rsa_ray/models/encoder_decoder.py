@@ -4,8 +4,11 @@ Encoder: 3×3 convolutions with 16, 32, 64, 64 channels at stride 2 (each
 followed by ReLU), then 8 channels at stride 1 (the compressed representation,
 no activation). Decoder: conv 32, up×2, conv 16, up×2, conv 4, up×2, conv 4,
 up×2, conv n — a dense head back at input resolution. Per-image tasks use a
-pooled + linear head on the encoder output instead. ``width`` scales every
-hidden channel count (the model-size analysis); the 8-channel bottleneck stays.
+pooled + linear head on the encoder output instead (optionally with one hidden
+layer). ``width`` scales every hidden channel count; the 8-channel bottleneck
+stays. ``decoder_activation="leaky_relu"`` keeps the decoder's units from dying:
+with plain ReLU behind an 8-channel code, a dense decoder can lose every unit of a
+4-channel layer early in training and then predict one constant map.
 
 Stable layer names (for hooks and manifests): ``encoder.block1`` …
 ``encoder.block4``, ``encoder.output``, and ``head``.
@@ -22,6 +25,20 @@ BOTTLENECK_CHANNELS = 8
 #: Layer names every encoder-decoder has, earliest first.
 ENCODER_LAYERS: tuple[str, ...] = ("encoder.block1", "encoder.block2", "encoder.block3", "encoder.block4", "encoder.output")
 HEADS: tuple[str, ...] = ("dense", "pooled")
+DECODER_ACTIVATIONS: tuple[str, ...] = ("relu", "leaky_relu")
+_LEAKY_SLOPE = 0.1
+
+
+def activation(name: str) -> nn.Module:
+    """The activation module called ``name`` (one of :data:`DECODER_ACTIVATIONS`).
+
+    Example:
+        >>> activation("leaky_relu")
+        LeakyReLU(negative_slope=0.1, inplace=True)
+    """
+    if name not in DECODER_ACTIVATIONS:
+        raise ValueError(f"decoder_activation must be one of {DECODER_ACTIVATIONS}, got {name!r}")
+    return nn.ReLU(inplace=True) if name == "relu" else nn.LeakyReLU(_LEAKY_SLOPE, inplace=True)
 
 
 def _conv(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -49,12 +66,12 @@ class Encoder(nn.Module):
 class DenseDecoder(nn.Module):
     """Table S1 decoder: conv 32, up×2, conv 16, up×2, conv 4, up×2, conv 4, up×2 (then the head)."""
 
-    def __init__(self, width: int = 1, bottleneck_channels: int = BOTTLENECK_CHANNELS):
+    def __init__(self, width: int = 1, bottleneck_channels: int = BOTTLENECK_CHANNELS, activation_name: str = "relu"):
         super().__init__()
         channels = [bottleneck_channels] + [c * width for c in DECODER_CHANNELS]
         layers: list[nn.Module] = []
         for index in range(len(DECODER_CHANNELS)):
-            layers += [_conv(channels[index], channels[index + 1]), nn.ReLU(inplace=True), nn.Upsample(scale_factor=2.0)]
+            layers += [_conv(channels[index], channels[index + 1]), activation(activation_name), nn.Upsample(scale_factor=2.0)]
         self.layers = nn.Sequential(*layers)
         self.out_channels = channels[-1]
 
@@ -62,25 +79,49 @@ class DenseDecoder(nn.Module):
         return self.layers(code)
 
 
-class EncoderDecoder(nn.Module):
-    """Encoder, optional dense decoder, and head (``dense``: conv to n maps; ``pooled``: pool + linear)."""
+def pooled_head(pool_size: int, out_channels: int, hidden: int, bottleneck_channels: int = BOTTLENECK_CHANNELS) -> nn.Module:
+    """A per-image head: linear on the flattened pooled code, or one hidden ReLU layer of ``hidden`` units first.
 
-    def __init__(self, out_channels: int, head: str = "dense", width: int = 1, pool_size: int = 2):
+    Example:
+        >>> pooled_head(2, 4, 0)
+        Linear(in_features=32, out_features=4, bias=True)
+    """
+    features = bottleneck_channels * pool_size * pool_size
+    if hidden == 0:
+        return nn.Linear(features, out_channels)
+    return nn.Sequential(nn.Linear(features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_channels))
+
+
+class EncoderDecoder(nn.Module):
+    """An encoder, optional dense decoder, and head (``dense``: conv to n maps; ``pooled``: pool + linear)."""
+
+    def __init__(
+        self,
+        out_channels: int,
+        head: str = "dense",
+        width: int = 1,
+        pool_size: int = 2,
+        head_hidden: int = 0,
+        decoder_activation: str = "relu",
+        encoder: nn.Module | None = None,
+    ):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-        if out_channels < 1 or width < 1 or pool_size < 1:
+        if out_channels < 1 or width < 1 or pool_size < 1 or head_hidden < 0:
             raise ValueError(
-                f"out_channels, width and pool_size must be >= 1, got {out_channels}, {width}, {pool_size}"
+                f"out_channels, width and pool_size must be >= 1 and head_hidden >= 0, got "
+                f"{out_channels}, {width}, {pool_size}, {head_hidden}"
             )
-        self.encoder = Encoder(width)
+        activation(decoder_activation)  # raises on an unknown name
+        self.encoder = encoder if encoder is not None else Encoder(width)
         self.head_kind = head
         if head == "dense":
-            self.decoder = DenseDecoder(width)
+            self.decoder = DenseDecoder(width, activation_name=decoder_activation)
             self.head = _conv(self.decoder.out_channels, out_channels)
         else:
             self.pool = nn.AdaptiveAvgPool2d(pool_size)
-            self.head = nn.Linear(BOTTLENECK_CHANNELS * pool_size * pool_size, out_channels)
+            self.head = pooled_head(pool_size, out_channels, head_hidden)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         side = images.shape[-1]
@@ -92,7 +133,14 @@ class EncoderDecoder(nn.Module):
         return self.head(torch.flatten(self.pool(code), 1))
 
 
-def build_encoder_decoder(out_channels: int, head: str = "dense", width: int = 1, pool_size: int = 2) -> EncoderDecoder:
+def build_encoder_decoder(
+    out_channels: int,
+    head: str = "dense",
+    width: int = 1,
+    pool_size: int = 2,
+    head_hidden: int = 0,
+    decoder_activation: str = "relu",
+) -> EncoderDecoder:
     """Builds the Table S1 network (registered as ``rsa_ray.models.encoder_decoder:build_encoder_decoder``).
 
     Args:
@@ -100,6 +148,8 @@ def build_encoder_decoder(out_channels: int, head: str = "dense", width: int = 1
         head: ``"dense"`` or ``"pooled"``.
         width: Multiplier of the hidden channel counts (1 = the paper's small model).
         pool_size: Side of the adaptive average pool of the pooled head.
+        head_hidden: Hidden units of the pooled head (0: linear).
+        decoder_activation: ``"relu"`` (Table S1) or ``"leaky_relu"`` (slope 0.1) between decoder layers.
 
     Returns:
         A randomly initialised model.
@@ -109,4 +159,4 @@ def build_encoder_decoder(out_channels: int, head: str = "dense", width: int = 1
         >>> model(torch.zeros(2, 3, 64, 64)).shape
         torch.Size([2, 1, 64, 64])
     """
-    return EncoderDecoder(out_channels, head=head, width=width, pool_size=pool_size)
+    return EncoderDecoder(out_channels, head, width, pool_size, head_hidden, decoder_activation)

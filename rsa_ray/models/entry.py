@@ -154,7 +154,7 @@ class TrainingRecord:
     """How a zoo model was trained (provenance for the training-stage and model-size analyses).
 
     Attributes:
-        variant: ``"small"`` (the paper's Table S1 network) or ``"wide"``.
+        variant: ``"small"`` (the paper's Table S1 network) or ``"large"`` (the residual encoder).
         base_model_id: The fully trained model this checkpoint belongs to (itself when final).
         checkpoint_fraction: Fraction of training done (0.1, 0.25, 0.5, 1.0).
         step: Optimiser steps done.

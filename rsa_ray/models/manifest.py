@@ -84,7 +84,7 @@ def final_models(entries: Iterable[ModelEntry], variant: str | None = None) -> t
 
     Args:
         entries: Zoo entries.
-        variant: Keep only this training variant (``"small"``, ``"wide"``); None for all.
+        variant: Keep only this training variant (``"small"``, ``"large"``); None for all.
 
     Returns:
         The final entries.

@@ -7,13 +7,17 @@ validation); one evaluation module scores both. The numpy-only metrics live in
 :mod:`rsa_ray.scoring`.
 """
 
+from rsa_ray.training.baselines import TaskBaseline, baseline_loss, constant_loss, task_baselines, trivial_prediction
 from rsa_ray.training.evaluation import held_out_score, metric_for_task, predict_outputs, validation_loss
 from rsa_ray.training.finetuning import CONTROL, FinetuneSettings, finetune_and_evaluate
-from rsa_ray.training.from_scratch import Checkpoint, TrainingResult, TrainingSettings, train_task
-from rsa_ray.training.loop import as_tensors, epoch_batches, optimise, sampled_batches
+from rsa_ray.training.from_scratch import Checkpoint, TrainingResult, TrainingSettings, TrainingState, train_steps, train_task
+from rsa_ray.training.loop import as_tensors, epoch_batches, mirrored, optimise, run_steps, sampled_batches, step_rows
 from rsa_ray.training.task_network import (
     ARCHITECTURE_TARGET,
+    LARGE_ARCHITECTURE_TARGET,
+    VARIANTS,
     architecture_for_task,
+    build_task_model,
     build_transfer_model,
     encoder_state,
     task_loss,
@@ -24,20 +28,33 @@ __all__ = [
     "CONTROL",
     "Checkpoint",
     "FinetuneSettings",
+    "LARGE_ARCHITECTURE_TARGET",
+    "TaskBaseline",
     "TrainingResult",
     "TrainingSettings",
+    "TrainingState",
+    "VARIANTS",
     "architecture_for_task",
     "as_tensors",
+    "baseline_loss",
+    "build_task_model",
     "build_transfer_model",
+    "constant_loss",
     "encoder_state",
     "epoch_batches",
     "finetune_and_evaluate",
     "held_out_score",
     "metric_for_task",
+    "mirrored",
     "optimise",
     "predict_outputs",
+    "run_steps",
     "sampled_batches",
+    "step_rows",
+    "task_baselines",
     "task_loss",
+    "train_steps",
     "train_task",
+    "trivial_prediction",
     "validation_loss",
 ]

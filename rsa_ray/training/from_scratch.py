@@ -2,7 +2,10 @@
 
 Generic over tasks: the head and loss come from the task (:mod:`rsa_ray.training.task_network`).
 Snapshots of the weights are taken at fixed fractions of training (for the
-training-stage analysis), each with its validation loss.
+training-stage analysis), each with its validation loss. Training can stop
+after any step and go on later from a :class:`TrainingState` (weights, Adam's
+moments, the schedule, and the checkpoints so far): each step's batch is drawn
+from ``(seed, step)``, so a resumed run takes exactly the steps an unbroken one would.
 
 >>> import numpy as np
 >>> from rsa_ray.datasets import RendererConfig, render_mini_taskonomy, task_arrays, task_by_name
@@ -22,10 +25,10 @@ import numpy as np
 import torch
 
 from rsa_ray.datasets.tasks import TaskSpec
-from rsa_ray.models.encoder_decoder import EncoderDecoder, build_encoder_decoder
+from rsa_ray.models.encoder_decoder import EncoderDecoder
 from rsa_ray.training.evaluation import validation_loss
-from rsa_ray.training.loop import as_tensors, epoch_batches, optimise
-from rsa_ray.training.task_network import architecture_for_task
+from rsa_ray.training.loop import adam_with_schedule, as_tensors, mirrored, run_steps, step_rows
+from rsa_ray.training.task_network import build_task_model
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class TrainingSettings:
         learning_rate: Adam learning rate (cosine-decayed to 10% over the run).
         weight_decay: Adam weight decay.
         width: Channel multiplier of the encoder-decoder (1 = the paper's small model).
+        variant: ``"small"`` (Table S1) or ``"large"`` (the residual encoder).
         seed: Seeds initialisation and batch order.
         checkpoint_fractions: Fractions of ``steps`` at which weights are snapshotted; must include 1.0.
         device: Torch device string.
@@ -49,6 +53,7 @@ class TrainingSettings:
     learning_rate: float = 2e-3
     weight_decay: float = 0.0
     width: int = 1
+    variant: str = "small"
     seed: int = 0
     checkpoint_fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
     device: str = "cpu"
@@ -106,13 +111,121 @@ class TrainingResult:
         return self.checkpoints[-1]
 
 
+@dataclass(frozen=True)
+class TrainingState:
+    """Where a training run stands after ``step`` steps: enough to go on exactly where it stopped.
+
+    Attributes:
+        step: Steps done.
+        model: The model's weights.
+        optimizer: Adam's state dict (moments, step counts).
+        schedule: The learning-rate schedule's state dict.
+        checkpoints: The checkpoints taken so far.
+    """
+
+    step: int
+    model: dict[str, torch.Tensor]
+    optimizer: dict
+    schedule: dict
+    checkpoints: tuple[Checkpoint, ...] = ()
+
+    def as_dict(self) -> dict:
+        """Plain tensors, numbers and lists, for ``torch.save`` and ``torch.load(weights_only=True)``."""
+        return {
+            "step": self.step,
+            "model": self.model,
+            "optimizer": self.optimizer,
+            "schedule": self.schedule,
+            "checkpoints": [
+                {"fraction": c.fraction, "step": c.step, "validation_loss": c.validation_loss, "state_dict": c.state_dict}
+                for c in self.checkpoints
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> TrainingState:
+        """The state :meth:`as_dict` wrote."""
+        checkpoints = tuple(Checkpoint(c["fraction"], c["step"], c["validation_loss"], c["state_dict"]) for c in saved["checkpoints"])
+        return cls(int(saved["step"]), saved["model"], saved["optimizer"], saved["schedule"], checkpoints)
+
+
+def train_steps(
+    task: TaskSpec,
+    train_split: tuple[np.ndarray, np.ndarray],
+    val_split: tuple[np.ndarray, np.ndarray],
+    settings: TrainingSettings,
+    state: TrainingState | None = None,
+    until_step: int | None = None,
+) -> TrainingState:
+    """Trains a zoo network on one task from ``state`` (None: from scratch) up to step ``until_step``.
+
+    Args:
+        task: The task (fixes head and loss; ``task.mirror`` flips half of each batch).
+        train_split: ``(inputs, targets)`` from :func:`rsa_ray.datasets.task_arrays`.
+        val_split: The validation ``(inputs, targets)``.
+        settings: Optimisation settings.
+        state: Where an earlier call stopped.
+        until_step: Last step to run (default: ``settings.steps``).
+
+    Returns:
+        The state after ``until_step``, with every checkpoint due up to there.
+
+    Raises:
+        ValueError: On empty or mismatched splits, or ``until_step`` outside (state.step, steps].
+
+    Example:
+        >>> from rsa_ray.datasets import task_by_name
+        >>> data = (np.zeros((4, 3, 16, 16), np.float32), np.arange(4))
+        >>> settings = TrainingSettings(steps=4, batch_size=2)
+        >>> half = train_steps(task_by_name("object_count"), data, data, settings, until_step=2)
+        >>> half.step, train_steps(task_by_name("object_count"), data, data, settings, half).step
+        (2, 4)
+    """
+    until_step = settings.steps if until_step is None else until_step
+    done = 0 if state is None else state.step
+    if not done < until_step <= settings.steps:
+        raise ValueError(f"until_step must lie in ({done}, {settings.steps}], got {until_step}")
+    torch.manual_seed(settings.seed)
+    device = torch.device(settings.device)
+    model: EncoderDecoder = build_task_model(task, settings.width, settings.variant).to(device)
+    optimizer, schedule = adam_with_schedule(model, settings.steps, settings.learning_rate, settings.weight_decay)
+    checkpoints: list[Checkpoint] = []
+    if state is not None:
+        model.load_state_dict(state.model)
+        optimizer.load_state_dict(state.optimizer)
+        schedule.load_state_dict(state.schedule)
+        checkpoints = list(state.checkpoints)
+    train = as_tensors(train_split, task)
+    val_inputs, val_targets = as_tensors(val_split, task)
+
+    def take_checkpoints(step: int) -> None:
+        # Several fractions may round to the same step on tiny runs; each still gets its checkpoint.
+        for fraction in [f for s, f in zip(settings.checkpoint_steps(), settings.checkpoint_fractions) if s == step]:
+            val = validation_loss(model, task, val_inputs, val_targets, settings.eval_batch_size)
+            weights = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
+            checkpoints.append(Checkpoint(fraction, step, val, weights))
+
+    n_rows = len(train[0])
+    augment = (lambda inputs, step: mirrored(inputs, settings.seed, step)) if task.mirror else None
+    run_steps(model, task, train, optimizer, schedule, range(done + 1, until_step + 1),
+              lambda step: step_rows(n_rows, settings.batch_size, settings.seed, step), take_checkpoints,
+              device=device, augment=augment)
+    return TrainingState(
+        step=until_step,
+        model={name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()},
+        optimizer=optimizer.state_dict(),
+        schedule=schedule.state_dict(),
+        checkpoints=tuple(checkpoints),
+    )
+
+
 def train_task(
     task: TaskSpec,
     train_split: tuple[np.ndarray, np.ndarray],
     val_split: tuple[np.ndarray, np.ndarray],
     settings: TrainingSettings = TrainingSettings(),
 ) -> TrainingResult:
-    """Trains a Table S1 encoder-decoder on one task.
+    """Trains a zoo network on one task, start to end (:func:`train_steps` in one go).
 
     Args:
         task: The task (fixes head and loss).
@@ -132,21 +245,4 @@ def train_task(
         >>> train_task(task_by_name("object_count"), data, data, TrainingSettings(steps=1, batch_size=2)).final.step
         1
     """
-    torch.manual_seed(settings.seed)
-    device = torch.device(settings.device)
-    model: EncoderDecoder = build_encoder_decoder(**architecture_for_task(task, settings.width).kwargs_dict()).to(device)
-    train = as_tensors(train_split, task)
-    val_inputs, val_targets = as_tensors(val_split, task)
-    checkpoints: list[Checkpoint] = []
-
-    def take_checkpoints(step: int) -> None:
-        # Several fractions may round to the same step on tiny runs; each still gets its checkpoint.
-        for fraction in [f for s, f in zip(settings.checkpoint_steps(), settings.checkpoint_fractions) if s == step]:
-            val = validation_loss(model, task, val_inputs, val_targets, settings.eval_batch_size)
-            state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
-            checkpoints.append(Checkpoint(fraction, step, val, state))
-
-    batches = epoch_batches(len(train[0]), settings.batch_size, np.random.default_rng(settings.seed))
-    optimise(model, task, train, settings.steps, settings.learning_rate, batches, take_checkpoints,
-             weight_decay=settings.weight_decay, device=device)
-    return TrainingResult(tuple(checkpoints))
+    return TrainingResult(train_steps(task, train_split, val_split, settings).checkpoints)

@@ -21,8 +21,16 @@ import torch.nn.functional as F
 from rsa_ray.datasets.tasks import LossKind, TaskSpec
 from rsa_ray.models.encoder_decoder import EncoderDecoder, build_encoder_decoder
 from rsa_ray.models.entry import ArchitectureSpec
+from rsa_ray.models.residual_encoder import build_residual_encoder_decoder
 
 ARCHITECTURE_TARGET = "rsa_ray.models.encoder_decoder:build_encoder_decoder"
+LARGE_ARCHITECTURE_TARGET = "rsa_ray.models.residual_encoder:build_residual_encoder_decoder"
+#: The zoo's encoder sizes: the paper's small Table S1 network and the residual one (12.5× its encoder's parameters).
+VARIANTS: tuple[str, ...] = ("small", "large")
+_BUILDERS: dict[str, Callable[..., EncoderDecoder]] = {
+    ARCHITECTURE_TARGET: build_encoder_decoder,
+    LARGE_ARCHITECTURE_TARGET: build_residual_encoder_decoder,
+}
 
 _LOSSES: dict[LossKind, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     LossKind.L1: F.l1_loss,
@@ -32,16 +40,42 @@ _LOSSES: dict[LossKind, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = 
 }
 
 
-def architecture_for_task(task: TaskSpec, width: int = 1) -> ArchitectureSpec:
+def architecture_for_task(task: TaskSpec, width: int = 1, variant: str = "small") -> ArchitectureSpec:
     """The builder and kwargs of a task's model (dense head for dense targets, pooled otherwise).
+
+    Args:
+        task: The task (fixes the head, its size and the output channels).
+        width: Channel multiplier of the small network.
+        variant: ``"small"`` (Table S1) or ``"large"`` (the residual encoder; ``width`` must be 1).
 
     Example:
         >>> from rsa_ray.datasets import task_by_name
         >>> architecture_for_task(task_by_name("object_class")).kwargs_dict()["head"]
         'pooled'
+        >>> architecture_for_task(task_by_name("depth"), variant="large").target.split(":")[1]
+        'build_residual_encoder_decoder'
     """
-    head = "dense" if task.target_kind.is_dense else "pooled"
-    return ArchitectureSpec(ARCHITECTURE_TARGET, {"out_channels": task.channels, "head": head, "width": width, "pool_size": 2})
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    kwargs: dict[str, Any] = {"out_channels": task.channels, "head": "dense" if task.target_kind.is_dense else "pooled",
+                              "pool_size": 2, "head_hidden": task.head_hidden, "decoder_activation": "leaky_relu"}
+    if variant == "large":
+        if width != 1:
+            raise ValueError(f"the large variant has one size; width must be 1, got {width}")
+        return ArchitectureSpec(LARGE_ARCHITECTURE_TARGET, kwargs)
+    return ArchitectureSpec(ARCHITECTURE_TARGET, {**kwargs, "width": width})
+
+
+def build_task_model(task: TaskSpec, width: int = 1, variant: str = "small") -> EncoderDecoder:
+    """A randomly initialised network of :func:`architecture_for_task`.
+
+    Example:
+        >>> from rsa_ray.datasets import task_by_name
+        >>> type(build_task_model(task_by_name("camera_pose"), variant="large").encoder).__name__
+        'ResidualEncoder'
+    """
+    spec = architecture_for_task(task, width, variant)
+    return _BUILDERS[spec.target](**spec.kwargs_dict())
 
 
 def task_loss(task: TaskSpec, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -83,7 +117,7 @@ def build_transfer_model(task: TaskSpec, encoder_weights: Mapping[str, Any] | No
         'EncoderDecoder'
     """
     torch.manual_seed(seed)
-    model = build_encoder_decoder(**architecture_for_task(task, width).kwargs_dict())
+    model = build_task_model(task, width)
     if encoder_weights is not None:
         tensors = {name: torch.tensor(np.asarray(value, dtype=np.float32)) for name, value in encoder_weights.items()}
         try:
