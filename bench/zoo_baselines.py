@@ -22,58 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Mapping, Sequence
-
-
-def dataset_section(manifest) -> dict[str, int]:
-    """The manifest's dataset settings that the splits need, as ints (``first_val_index`` defaults to ``n_train``)."""
-    dataset = dict(manifest.dataset)
-    missing = sorted({"seed", "image_size", "n_train", "n_val"} - set(dataset))
-    if missing:
-        raise SystemExit(f"the manifest's dataset section lacks {missing}: {dataset}")
-    settings = {key: int(dataset[key]) for key in ("seed", "image_size", "n_train", "n_val")}
-    settings["first_val_index"] = int(dataset.get("first_val_index", settings["n_train"]))
-    if "n_train_per_image" in dataset:
-        settings["n_train_per_image"] = int(dataset["n_train_per_image"])
-    return settings
-
-
-def is_per_image(task) -> bool:
-    from rsa_ray.datasets import TargetKind
-
-    return task.target_kind in (TargetKind.CLASS, TargetKind.VECTOR)
-
-
-def task_baseline_losses(tasks: Sequence, settings: Mapping[str, int],
-                         n_train_cap: int | None) -> tuple[dict[str, float], dict[str, int]]:
-    """Task name → baseline loss, and task name → training scenes used (splits rendered here)."""
-    from rsa_ray.datasets import RendererConfig, labels_for_tasks, render_mini_taskonomy
-    from rsa_ray.training import task_baselines
-
-    def capped(count: int) -> int:
-        return count if n_train_cap is None else min(count, n_train_cap)
-
-    renderer = RendererConfig(image_size=settings["image_size"])
-    seed = settings["seed"]
-    val = render_mini_taskonomy(settings["n_val"], seed, renderer, labels_for_tasks(tasks),
-                                first_index=settings["first_val_index"])
-    if "n_train_per_image" in settings:
-        groups = [([t for t in tasks if not is_per_image(t)], capped(settings["n_train"])),
-                  ([t for t in tasks if is_per_image(t)], capped(settings["n_train_per_image"]))]
-    else:
-        groups = [(list(tasks), capped(settings["n_train"]))]
-    baselines: dict[str, float] = {}
-    scenes: dict[str, int] = {}
-    for group, n_train in groups:
-        if not group:
-            continue
-        if n_train > settings["first_val_index"]:
-            print(f"warning: {n_train} training scenes overlap the validation split (from scene "
-                  f"{settings['first_val_index']})", file=sys.stderr)
-        train = render_mini_taskonomy(n_train, seed, renderer, labels_for_tasks(group))
-        for row in task_baselines(train, val, group):
-            baselines[row.task], scenes[row.task] = row.baseline, n_train
-    return baselines, scenes
 
 
 def main() -> int:
@@ -89,10 +37,14 @@ def main() -> int:
 
     from rsa_ray.datasets import task_by_name
     from rsa_ray.models import read_manifest, read_shipped_zoo, shipped_zoo_dir
+    from rsa_ray.training.baselines import dataset_settings, zoo_baselines
 
     manifest = read_shipped_zoo() if args.manifest is None else read_manifest(args.manifest)
     source = str(shipped_zoo_dir() / "manifest.yaml") if args.manifest is None else args.manifest
-    settings = dataset_section(manifest)
+    try:
+        settings = dataset_settings(manifest.dataset)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     final = [entry for entry in manifest.models
              if entry.training is not None and entry.training.checkpoint_fraction == 1.0]
     known, skipped = [], []
@@ -107,7 +59,7 @@ def main() -> int:
         return 0
 
     start = time.perf_counter()
-    baselines, scenes = task_baseline_losses(tasks, settings, args.n_train)
+    baselines, scenes = zoo_baselines(tasks, settings, args.n_train)
     seconds = time.perf_counter() - start
     per_image = f", per-image tasks {settings['n_train_per_image']}" if "n_train_per_image" in settings else ""
     print(f"zoo: {source}: {len(known)} final models of {len(tasks)} tasks; dataset seed {settings['seed']}, "

@@ -9,8 +9,12 @@ Three modes:
 * ``--replicate``: the paper's Table 1 on the shipped zoo, leave-one-out: every zoo task
   in turn is the target, the other tasks' encoders are ranked from its small model and
   finetuned on it; top-1/3/5 hit counts and mean Pearson/Spearman.
+  Each target's seed noise against the spread between its candidates marks the targets whose
+  ranking cannot be measured; the transfer-affinity matrix (targets × sources) is compared
+  with the RSA matrix column by column (the paper's §4.3).
 * ``--consistency``: supplement S3: ranking agreement against the number of probe
-  images, the training stage (checkpoints) and the model size (wide vs small).
+  images, the training stage (checkpoints) and the model size (large vs small); and the task
+  space's structure: the 4-cluster cut against the task types and the mean similarity per layer.
 
 Tables go to the store and to ``--out`` (CSV, through ``jobs.outputs.write_table``), with PNG plots
 (``jobs.report``) and ``validation.html``. The flags live in ``jobs.validate_options``, the setup in
@@ -23,6 +27,7 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cluster.connect import connect
@@ -53,14 +58,20 @@ from jobs.validate_inputs import (
 )
 from jobs.validate_options import ValidateOptions, add_arguments, options_from, parse_candidates
 from jobs.validate_scoring import (
+    affinity_agreement,
+    affinity_matrix,
     agreement_row,
     candidate_summary,
+    consistency_entries,
     consistency_table,
     estimator_agreement,
     estimator_table1,
+    noise_table,
+    similarity_by_task,
     table1_frame,
+    task_structure_table,
 )
-from rsa_ray import select_candidates
+from rsa_ray import MAX_NOISE_RATIO, DegenerateInputError, compute_rdm, select_candidates, similarity_matrix
 from storage import Store
 
 
@@ -155,24 +166,40 @@ def replicate(store: Store, options: ValidateOptions, args: argparse.Namespace, 
     trials = run_validation(data, plans, candidate_encoders(store, models), options.tune_options("replicate"),
                             tune_storage_path(store.url))
     summaries = [candidate_summary(trials[trials["target"] == p.target], similarities[p.target]) for p in plans]
+    noise = noise_table(trials)
     per_target = pd.DataFrame([agreement_row(s, p.target) for s, p in zip(summaries, plans)])
+    per_target = per_target.merge(noise, on="target", how="left")
     settings = {"steps": options.steps, "seeds": options.seeds, "n_train": options.n_train, "n_val": options.n_val}
-    table1 = table1_frame(per_target, summaries, settings)
+    tasks = list(zoo_tasks.values())
+    candidates = pd.concat(summaries, ignore_index=True)
+    affinity = affinity_matrix(candidates, zoo_tasks, tasks)
+    rsa_by_task = similarity_by_task(matrix.matrix, matrix.model_ids, zoo_tasks, tasks)
+    table1 = table1_frame(per_target, summaries, settings).assign(**affinity_agreement(affinity, rsa_by_task))
     per_estimator = pd.concat([estimator_agreement(estimator_scores[s["target"].iloc[0]],
                                                    dict(zip(s["candidate"], s["metric_mean"])), s["target"].iloc[0],
                                                    "finetune", estimator_scores[s["target"].iloc[0]].attrs["scores"])
                                for s in summaries], ignore_index=True)
+    per_estimator = per_estimator.merge(noise[["target", "noise_ok"]], on="target", how="left")
     estimators_table1 = estimator_table1(per_estimator, summaries, settings)
     links = [write_table(store, out, f"replication.{kind}", table) for kind, table in
-             (("trials", trials), ("candidates", pd.concat(summaries, ignore_index=True)), ("targets", per_target),
-              ("table1", table1), ("estimator_targets", per_estimator), ("estimators", estimators_table1))]
+             (("trials", trials), ("candidates", candidates), ("targets", per_target),
+              ("table1", table1), ("estimator_targets", per_estimator), ("estimators", estimators_table1),
+              ("affinity", affinity.reset_index()))]
     figure = plot_agreement_per_target(per_target, out / "replication.png")
     print(per_target.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    noisy = per_target[~per_target["noise_ok"].eq(True)]["target"].tolist()
+    print(f"seed noise / spread between candidates <= {MAX_NOISE_RATIO:.2f} for {len(per_target) - len(noisy)} of "
+          f"{len(per_target)} targets" + (f"; within noise: {', '.join(noisy)}" if noisy else ""))
     print(table1.T.to_string(header=False))
     print(estimators_table1.set_index("score").T.to_string(float_format=lambda v: f"{v:.3f}"))
     text = (f"Each of {len(plans)} zoo tasks as the target in turn; the other tasks' small encoders ranked by RSA from its small "
             f"model and finetuned on it ({options.steps} steps, {options.seeds} seeds, {options.n_train} train / {options.n_val} "
-            f"held-out scenes of dataset seed {options.dataset_seed}). Paper (Taskonomy): top-1 7/17, top-3 14/17, top-5 16/17.")
+            f"held-out scenes of dataset seed {options.dataset_seed}). Paper (Taskonomy): top-1 7/17, top-3 14/17, top-5 16/17. "
+            f"A target passes the noise check when the median std of its candidates' metric across seeds is at most "
+            f"{MAX_NOISE_RATIO:.2f} of the std of their means (needs 2 seeds); the *_low_noise columns count those targets only "
+            f"({len(per_target) - len(noisy)} of {len(per_target)}). affinity_spearman / affinity_pearson: the mean over targets "
+            f"of the correlation between a target's measured transfer from each source and the sources' RSA similarity "
+            f"(the transfer-affinity matrix against the RSA matrix, column by column without the diagonal).")
     return [ReportSection("Replication (Table 1)", text, (figure,), (table1, estimators_table1, per_target), tuple(links))]
 
 
@@ -195,22 +222,52 @@ def replication_scores(store: Store, options: ValidateOptions, zoo_tasks: dict[s
 
 
 def consistency(store: Store, options: ValidateOptions, out: Path) -> list[ReportSection]:
-    """Supplement S3 on the shipped zoo: probe count, training stage, model size."""
+    """Supplement S3 on the shipped zoo (probe count, training stage, model size) and the task space's
+    structure (type clustering at ``LAYER``, mean similarity per layer) from the final small models."""
     from jobs.probes import load_probe_images
     from rsa_ray.models import build_zoo_model, extract_features
 
-    entries = zoo_entries(options.tasks)
+    entries = consistency_entries(zoo_entries(options.tasks))
     images = load_probe_images("mini-taskonomy", options.consistency_probes, seed=0, size=None).images
-    features = {e.model_id: extract_features(build_zoo_model(e), images, [LAYER], e.preprocessing)[LAYER] for e in entries}
-    finals = {e.model_id: features[e.model_id] for e in entries if is_final_small(e)}
+    final_entries = [e for e in entries if is_final_small(e)]
+    depth_layers = [layer for layer in (final_entries[0].layers if final_entries else ())
+                    if all(layer in e.layers for e in final_entries)]
+    features, layer_rdms, failed = {}, {layer: {} for layer in depth_layers}, {}
+    for entry in entries:  # one pass per model: every layer for the final small models, LAYER for the others
+        final = is_final_small(entry)
+        layers = list(dict.fromkeys([*depth_layers, LAYER])) if final else [LAYER]
+        extracted = extract_features(build_zoo_model(entry), images, layers, entry.preprocessing)
+        features[entry.model_id] = extracted[LAYER]
+        for layer in depth_layers if final else ():
+            try:  # only the RDMs are kept: the early layers' features are large
+                layer_rdms[layer][entry.model_id] = compute_rdm(extracted[layer], name=f"{entry.model_id} {layer}")
+            except DegenerateInputError as error:
+                failed.setdefault(layer, str(error))
+        del extracted
+    finals = {e.model_id: features[e.model_id] for e in final_entries}
     counts = [count for count in options.probe_counts if count < len(images)]
     table = consistency_table(entries, features, finals, counts, len(images))
-    link = write_table(store, out, "consistency", table)
+    similarities = {}
+    for layer, rdms in layer_rdms.items():
+        if layer in failed:
+            continue
+        try:
+            similarities[layer] = similarity_matrix(np.stack([rdms[m] for m in finals]), names=list(finals))
+        except DegenerateInputError as error:
+            failed[layer] = str(error)
+    for layer, why in failed.items():
+        print(f"layer {layer} left out of the depth trend: {why}")
+    structure = task_structure_table(similarities, list(finals), [e.task_type for e in final_entries], LAYER)
+    links = (write_table(store, out, "consistency", table), write_table(store, out, "consistency.task_structure", structure))
     figure = plot_consistency(table, out / "consistency.png")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(structure.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     text = (f"Ranking agreement (mean over targets of the Spearman between two similarity rows, the target excluded) on "
-            f"{len(images)} mini-Taskonomy probe scenes, layer {LAYER}, {len(finals)} final small models.")
-    return [ReportSection("Consistency of rankings (supplement S3)", text, (figure,), (table,), (link,))]
+            f"{len(images)} mini-Taskonomy probe scenes, layer {LAYER}, {len(finals)} final small models. Task structure: "
+            f"type_clustering is the adjusted Rand index of the dendrogram's cut (average linkage on 1 − similarity at "
+            f"{LAYER}) against the task types; depth_trend the mean off-diagonal task similarity per layer "
+            f"({', '.join(similarities)}), which the paper finds falling with depth.")
+    return [ReportSection("Consistency of rankings (supplement S3)", text, (figure,), (table, structure), links)]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,7 +2,9 @@
 
 Two halves. The math modules at the top level are numpy/scipy only (never torch,
 Ray, Zarr or fsspec): RDMs, rank transforms, similarity between models,
-clustering, ranking and choosing candidates, the transferability estimators
+clustering, ranking and choosing candidates, the structure of the task space
+(``rsa_ray.task_structure``: type clustering, depth trend, transfer-affinity
+agreement, seed noise), the transferability estimators
 (``rsa_ray.estimators``: rsa, rsa-labels, LogME, H-score, k-NN, linear probe,
 SFDA), bootstrap confidence and branch support, the metrics that validate a
 ranking against measured transfer, and the consistency of rankings. Their public names
@@ -70,6 +72,16 @@ _EXPORTS = {
     "TaskClusters": "rsa_ray.taxonomy",
     "cluster_tasks": "rsa_ray.taxonomy",
     "similarity_to_distance": "rsa_ray.taxonomy",
+    "MAX_NOISE_RATIO": "rsa_ray.task_structure",
+    "DepthTrend": "rsa_ray.task_structure",
+    "NoiseRatio": "rsa_ray.task_structure",
+    "OffDiagonalAgreement": "rsa_ray.task_structure",
+    "TypeClustering": "rsa_ray.task_structure",
+    "adjusted_rand_index": "rsa_ray.task_structure",
+    "depth_trend": "rsa_ray.task_structure",
+    "noise_ratio": "rsa_ray.task_structure",
+    "off_diagonal_column_agreement": "rsa_ray.task_structure",
+    "type_clustering": "rsa_ray.task_structure",
     "BootstrapSummary": "rsa_ray.bootstrap",
     "bootstrap_rsa_scores": "rsa_ray.bootstrap",
     "bootstrap_scores": "rsa_ray.bootstrap",
@@ -122,6 +134,18 @@ if TYPE_CHECKING:
         rank_candidates,
         ranking_changes,
         select_candidates,
+    )
+    from rsa_ray.task_structure import (
+        MAX_NOISE_RATIO,
+        DepthTrend,
+        NoiseRatio,
+        OffDiagonalAgreement,
+        TypeClustering,
+        adjusted_rand_index,
+        depth_trend,
+        noise_ratio,
+        off_diagonal_column_agreement,
+        type_clustering,
     )
     from rsa_ray.taxonomy import TaskClusters, cluster_tasks, similarity_to_distance
     from rsa_ray.tiles import Tile, plan_tiles, tiled_product

@@ -227,7 +227,7 @@ def plot_agreement_per_target(per_target: pd.DataFrame, path: str | Path) -> Pat
 
 
 def plot_consistency(table: pd.DataFrame, path: str | Path) -> Path:
-    """Ranking agreement vs probe count, vs training stage, and per wide-vs-small target swap (supplement S3).
+    """Ranking agreement vs probe count, vs training stage, and per large-vs-small target swap (supplement S3).
 
     Args:
         table: One row per setting: ``analysis`` (``probe_images``, ``training_stage`` or ``model_size``),
@@ -252,7 +252,7 @@ def plot_consistency(table: pd.DataFrame, path: str | Path) -> Path:
     part = table[table["analysis"] == "model_size"]
     axes[2].bar(range(len(part)), part["mean"], color="#009E73")
     axes[2].set_xticks(range(len(part)), part["setting"], rotation=20, fontsize=7)
-    axes[2].set_ylabel("ranking correlation, wide vs small target")
+    axes[2].set_ylabel("ranking correlation, large vs small target")
     for axis, title in zip(axes, ("vs probe count", "vs training stage", "vs model size")):
         axis.set_title(title)
     return save_figure(figure, path)

@@ -16,12 +16,14 @@ images and pixels), computed in numpy (float64).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from rsa_ray.datasets.mini_taskonomy import MiniTaskonomy, task_arrays
+from rsa_ray.datasets.mini_taskonomy import MiniTaskonomy, labels_for_tasks, render_mini_taskonomy, task_arrays
+from rsa_ray.datasets.scene_sampling import RendererConfig
 from rsa_ray.datasets.tasks import LossKind, TargetKind, TaskSpec
 
 #: Counts added to every class (per pixel for dense classes), so a class never seen in training
@@ -245,3 +247,74 @@ def task_baselines(train: MiniTaskonomy, val: MiniTaskonomy, tasks: Sequence[Tas
                      baseline_loss(task, task_arrays(train, task)[1], task_arrays(val, task)[1]))
         for task in tasks
     )
+
+
+def dataset_settings(dataset: Mapping[str, object] | Sequence[tuple[str, object]]) -> dict[str, int]:
+    """A zoo manifest's ``dataset`` section as the ints :func:`zoo_baselines` needs.
+
+    ``first_val_index`` defaults to ``n_train``; ``n_train_per_image`` is kept when present.
+
+    Raises:
+        ValueError: If a needed key is missing (naming it).
+
+    Example:
+        >>> dataset_settings({"seed": 0, "image_size": 64, "n_train": 2000, "n_val": 500})["first_val_index"]
+        2000
+    """
+    values = dict(dataset)
+    missing = sorted({"seed", "image_size", "n_train", "n_val"} - set(values))
+    if missing:
+        raise ValueError(f"the manifest's dataset section lacks {missing}: {values}")
+    settings = {key: int(values[key]) for key in ("seed", "image_size", "n_train", "n_val")}
+    settings["first_val_index"] = int(values.get("first_val_index", settings["n_train"]))
+    if "n_train_per_image" in values:
+        settings["n_train_per_image"] = int(values["n_train_per_image"])
+    return settings
+
+
+def zoo_baselines(tasks: Sequence[TaskSpec], settings: Mapping[str, int],
+                  n_train_cap: int | None = None) -> tuple[dict[str, float], dict[str, int]]:
+    """Every task's baseline on a zoo's own splits (rendered here), and the training scenes each used.
+
+    Dense tasks fit their constant on scenes ``0 .. n_train - 1``; per-image tasks (a class or a vector) on
+    ``0 .. n_train_per_image - 1`` where the settings have it; all are scored on the validation scenes.
+
+    Args:
+        tasks: The tasks.
+        settings: From :func:`dataset_settings`.
+        n_train_cap: Use at most this many training scenes (a close estimate of the constant, faster).
+
+    Returns:
+        ``(task name → baseline loss, task name → training scenes used)``.
+
+    Example:
+        >>> from rsa_ray.datasets import task_by_name
+        >>> settings = {"seed": 0, "image_size": 16, "n_train": 4, "n_val": 2, "first_val_index": 4}
+        >>> zoo_baselines([task_by_name("depth")], settings)[1]
+        {'depth': 4}
+    """
+    def capped(count: int) -> int:
+        return count if n_train_cap is None else min(count, n_train_cap)
+
+    renderer = RendererConfig(image_size=settings["image_size"])
+    seed = settings["seed"]
+    val = render_mini_taskonomy(settings["n_val"], seed, renderer, labels_for_tasks(tasks),
+                                first_index=settings["first_val_index"])
+    dense = [t for t in tasks if t.target_kind.is_dense]
+    per_image = [t for t in tasks if not t.target_kind.is_dense]
+    if "n_train_per_image" in settings:
+        groups = [(dense, capped(settings["n_train"])), (per_image, capped(settings["n_train_per_image"]))]
+    else:
+        groups = [(list(tasks), capped(settings["n_train"]))]
+    baselines: dict[str, float] = {}
+    scenes: dict[str, int] = {}
+    for group, n_train in groups:
+        if not group:
+            continue
+        if n_train > settings["first_val_index"]:
+            print(f"warning: {n_train} training scenes overlap the validation split (from scene "
+                  f"{settings['first_val_index']})", file=sys.stderr)
+        train = render_mini_taskonomy(n_train, seed, renderer, labels_for_tasks(group))
+        for row in task_baselines(train, val, group):
+            baselines[row.task], scenes[row.task] = row.baseline, n_train
+    return baselines, scenes

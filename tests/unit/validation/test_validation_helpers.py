@@ -125,7 +125,7 @@ def test_transfer_model_takes_only_the_encoder_weights():
     model = build_transfer_model(task_by_name("object_count"), weights, seed=1)
     for name, tensor in model.encoder.state_dict().items():
         assert torch.equal(tensor, source.encoder.state_dict()[name])
-    assert model.head.out_features == 4  # a fresh pooled head for the 4-way target
+    assert model.head[-1].out_features == 4  # a fresh pooled head (one hidden layer) for the 4-way target
     with pytest.raises(ValueError, match="width-2"):
         build_transfer_model(task_by_name("depth"), weights, width=2)
 
@@ -235,3 +235,156 @@ def test_cli_options_fail_on_bad_input_before_any_work():
     smoke = options_from(parse("--replicate", "--smoke-test"))
     assert smoke.steps == 3 and smoke.seeds == 1 and len(smoke.tasks) == 4
     assert options_from(parse("--target", "depth", "--asha")).evaluations == 4
+
+
+# Noise, transfer affinity, model size and task structure in the job's tables ------------------
+
+
+def _noise_trials():
+    """Target t: a and b at two rates (the better one is 1e-3), seeds 0..2 (one failed); target u: one seed each."""
+    rows = []
+    for candidate, base in (("a", 0.5), ("b", 0.7), ("c", 0.9), (CONTROL, 0.1)):
+        for seed, offset in enumerate((0.0, 0.02, 0.01)):
+            rows.append({"target": "t", "candidate": candidate, "seed": seed, "learning_rate": 1e-3, "metric": base + offset})
+            rows.append({"target": "t", "candidate": candidate, "seed": seed, "learning_rate": 1e-2, "metric": base - 0.3})
+        rows.append({"target": "u", "candidate": candidate, "seed": 0, "learning_rate": 1e-3, "metric": base})
+    frame = pd.DataFrame(rows)
+    frame.loc[(frame["candidate"] == "c") & (frame["seed"] == 2) & (frame["learning_rate"] == 1e-3), "metric"] = np.nan
+    return frame
+
+
+def test_noise_table_uses_the_best_rate_and_leaves_out_the_control():
+    import statistics
+
+    from jobs.validate_scoring import best_learning_rates, candidate_summary, noise_table
+
+    trials = _noise_trials()
+    noise = noise_table(trials).set_index("target")
+    per_candidate = {"a": [0.5, 0.52, 0.51], "b": [0.7, 0.72, 0.71], "c": [0.9, 0.92]}  # rate 1e-3, NaN seed dropped
+    seed_std = statistics.median(statistics.stdev(v) for v in per_candidate.values())
+    spread = statistics.stdev(statistics.fmean(v) for v in per_candidate.values())
+    assert noise.loc["t", "seed_std"] == pytest.approx(seed_std) and noise.loc["t", "spread"] == pytest.approx(spread)
+    assert noise.loc["t", "noise_ratio"] == pytest.approx(seed_std / spread) and bool(noise.loc["t", "noise_ok"])
+    assert math.isnan(noise.loc["u", "noise_ratio"]) and not noise.loc["u", "noise_ok"]  # one seed: unknown noise
+    best = best_learning_rates(trials)
+    assert set(best["learning_rate"]) == {1e-3}
+    summary = candidate_summary(trials[trials["target"] == "t"], {"a": 0.1, "b": 0.2, "c": 0.3})
+    assert (summary["learning_rate"] == 1e-3).all() and summary["seeds"].tolist() == [2, 3, 3]
+
+
+def test_table1_counts_the_low_noise_targets_apart():
+    from jobs.validate_scoring import table1_frame
+
+    per_target = pd.DataFrame([
+        {"target": "t", "pearson": 0.5, "spearman": 0.4, "top1_hit": True, "top3_hit": True, "noise_ok": True},
+        {"target": "u", "pearson": 0.1, "spearman": -0.2, "top1_hit": False, "top3_hit": True, "noise_ok": False},
+        {"target": "v", "pearson": 0.3, "spearman": 0.6, "top1_hit": True, "top3_hit": True, "noise_ok": np.nan},
+        {"target": "w", "pearson": np.nan, "spearman": np.nan, "top1_hit": np.nan, "top3_hit": np.nan, "noise_ok": True},
+    ])
+    row = table1_frame(per_target, [pd.DataFrame({"beats_control": [True, False]})], {"steps": 3}).iloc[0]
+    assert (row["targets_scored"], row["targets"], row["top1_hits"], row["top3_hits"]) == (3, 4, 2, 3)
+    assert (row["targets_low_noise"], row["top1_hits_low_noise"], row["top3_hits_low_noise"]) == (1, 1, 1)
+    assert row["mean_spearman_low_noise"] == pytest.approx(0.4) and row["mean_pearson_low_noise"] == pytest.approx(0.5)
+    assert row["mean_spearman"] == pytest.approx(np.mean([0.4, -0.2, 0.6])) and row["steps"] == 3
+    assert "targets_low_noise" not in table1_frame(per_target.drop(columns="noise_ok"), [pd.DataFrame({"beats_control": [True]})], {})
+
+
+def test_affinity_matrix_and_its_agreement_with_the_rsa_matrix():
+    from jobs.validate_scoring import affinity_agreement, affinity_matrix, similarity_by_task
+    from rsa_ray import off_diagonal_column_agreement
+
+    rng = np.random.default_rng(3)
+    tasks = ["a", "b", "c", "d", "e"]
+    task_of = {f"{t}-small": t for t in tasks}
+    rows = [{"target": target, "candidate": f"{source}-small", "metric_mean": float(rng.normal())}
+            for target in tasks for source in tasks if source != target and (target, source) != ("a", "e")]
+    rows.append({"target": "a", "candidate": "stranger", "metric_mean": 9.0})  # not a zoo task: left out
+    affinity = affinity_matrix(pd.DataFrame(rows), task_of, tasks)
+    assert list(affinity.index) == tasks and list(affinity.columns) == tasks
+    for row in rows[:-1]:
+        assert affinity.loc[row["target"], task_of[row["candidate"]]] == row["metric_mean"]
+    assert np.isnan(np.diag(affinity.to_numpy())).all() and np.isnan(affinity.loc["a", "e"])
+    models = [f"{t}-small" for t in reversed(tasks)] + ["other-model"]  # stored order differs from the task order
+    stored = rng.uniform(-1, 1, (6, 6))
+    stored = (stored + stored.T) / 2
+    rsa = similarity_by_task(stored, models, task_of, tasks)
+    assert rsa.loc["a", "b"] == stored[models.index("a-small"), models.index("b-small")]
+    result = affinity_agreement(affinity, rsa)
+    expected = off_diagonal_column_agreement(affinity.to_numpy().T, rsa.to_numpy())  # columns = targets
+    assert result["affinity_spearman"] == pytest.approx(expected.mean_spearman)
+    assert result["affinity_pearson"] == pytest.approx(expected.mean_pearson) and result["affinity_targets"] == 5
+    # Column "a" (target a) correlates a's transfers from b, c, d with their RSA similarity to a.
+    per_target_a = stats_spearman([affinity.loc["a", s] for s in "bcd"], [rsa.loc[s, "a"] for s in "bcd"])
+    assert expected.per_column_spearman[0] == pytest.approx(per_target_a)
+    with pytest.raises(ValueError, match="same tasks"):
+        affinity_agreement(affinity.iloc[:, ::-1], rsa)
+
+
+def stats_spearman(values_a, values_b):
+    from scipy import stats
+
+    return float(stats.spearmanr(values_a, values_b).statistic)
+
+
+def _zoo_entries(large_tasks):
+    from types import SimpleNamespace
+
+    entries = []
+    for task in ("a", "b", "c", "d"):
+        for fraction in (0.1, 0.25, 0.5, 1.0):
+            suffix = "" if fraction == 1.0 else f"-ckpt{round(fraction * 100):03d}"
+            entries.append(SimpleNamespace(model_id=f"{task}-small{suffix}", task=task, training=SimpleNamespace(
+                variant="small", checkpoint_fraction=fraction, base_model_id=f"{task}-small")))
+    for task in large_tasks:
+        for fraction in (0.5, 1.0):
+            suffix = "" if fraction == 1.0 else "-ckpt050"
+            entries.append(SimpleNamespace(model_id=f"{task}-large{suffix}", task=task, training=SimpleNamespace(
+                variant="large", checkpoint_fraction=fraction, base_model_id=f"{task}-large")))
+    entries.append(SimpleNamespace(model_id="c-wide", task="c", training=SimpleNamespace(
+        variant="wide", checkpoint_fraction=1.0, base_model_id="c-wide")))
+    return entries
+
+
+def test_consistency_table_compares_the_large_models_with_the_small_ones():
+    from jobs.validate_scoring import consistency_entries, consistency_table
+
+    entries = _zoo_entries(["b", "a"])
+    assert {e.model_id for e in entries} - {e.model_id for e in consistency_entries(entries)} == {"a-large-ckpt050", "b-large-ckpt050", "c-wide"}
+    features = {e.model_id: RNG.normal(size=(40, 6)) for e in entries}
+    finals = {f"{t}-small": features[f"{t}-small"] for t in "abcd"}
+    table = consistency_table(entries, features, finals, [20], 40)
+    sizes = table[table["analysis"] == "model_size"]
+    assert sizes["setting"].tolist() == ["b-large vs small", "a-large vs small"]
+    expected = consistency_of_target_swap(finals, {"b-small": features["b-large"], "a-small": features["a-large"]})
+    assert sizes["mean"].tolist() == pytest.approx(expected.per_row.tolist())
+    assert table["analysis"].value_counts().to_dict() == {"training_stage": 3, "model_size": 2, "probe_images": 1}
+    old_zoo = consistency_table(_zoo_entries([]), features, finals, [20], 40)  # wide variants only: no model-size rows
+    assert "model_size" not in set(old_zoo["analysis"]) and len(old_zoo) == 4
+
+
+def test_task_structure_table_reports_type_clustering_and_the_depth_trend():
+    from jobs.validate_scoring import task_structure_table
+    from rsa_ray import depth_trend, type_clustering
+
+    groups = np.repeat(np.arange(4), [2, 3, 2, 2])
+    types = np.array(["2d", "3d", "semantic", "geometric"])[groups].tolist()
+    names = [f"m{i}" for i in range(groups.size)]
+    similarities = {}
+    for depth, layer in enumerate(("encoder.block1", "encoder.block2", "encoder.output")):
+        within, between = 0.9 - 0.2 * depth, 0.6 - 0.25 * depth
+        matrix = np.where(groups[:, None] == groups[None, :], within, between) + RNG.uniform(-0.02, 0.02, (groups.size,) * 2)
+        matrix = (matrix + matrix.T) / 2
+        np.fill_diagonal(matrix, 1.0)
+        similarities[layer] = matrix
+    table = task_structure_table(similarities, names, types, "encoder.output")
+    clustering = table[table["analysis"] == "type_clustering"].iloc[0]
+    assert clustering["value"] == type_clustering(similarities["encoder.output"], names, types).ari == 1.0
+    assert clustering["x"] == 4
+    trend = table[table["analysis"] == "depth_trend"]
+    assert trend["setting"].tolist() == list(similarities) and trend["x"].tolist() == [0.0, 1.0, 2.0]
+    assert trend["value"].tolist() == pytest.approx(list(depth_trend(similarities).mean_similarity))
+    summary = table[table["analysis"] == "depth_trend_summary"].set_index("setting")["value"]
+    assert summary["spearman vs depth"] == pytest.approx(-1.0) and summary["falls"] == 1.0
+    small = task_structure_table({"encoder.output": similarities["encoder.output"][:3, :3]}, names[:3], types[:3], "encoder.output")
+    assert small["analysis"].tolist() == ["type_clustering"] and small["x"].item() == 3  # 3 models: a 3-cluster cut
+    assert task_structure_table({}, [], [], "encoder.output").empty
