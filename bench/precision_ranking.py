@@ -2,7 +2,7 @@
 
 Not a test: prints a table, figures measured in this run. On one zoo (the shipped demo zoo, through
 its manifest: the paper's small encoder-decoders trained on the mini-Taskonomy tasks, their
-checkpoints and wide variants) and M mini-Taskonomy probe scenes, each model's default layer is
+checkpoints and large variants) and M mini-Taskonomy probe scenes, each model's default layer is
 read at every precision (fp32, tf32, bf16, fp16: ``rsa_ray.models.inference.forward_precision``),
 its RDM computed in float64 (``rsa_ray.compute_rdms``) and the Spearman similarity matrix of the
 zoo formed. Against fp32 on the same device it prints, per precision:

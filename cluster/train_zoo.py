@@ -9,6 +9,12 @@ weights, then the model's state under ``.training/``; when every model is done,
 the manifest last, and ``.training/`` is removed. So a folder with a manifest is
 a complete zoo, and running the same command again after a stop (a crash, a
 lost node, Ctrl-C) goes on from the last finished segment of every model.
+
+What is reused is decided per model: a saved state only under the same job
+fingerprint (its settings, data and saved dtype), a finished model only when the
+folder's manifest holds exactly the entries this run would write for it (training
+record, architecture, dataset) and its files match their sha256 and dtype. So
+changing one task's settings retrains that task's models and no other.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from rsa_ray.models import (
     TrainingRecord,
     WeightsRef,
     ZooManifest,
+    read_manifest,
     write_manifest,
 )
 from rsa_ray.models.encoder_decoder import ENCODER_LAYERS
@@ -166,29 +173,75 @@ def model_entry(job: ZooJob, config: ZooConfig, fraction: float, step: int, vali
 
 
 class _StateFolder:
-    """``<out>/.training``: the config's fingerprint and one saved state per model."""
+    """``<out>/.training``: one saved state per model, beside the fingerprint of the job that saved it."""
 
-    def __init__(self, out_dir: Path, config: ZooConfig):
+    def __init__(self, out_dir: Path):
         self.root = out_dir / STATE_DIR
         self.root.mkdir(parents=True, exist_ok=True)
-        marker = self.root / "config.json"
-        fingerprint = config.training_fingerprint()
-        if marker.exists():
-            found = json.loads(marker.read_text())["fingerprint"]
-            if found != fingerprint:
-                raise ValueError(
-                    f"{self.root} holds a partly trained zoo with other settings (fingerprint {found}, this run "
-                    f"{fingerprint}); rerun with the same flags, or remove {self.root} to start again"
-                )
-        else:
-            _write_atomic(marker, json.dumps({"fingerprint": fingerprint}).encode())
 
-    def read(self, job: ZooJob) -> bytes | None:
-        path = self.root / f"{job.model_id}.pt"
-        return path.read_bytes() if path.exists() else None
+    def read(self, job: ZooJob, log: Callable[[str], None]) -> bytes | None:
+        path, marker = self.root / f"{job.model_id}.pt", self.root / f"{job.model_id}.json"
+        if not path.exists():
+            return None
+        found = json.loads(marker.read_text())["fingerprint"] if marker.exists() else None
+        if found != job.fingerprint:
+            log(f"{job.model_id}: its saved state was trained with other settings (fingerprint {found}, now "
+                f"{job.fingerprint}); starting it over")
+            return None
+        return path.read_bytes()
 
     def write(self, job: ZooJob, data: bytes) -> None:
+        _write_atomic(self.root / f"{job.model_id}.json", json.dumps({"fingerprint": job.fingerprint}).encode())
         _write_atomic(self.root / f"{job.model_id}.pt", data)
+
+
+def _saved_dtype(path: Path) -> str | None:
+    """The dtype of a safetensors file's first tensor, read from its header (no tensor is loaded)."""
+    with path.open("rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(size))
+    dtypes = {value["dtype"] for key, value in header.items() if key != "__metadata__"}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+_SAFETENSORS_DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16"}
+
+
+def reusable_models(config: ZooConfig, jobs, out_dir: Path) -> dict[str, list[ModelEntry]]:
+    """Finished models in ``out_dir`` that this run would train exactly so: model id → their manifest entries.
+
+    A job is reusable when the folder's manifest has the same dataset section and, for each checkpoint the job
+    keeps, an entry equal to the one this run would write (only the step, validation loss and sha256 taken
+    from it), whose file exists with that sha256 and the configured dtype.
+
+    Example:
+        >>> from cluster.zoo_plan import smoke_test_config
+        >>> reusable_models(smoke_test_config("/nonexistent"), (), Path("/nonexistent"))
+        {}
+    """
+    path = out_dir / MANIFEST_NAME
+    if not path.exists():
+        return {}
+    manifest = read_manifest(path)
+    if dict(manifest.dataset) != _dataset_section(config):
+        return {}
+    by_id = {entry.model_id: entry for entry in manifest.models}
+    reusable = {}
+    for job in jobs:
+        fractions = job.settings.checkpoint_fractions if job.keep_checkpoints else (1.0,)
+        found = [by_id.get(checkpoint_id(job.model_id, fraction)) for fraction in fractions]
+        if any(entry is None or entry.training is None for entry in found):
+            continue
+        expected = [model_entry(job, config, f, e.training.step, e.training.validation_loss, e.weights.sha256)
+                    for f, e in zip(fractions, found)]
+        files = [out_dir / entry.weights.path for entry in found]
+        if expected == found and all(
+            file.exists() and hashlib.sha256(file.read_bytes()).hexdigest() == entry.weights.sha256
+            and _saved_dtype(file) == _SAFETENSORS_DTYPES[config.weights_dtype]
+            for file, entry in zip(files, found)
+        ):
+            reusable[job.model_id] = found
+    return reusable
 
 
 def _next_end(job: ZooJob, step: int) -> int | None:
@@ -213,7 +266,6 @@ def train_zoo(config: ZooConfig, command: str = "", log: Callable[[str], None] |
 
     Raises:
         RuntimeError: If Ray is not initialised, or a model's training fails (names the model).
-        ValueError: If the folder holds a partly trained zoo with other settings.
     """
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     if not ray.is_initialized():
@@ -221,14 +273,17 @@ def train_zoo(config: ZooConfig, command: str = "", log: Callable[[str], None] |
     started = time.monotonic()
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    states = _StateFolder(out_dir, config)
     jobs = plan_zoo(config)
-    saved = {job.model_id: states.read(job) for job in jobs}
-    steps_done = {job.model_id: 0 if saved[job.model_id] is None else load_state(saved[job.model_id]).step for job in jobs}
+    finished = reusable_models(config, jobs, out_dir)
+    states = _StateFolder(out_dir)
+    saved = {job.model_id: None if job.model_id in finished else states.read(job, log) for job in jobs}
+    steps_done = {job.model_id: job.settings.steps if job.model_id in finished else
+                  0 if saved[job.model_id] is None else load_state(saved[job.model_id]).step for job in jobs}
     todo = [job for job in jobs if steps_done[job.model_id] < job.settings.steps]
     if todo:
         resumed = sum(1 for job in todo if steps_done[job.model_id] > 0)
-        log(f"training {len(todo)} of {len(jobs)} models ({resumed} resumed from a saved state) in {out_dir}")
+        log(f"training {len(todo)} of {len(jobs)} models ({resumed} resumed from a saved state, {len(finished)} "
+            f"finished models kept) in {out_dir}")
         splits = render_splits(config)
         log(f"rendered {len(splits.dense)} + {len(splits.per_image)} training and {len(splits.val)} validation "
             f"scenes in {time.monotonic() - started:.0f} s")
@@ -243,7 +298,7 @@ def train_zoo(config: ZooConfig, command: str = "", log: Callable[[str], None] |
                 job, config, training, refs["val"], saved[job.model_id], until)
 
         pending = {submit(job): job for job in sorted(todo, key=lambda j: -j.expected_cost() * j.settings.steps)}
-        finished = 0
+        segments = 0
         session_started, session_cost = time.monotonic(), 0.0
         while pending:
             [ready], _ = ray.wait(list(pending), num_returns=1)
@@ -259,29 +314,42 @@ def train_zoo(config: ZooConfig, command: str = "", log: Callable[[str], None] |
             cost = (state.step - steps_done[job.model_id]) * job.expected_cost()
             done_cost, session_cost = done_cost + cost, session_cost + cost
             saved[job.model_id], steps_done[job.model_id] = data, state.step
-            finished += 1
+            segments += 1
             rate = session_cost / max(time.monotonic() - session_started, 1e-9)
             taken = [c for c in state.checkpoints if c.step == state.step]
             loss = f", validation loss {taken[-1].validation_loss:.4f}" if taken else ""
             log(f"{job.model_id}: step {state.step}/{job.settings.steps}{loss}; zoo {100 * done_cost / total:.0f} % "
                 f"done, about {(total - done_cost) / rate / 60:.0f} min left ({time.monotonic() - started:.0f} s)")
-            if stop_after_segments is not None and finished >= stop_after_segments:
+            if stop_after_segments is not None and segments >= stop_after_segments:
                 for ref in pending:
                     ray.cancel(ref, force=True)
-                log(f"stopped after {finished} segments; run the same command again to go on")
+                log(f"stopped after {segments} segments; run the same command again to go on")
                 return None
             if state.step < job.settings.steps:
                 pending[submit(job)] = job
-    manifest = _manifest(config, jobs, {job.model_id: load_state(saved[job.model_id]) for job in jobs}, command, out_dir)
+    states_of = {job.model_id: load_state(saved[job.model_id]) for job in jobs if job.model_id not in finished}
+    manifest = _manifest(config, jobs, states_of, finished, command, out_dir)
     write_manifest(manifest, out_dir / MANIFEST_NAME)
     shutil.rmtree(out_dir / STATE_DIR)
     log(f"wrote {len(manifest.models)} models to {out_dir} in {time.monotonic() - started:.0f} s")
     return manifest
 
 
-def _manifest(config: ZooConfig, jobs, states: dict[str, TrainingState], command: str, out_dir: Path) -> ZooManifest:
+def _dataset_section(config: ZooConfig) -> dict:
+    return {
+        "name": "mini-taskonomy", "seed": config.dataset_seed, "image_size": config.image_size,
+        "n_train": config.n_train, "n_train_per_image": config.n_train_per_image, "n_val": config.n_val,
+        "first_val_index": config.first_val_index,
+    }
+
+
+def _manifest(config: ZooConfig, jobs, states: dict[str, TrainingState], finished: dict[str, list[ModelEntry]],
+              command: str, out_dir: Path) -> ZooManifest:
     entries = []
     for job in jobs:
+        if job.model_id in finished:
+            entries += finished[job.model_id]
+            continue
         for checkpoint in states[job.model_id].checkpoints:
             if checkpoint.fraction != 1.0 and not job.keep_checkpoints:
                 continue
@@ -296,12 +364,9 @@ def _manifest(config: ZooConfig, jobs, states: dict[str, TrainingState], command
             "residual encoder 12.5x its size on six tasks for the model-size analysis."
         ),
         command=command,
-        dataset={
-            "name": "mini-taskonomy", "seed": config.dataset_seed, "image_size": config.image_size,
-            "n_train": config.n_train, "n_train_per_image": config.n_train_per_image, "n_val": config.n_val,
-            "first_val_index": config.first_val_index,
-        },
+        dataset=_dataset_section(config),
     )
 
 
-__all__ = ["STATE_DIR", "ZooSplits", "load_state", "model_entry", "render_splits", "state_bytes", "train_zoo"]
+__all__ = ["STATE_DIR", "ZooSplits", "load_state", "model_entry", "render_splits", "reusable_models", "state_bytes",
+           "train_zoo"]

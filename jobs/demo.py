@@ -43,7 +43,7 @@ TARGET = TargetOptions(data="sklearn-digits", name="digits", task_type="semantic
 
 
 def zoo_models(manifest: str) -> list[ModelEntry]:
-    """The shipped zoo's fully trained small models, in manifest order (checkpoints and wide variants left out)."""
+    """The shipped zoo's fully trained small models, in manifest order (checkpoints and large variants left out)."""
     from rsa_ray.models.manifest import final_models  # imported here: rsa_ray.models pulls in torch
 
     return list(final_models(load_manifest(manifest), variant="small"))

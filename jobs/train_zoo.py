@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=_DEFAULTS.steps)
     parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
     parser.add_argument("--learning-rate", type=float, default=_DEFAULTS.learning_rate)
+    parser.add_argument("--class-steps", type=int, default=_DEFAULTS.class_steps,
+                        help="steps of the per-image classification tasks (object class and count)")
+    parser.add_argument("--class-learning-rate", type=float, default=_DEFAULTS.class_learning_rate)
     parser.add_argument("--weights-dtype", default=_DEFAULTS.weights_dtype, choices=("float32", "float16", "bfloat16"))
     parser.add_argument("--gpus-per-task", type=float, default=_DEFAULTS.gpus_per_task)
     parser.add_argument("--address", default=None, help="Ray address (default: start a local Ray)")
@@ -68,6 +71,8 @@ def config_from_args(args: argparse.Namespace) -> ZooConfig:
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        class_steps=args.class_steps,
+        class_learning_rate=args.class_learning_rate,
         weights_dtype=args.weights_dtype,
         gpus_per_task=args.gpus_per_task,
     )
@@ -94,6 +99,8 @@ def command_for(config: ZooConfig, smoke_test: bool = False) -> str:
         ("--steps", config.steps),
         ("--batch-size", config.batch_size),
         ("--learning-rate", config.learning_rate),
+        ("--class-steps", config.class_steps),
+        ("--class-learning-rate", config.class_learning_rate),
         ("--weights-dtype", config.weights_dtype),
     ):
         words += [flag, str(value)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -95,8 +96,27 @@ def test_a_stopped_run_goes_on_to_the_same_zoo(zoo_dir, tmp_path):
         e.training.validation_loss for e in read_manifest(zoo_dir / "manifest.yaml").models]
 
 
-def test_other_settings_on_a_partly_trained_folder_are_refused(tmp_path):
+def test_a_changed_setting_retrains_only_the_models_it_decides(zoo_dir, tmp_path):
+    folder = tmp_path / "zoo"
+    shutil.copytree(zoo_dir, folder)
+    before = {path.name: sha256_of_file(path) for path in folder.glob("*.safetensors")}
+    lines = []
+    manifest = train_zoo(replace(smoke_test_config(str(folder)), class_steps=14), log=lines.append)
+    assert lines[0].startswith("training 2 of 3 models") and "1 finished models kept" in lines[0]
+    steps = {e.model_id: e.training.steps for e in manifest.models}
+    assert steps["depth-small"] == 10 and steps["object_class-small"] == steps["object_class-large"] == 14
+    after = {path.name: sha256_of_file(path) for path in folder.glob("*.safetensors")}
+    assert all(after[name] == digest for name, digest in before.items() if name.startswith("depth-"))
+    assert after["object_class-small.safetensors"] != before["object_class-small.safetensors"]
+    lines.clear()
+    train_zoo(replace(smoke_test_config(str(folder)), class_steps=14), log=lines.append)
+    assert not any(line.startswith("training") for line in lines)  # nothing left to train
+
+
+def test_a_saved_state_of_other_settings_starts_over(tmp_path):
     config = smoke_test_config(str(tmp_path / "zoo"))
-    assert train_zoo(config, stop_after_segments=1) is None
-    with pytest.raises(ValueError, match=r"partly trained zoo with other settings .* remove .*\.training"):
-        train_zoo(replace(config, steps=12))
+    assert train_zoo(config, stop_after_segments=3) is None
+    lines = []
+    train_zoo(replace(config, class_steps=14), log=lines.append)
+    restarted = [line for line in lines if "starting it over" in line]
+    assert restarted and all(line.startswith("object_class-") for line in restarted)
