@@ -36,7 +36,7 @@ SUBCOMMANDS: tuple[SubcommandRef, ...] = (
                   "jobs.settings_command"),
     SubcommandRef("train-target", "train a small model on a new task's examples, register it and rank the zoo for it",
                   "jobs.train_target"),
-    SubcommandRef("train-zoo", "train one small encoder-decoder per mini-Taskonomy task on Ray and write a zoo manifest",
+    SubcommandRef("train-zoo", "train the demo zoo (small and large encoders per mini-Taskonomy task) on Ray, resumably",
                   "jobs.train_zoo"),
     SubcommandRef("demo", "the whole workflow on the built-in zoo, local Ray and a local store", "jobs.demo"),
     SubcommandRef("submit", "run an rsa-ray command as a Ray job (resubmitting the same command is a no-op)", "jobs.submit"),

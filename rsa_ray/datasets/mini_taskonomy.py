@@ -189,8 +189,8 @@ def scaled_targets(label: np.ndarray, task: TaskSpec) -> np.ndarray:
 
     Example:
         >>> from rsa_ray.datasets.tasks import task_by_name
-        >>> scaled_targets(np.array([[0.0, 16.0]]), task_by_name("keypoints_2d")).round(1).tolist()
-        [[0.0, 11.6]]
+        >>> [round(float(v), 1) for v in scaled_targets(np.array([[0.0, 16.0]]), task_by_name("keypoints_2d"))[0]]
+        [0.0, 11.6]
     """
     values = label.astype(np.float64)
     if task.target_power != 1.0:

@@ -20,8 +20,8 @@ from jobs.registration import register_new_models
 from storage import Store, load_manifest, parse_manifest
 from tests.unit.jobs.bad_inputs import ZOO, good_entry
 
-WIDE = next(model for model in yaml.safe_load((ZOO / "manifest.yaml").read_text())["models"]
-            if model["architecture"]["kwargs"].get("width") == 2)
+LARGE = next(model for model in yaml.safe_load((ZOO / "manifest.yaml").read_text())["models"]
+             if model["training"]["variant"] == "large")
 
 
 def _bad_entries() -> dict[str, tuple[dict, tuple[str, ...]]]:
@@ -30,8 +30,8 @@ def _bad_entries() -> dict[str, tuple[dict, tuple[str, ...]]]:
     wrong_sha["weights"]["sha256"] = "0" * 64
     no_file = good_entry("no-file")
     no_file["weights"]["path"] = str(ZOO / "absent.safetensors")
-    misfit = good_entry("misfit")  # the small architecture with a wide model's weights
-    misfit["weights"] = {"path": str(ZOO / WIDE["weights"]["path"]), "sha256": WIDE["weights"]["sha256"]}
+    misfit = good_entry("misfit")  # the small architecture with a large model's weights
+    misfit["weights"] = {"path": str(ZOO / LARGE["weights"]["path"]), "sha256": LARGE["weights"]["sha256"]}
     no_module = good_entry("no-module")
     no_module["layers"] = {"mid": "encoder.block2", "out": "encoder.outptu"}
     no_module["default_layer"] = "out"
@@ -43,8 +43,8 @@ def _bad_entries() -> dict[str, tuple[dict, tuple[str, ...]]]:
     return {
         "wrong-sha": (wrong_sha, ("sha256 mismatch", "expected " + "0" * 64)),
         "no-file": (no_file, ("absent.safetensors do not exist",)),
-        "misfit": (misfit, ("do not fit its architecture", "parameter 'encoder.block1.0.weight'",
-                            "[32, 3, 3, 3] in the weights file but [16, 3, 3, 3] in the architecture")),
+        "misfit": (misfit, ("do not fit its architecture", "parameter 'encoder.block4.0.weight'",
+                            "[192, 64, 3, 3] in the weights file but [64, 64, 3, 3] in the architecture")),
         "no-module": (no_module, ("role 'out' reads module 'encoder.outptu', which is not in the model",
                                   "nearest: encoder.output")),
         "no-forward": (no_forward, ("64x64 probe image does not pass through it", "multiples of 16, got (8, 8)")),
