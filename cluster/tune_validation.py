@@ -64,6 +64,7 @@ class TuneValidationOptions:
         gpus_per_trial: GPUs per trial; None gives 1 where the cluster has GPUs, else 0.
         include_control: Add the random-init control for every target.
         experiment_name: Tune's experiment folder name under the storage path.
+        freeze_encoder: Train the decoder / head only, on each candidate's fixed encoder.
     """
 
     steps: int = 200
@@ -76,6 +77,7 @@ class TuneValidationOptions:
     gpus_per_trial: float | None = None
     include_control: bool = True
     experiment_name: str = "validation"
+    freeze_encoder: bool = False
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.seeds < 1 or self.batch_size < 1 or self.evaluations < 1:
@@ -128,7 +130,7 @@ def _finetune_trial(config: dict[str, Any], targets=None, encoders=None, pairs=N
     device = "cuda" if torch.cuda.is_available() and ray.get_gpu_ids() else "cpu"
     settings = FinetuneSettings(
         steps=options.steps, batch_size=options.batch_size, learning_rate=config["learning_rate"],
-        seed=config["seed"], evaluations=options.evaluations, device=device,
+        seed=config["seed"], evaluations=options.evaluations, device=device, freeze_encoder=options.freeze_encoder,
     )
     splits = targets.splits(target)
 

@@ -75,6 +75,7 @@ class ValidateOptions:
         target_images: Target images the estimators score on.
         candidates_from: ``shipped`` (register the shipped zoo's small models) or ``registered``
             (only the store's models, of any architecture; needs ``--transfer linear-probe``).
+        freeze_encoder: Finetuning trains the decoder / head only, on each candidate's fixed encoder.
     """
 
     target: str | None = None
@@ -99,6 +100,7 @@ class ValidateOptions:
     bootstrap: int = 0
     target_images: int = 300
     candidates_from: str = "shipped"
+    freeze_encoder: bool = False
 
     def __post_init__(self) -> None:
         if self.candidates_from == "registered" and "finetune" in self.transfers:
@@ -111,7 +113,7 @@ class ValidateOptions:
 
         return TuneValidationOptions(
             steps=self.steps, seeds=self.seeds, batch_size=self.batch_size, learning_rates=self.learning_rates,
-            evaluations=self.evaluations, asha=self.asha, experiment_name=name,
+            evaluations=self.evaluations, asha=self.asha, experiment_name=name, freeze_encoder=self.freeze_encoder,
         )
 
 
@@ -147,6 +149,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-val", type=int, default=200, help="held-out examples")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--target-steps", type=int, default=300, help="training steps of a dataset target's small model")
+    parser.add_argument("--freeze-encoder", action="store_true",
+                        help="finetune the decoder / head only, on each candidate's fixed encoder (a readout)")
     parser.add_argument("--evaluations", type=int, default=1, help="held-out evaluations per trial")
     parser.add_argument("--asha", action="store_true", help="ASHA early stopping on the held-out metric (4 evaluations per trial unless --evaluations says more)")
     parser.add_argument("--probe", default=None, help="probe set id (default: the store's only one, else 500 mini-Taskonomy scenes)")
@@ -183,7 +187,7 @@ def options_from(args: argparse.Namespace) -> ValidateOptions:
         n_val=args.n_val, image_size=args.image_size, target_steps=args.target_steps, probes=args.probes,
         evaluations=4 if args.asha and args.evaluations < 2 else args.evaluations, asha=args.asha, consistency_probes=args.consistency_probes,
         transfers=parse_transfers(args.transfer), scores=parse_scores(args.score), bootstrap=args.bootstrap,
-        target_images=args.target_images, candidates_from=args.candidates_from,
+        target_images=args.target_images, candidates_from=args.candidates_from, freeze_encoder=args.freeze_encoder,
     )
     parse_candidates(options.candidates)  # fail before any work
     _check_target(args.target)

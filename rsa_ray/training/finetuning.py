@@ -38,6 +38,8 @@ class FinetuneSettings:
         evaluations: Held-out evaluations, evenly spaced, the last after the last step.
         device: Torch device string.
         eval_batch_size: Images per forward pass when evaluating.
+        freeze_encoder: Train only the fresh decoder / head on the candidate's fixed encoder (a readout, as in
+            Taskonomy's transfers): the measured transfer then depends on the representation alone.
     """
 
     steps: int = 200
@@ -47,6 +49,7 @@ class FinetuneSettings:
     evaluations: int = 1
     device: str = "cpu"
     eval_batch_size: int = 128
+    freeze_encoder: bool = False
 
     def __post_init__(self) -> None:
         if min(self.steps, self.batch_size, self.evaluations, self.eval_batch_size) < 1:
@@ -72,7 +75,7 @@ def finetune_and_evaluate(
     width: int = 1,
     report: Callable[[int, float], None] | None = None,
 ) -> float:
-    """Finetunes encoder + fresh head on ``splits.train`` and scores it on ``splits.held_out``.
+    """Finetunes encoder + fresh head (or the head only) on ``splits.train``; scores it on ``splits.held_out``.
 
     Args:
         splits: The target task and its data.
@@ -97,6 +100,8 @@ def finetune_and_evaluate(
     """
     task = splits.task
     model = build_transfer_model(task, encoder_weights, width, settings.seed).to(settings.device)
+    if settings.freeze_encoder:
+        model.encoder.requires_grad_(False)
     train = as_tensors(splits.train, task)
     evaluation_steps, scores = settings.evaluation_steps(), [float("nan")]
 

@@ -148,6 +148,25 @@ def test_finetuning_is_deterministic_and_reports_each_evaluation(scenes):
     assert finetune_and_evaluate(splits, None, FinetuneSettings(steps=4, batch_size=4, seed=1)) != first
 
 
+def test_a_frozen_encoder_stays_as_loaded_and_the_head_still_learns(scenes, monkeypatch):
+    import rsa_ray.training.finetuning as finetuning
+
+    built = []
+    monkeypatch.setattr(finetuning, "build_transfer_model",
+                        lambda *args: built.append(build_transfer_model(*args)) or built[-1])
+    source = build_encoder_decoder(1, head="dense")
+    weights = {k: v.numpy() for k, v in encoder_state(source.state_dict()).items()}
+    splits = scenes.splits("depth")
+    frozen = finetune_and_evaluate(splits, weights, FinetuneSettings(steps=6, batch_size=4, freeze_encoder=True))
+    for name, tensor in built[-1].encoder.state_dict().items():
+        assert torch.equal(tensor, source.encoder.state_dict()[name]), name
+    fresh_head = build_transfer_model(splits.task, weights, 1, 0)
+    assert not torch.equal(built[-1].head.weight, fresh_head.head.weight)  # the head did train
+    whole = finetune_and_evaluate(splits, weights, FinetuneSettings(steps=6, batch_size=4))
+    assert not torch.equal(built[-1].encoder.block1[0].weight, source.encoder.block1[0].weight)
+    assert math.isfinite(frozen) and frozen != whole
+
+
 def test_target_splits_name_their_task(scenes):
     splits = scenes.splits("object_count")
     assert splits.splits("object_count") is splits
