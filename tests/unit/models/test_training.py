@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -103,9 +105,9 @@ def test_training_in_segments_equals_training_in_one_go(data, task_name, variant
     whole = train_steps(task, split, split, settings)
     part = train_steps(task, split, split, settings, until_step=5)
     # the state goes through torch.save / torch.load(weights_only=True), as between train-zoo segments
-    buffer = __import__("io").BytesIO()
+    buffer = io.BytesIO()
     torch.save(part.as_dict(), buffer)
-    restored = TrainingState.from_dict(torch.load(__import__("io").BytesIO(buffer.getvalue()), weights_only=True))
+    restored = TrainingState.from_dict(torch.load(io.BytesIO(buffer.getvalue()), weights_only=True))
     resumed = train_steps(task, split, split, settings, restored, until_step=12)
     assert [c.step for c in resumed.checkpoints] == [c.step for c in whole.checkpoints] == [1, 3, 6, 12]
     for mine, theirs in zip(resumed.checkpoints, whole.checkpoints):
