@@ -10,7 +10,7 @@ demo: $(STAMP)
 	$(BIN)/rsa-ray demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -X faulthandler -m pytest
 
 # torch and torchvision are installed first, as one pinned pair (torchvision imports only beside the torch
 # release it was built for); `.[test]` then adds the hub extra (timm, transformers) and the test tools.

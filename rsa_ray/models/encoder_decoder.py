@@ -127,7 +127,16 @@ class EncoderDecoder(nn.Module):
         side = images.shape[-1]
         if images.shape[-2] % 16 or side % 16:
             raise ValueError(f"input height and width must be multiples of 16, got {tuple(images.shape[-2:])}")
-        code = self.encoder(images)
+        return self.readout(self.encoder(images))
+
+    def readout(self, code: torch.Tensor) -> torch.Tensor:
+        """The decoder and head on the encoder's code (what :meth:`forward` does after the encoder).
+
+        Example:
+            >>> model = EncoderDecoder(out_channels=3, head="pooled")
+            >>> tuple(model.readout(torch.zeros(2, 8, 4, 4)).shape)
+            (2, 3)
+        """
         if self.head_kind == "dense":
             return self.head(self.decoder(code))
         return self.head(torch.flatten(self.pool(code), 1))

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from rsa_ray.datasets.target_splits import TargetSplits
-from rsa_ray.training.evaluation import held_out_score
+from rsa_ray.models.encoder_decoder import EncoderDecoder
+from rsa_ray.training.evaluation import held_out_score, predict_outputs
 from rsa_ray.training.loop import as_tensors, optimise, sampled_batches
 from rsa_ray.training.task_network import build_transfer_model
 
@@ -39,7 +42,9 @@ class FinetuneSettings:
         device: Torch device string.
         eval_batch_size: Images per forward pass when evaluating.
         freeze_encoder: Train only the fresh decoder / head on the candidate's fixed encoder (a readout, as in
-            Taskonomy's transfers): the measured transfer then depends on the representation alone.
+            Taskonomy's transfers): the measured transfer then depends on the representation alone. The
+            encoder's codes of the training and held-out images are computed once, so each step runs the
+            decoder / head alone.
     """
 
     steps: int = 200
@@ -100,17 +105,41 @@ def finetune_and_evaluate(
     """
     task = splits.task
     model = build_transfer_model(task, encoder_weights, width, settings.seed).to(settings.device)
+    network: nn.Module = model
+    train_split, held_out = splits.train, splits.held_out
     if settings.freeze_encoder:
+        # The fixed encoder's codes are computed once; every step then runs the decoder / head alone.
         model.encoder.requires_grad_(False)
-    train = as_tensors(splits.train, task)
+        network = _CodeReadout(model)
+        train_split = (_codes(model, train_split[0], settings), train_split[1])
+        held_out = (_codes(model, held_out[0], settings), held_out[1])
+    train = as_tensors(train_split, task)
     evaluation_steps, scores = settings.evaluation_steps(), [float("nan")]
 
     def evaluate(step: int) -> None:
         if step in evaluation_steps:
-            scores.append(held_out_score(model, task, splits.held_out, settings.eval_batch_size, settings.device))
+            scores.append(held_out_score(network, task, held_out, settings.eval_batch_size, settings.device))
             if report is not None:
                 report(step, scores[-1])
 
     batches = sampled_batches(len(train[0]), settings.batch_size, np.random.default_rng(settings.seed))
-    optimise(model, task, train, settings.steps, settings.learning_rate, batches, evaluate, device=settings.device)
+    optimise(network, task, train, settings.steps, settings.learning_rate, batches, evaluate, device=settings.device)
     return scores[-1]
+
+
+class _CodeReadout(nn.Module):
+    """An encoder-decoder whose inputs are its (fixed) encoder's codes: only the decoder and head run."""
+
+    def __init__(self, model: EncoderDecoder):
+        super().__init__()
+        self.model = model
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.model.readout(code)
+
+
+def _codes(model: EncoderDecoder, images: np.ndarray, settings: FinetuneSettings) -> np.ndarray:
+    """The encoder's codes of ``images`` [N, 3, H, W] (eval mode, batched)."""
+    if images.ndim != 4 or images.shape[-2] % 16 or images.shape[-1] % 16:
+        raise ValueError(f"images must be [N, 3, H, W] with H and W multiples of 16, got shape {tuple(images.shape)}")
+    return predict_outputs(model.encoder, images, settings.eval_batch_size, settings.device)

@@ -133,7 +133,7 @@ def test_transfer_model_takes_only_the_encoder_weights():
 @pytest.fixture(scope="module")
 def scenes():
     config = RendererConfig(image_size=32)
-    labels = ["depth", "object_count"]
+    labels = ["depth", "object_count", "camera_pose"]
     return RenderedTargets(render_mini_taskonomy(16, 5, config, labels), render_mini_taskonomy(8, 5, config, labels, first_index=16))
 
 
@@ -165,6 +165,27 @@ def test_a_frozen_encoder_stays_as_loaded_and_the_head_still_learns(scenes, monk
     whole = finetune_and_evaluate(splits, weights, FinetuneSettings(steps=6, batch_size=4))
     assert not torch.equal(built[-1].encoder.block1[0].weight, source.encoder.block1[0].weight)
     assert math.isfinite(frozen) and frozen != whole
+
+
+@pytest.mark.parametrize("task_name", ["depth", "camera_pose"])
+def test_a_frozen_readout_on_cached_codes_matches_running_the_encoder_every_step(scenes, task_name):
+    from rsa_ray.training.evaluation import held_out_score
+    from rsa_ray.training.loop import as_tensors, optimise, sampled_batches
+
+    splits = scenes.splits(task_name)
+    source = build_encoder_decoder(splits.task.channels, head="dense" if splits.task.target_kind.is_dense else "pooled")
+    weights = {k: v.numpy() for k, v in encoder_state(source.state_dict()).items()}
+    settings = FinetuneSettings(steps=8, batch_size=4, seed=3, freeze_encoder=True)
+    cached = finetune_and_evaluate(splits, weights, settings)
+
+    # The slow, obviously right version: the whole network on images at every step, its encoder untrainable.
+    model = build_transfer_model(splits.task, weights, 1, settings.seed)
+    model.encoder.requires_grad_(False)
+    optimise(model, splits.task, as_tensors(splits.train, splits.task), settings.steps, settings.learning_rate,
+             sampled_batches(len(splits.train[0]), settings.batch_size, np.random.default_rng(settings.seed)), lambda step: None)
+    slow = held_out_score(model, splits.task, splits.held_out)
+    assert math.isfinite(cached) and cached == pytest.approx(slow, rel=1e-4, abs=1e-6)
+    assert finetune_and_evaluate(splits, weights, FinetuneSettings(steps=8, batch_size=4, seed=4, freeze_encoder=True)) != cached
 
 
 def test_target_splits_name_their_task(scenes):
