@@ -92,6 +92,20 @@ def pooled_head(pool_size: int, out_channels: int, hidden: int, bottleneck_chann
     return nn.Sequential(nn.Linear(features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_channels))
 
 
+def check_input_size(shape: tuple[int, ...]) -> None:
+    """Raises unless the last two sizes of ``shape`` (height, width) are multiples of 16 (four stride-2 blocks).
+
+    Example:
+        >>> check_input_size((2, 3, 64, 64))
+        >>> check_input_size((2, 3, 64, 60))
+        Traceback (most recent call last):
+        ...
+        ValueError: input height and width must be multiples of 16, got (64, 60)
+    """
+    if shape[-2] % 16 or shape[-1] % 16:
+        raise ValueError(f"input height and width must be multiples of 16, got {tuple(shape[-2:])}")
+
+
 class EncoderDecoder(nn.Module):
     """An encoder, optional dense decoder, and head (``dense``: conv to n maps; ``pooled``: pool + linear)."""
 
@@ -124,9 +138,7 @@ class EncoderDecoder(nn.Module):
             self.head = pooled_head(pool_size, out_channels, head_hidden)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        side = images.shape[-1]
-        if images.shape[-2] % 16 or side % 16:
-            raise ValueError(f"input height and width must be multiples of 16, got {tuple(images.shape[-2:])}")
+        check_input_size(images.shape)
         return self.readout(self.encoder(images))
 
     def readout(self, code: torch.Tensor) -> torch.Tensor:

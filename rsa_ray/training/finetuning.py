@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from rsa_ray.datasets.target_splits import TargetSplits
-from rsa_ray.models.encoder_decoder import EncoderDecoder
+from rsa_ray.models.encoder_decoder import EncoderDecoder, check_input_size
 from rsa_ray.training.evaluation import held_out_score, predict_outputs
 from rsa_ray.training.loop import as_tensors, optimise, sampled_batches
 from rsa_ray.training.task_network import build_transfer_model
@@ -140,6 +140,7 @@ class _CodeReadout(nn.Module):
 
 def _codes(model: EncoderDecoder, images: np.ndarray, settings: FinetuneSettings) -> np.ndarray:
     """The encoder's codes of ``images`` [N, 3, H, W] (eval mode, batched)."""
-    if images.ndim != 4 or images.shape[-2] % 16 or images.shape[-1] % 16:
-        raise ValueError(f"images must be [N, 3, H, W] with H and W multiples of 16, got shape {tuple(images.shape)}")
+    if images.ndim != 4:
+        raise ValueError(f"images must be [N, 3, H, W], got shape {tuple(images.shape)}")
+    check_input_size(images.shape)
     return predict_outputs(model.encoder, images, settings.eval_batch_size, settings.device)
