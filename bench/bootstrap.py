@@ -14,7 +14,19 @@ float32 RDMs are stored, it times in the same run:
 It also checks a few of our scores against ``scipy.stats.spearmanr`` on the explicitly repeated
 vectors. Every ratio is "that / one ranking". The cores may be shared with other work: the
 baseline is measured in the same run, so the ratios, not the seconds, are the result.
-Run: ``python bench/bootstrap.py [--smoke]``.
+
+``--intervals`` runs the other section instead: every estimator on a zoo of candidates with
+1,280-wide features (wider than the images), summarised two ways, before and after: draws with
+replacement and percentile intervals (``image_samples`` + ``summarise``), and half-subsamples
+without replacement (``image_subsamples`` + ``subsample_summary``). It prints, per estimator and
+way, the share of candidates whose interval holds its own point value, the mean interval width and
+the last-ranked candidate's P(best).
+
+``--coverage NAME,...`` measures, per estimator, on 40 simulated zoos whose true order is known
+(4 candidates, features ``w_k * class mean + noise`` on 80 images, the zoo of
+tests/unit/core/test_resampling.py; the true value is the score's mean over 300 fresh draws), how
+often the 95 % intervals hold the true value and the top set the true best, both ways.
+Run: ``python bench/bootstrap.py [--smoke] [--intervals | --coverage NAME,...]``.
 """
 
 from __future__ import annotations
@@ -28,7 +40,10 @@ from scipy import stats
 from timing import best_of
 
 from rsa_ray import compute_rdm, similarity_to, standardized_ranks
-from rsa_ray.bootstrap import bootstrap_rsa_scores, image_samples, pair_weights
+from rsa_ray.bootstrap import bootstrap_rsa_scores, bootstrap_scores, image_samples, pair_weights, summarise
+from rsa_ray.estimators import ESTIMATORS, score_features
+from rsa_ray.resampling import image_subsamples, subsample_summary
+from rsa_ray.target_labels import TargetLabels
 
 
 def model_rdms(n_models: int, n_images: int, n_features: int, seed: int = 0) -> np.ndarray:
@@ -69,6 +84,85 @@ def scipy_check(candidates: np.ndarray, target: np.ndarray, samples: np.ndarray,
     return worst
 
 
+def wide_zoo(n_images: int, n_features: int, n_candidates: int, n_classes: int = 5, seed: int = 0):
+    """ReLU features of a latent with a class signal of decreasing strength, and a target model's features."""
+    generator = np.random.default_rng(seed)
+    classes = np.arange(n_images) % n_classes
+    generator.shuffle(classes)
+    mixing = generator.normal(size=(40, n_features))
+    features = []
+    for strength in np.linspace(1.5, 0.2, n_candidates):
+        latent = generator.normal(size=(n_images, 40))
+        latent[:, :n_classes] += strength * np.eye(n_classes)[classes]
+        features.append(np.maximum(latent @ mixing + 0.5 * generator.normal(size=(n_images, n_features)), 0.0))
+    target = 2.0 * np.eye(n_classes)[classes] + generator.normal(size=(n_images, n_classes))
+    return features, TargetLabels.from_array(classes), target
+
+
+def interval_rates(images: int, features_wide: int, candidates: int, samples: int) -> None:
+    """Before / after: how often each estimator's interval holds its own point value."""
+    features, labels, target = wide_zoo(images, features_wide, candidates)
+    names = [f"c{index}" for index in range(candidates)]
+    print(f"{images} images, {features_wide} features, {candidates} candidates, {samples} samples per way")
+    print(f"  {'score':<17} {'way':<20} {'holds point':>11} {'mean width':>11} {'last P(best)':>12} {'seconds':>8}")
+    for name in ESTIMATORS:
+        def score(rows: np.ndarray, index: int) -> float:
+            return score_features(name, features[index][rows], labels.subset(rows), target_features=target[rows],
+                                  model=names[index], image_ids=rows)
+
+        point = np.array([score(np.arange(images), index) for index in range(candidates)])
+        ways = [("with replacement", image_samples(images, samples, seed=0), summarise, {}),
+                ("half-subsamples", image_subsamples(images, samples, seed=0), subsample_summary,
+                 {"n_images": images, "subsample_size": images // 2})]
+        for way, drawn, summary_of, extra in ways:
+            start = time.perf_counter()
+            sampled = bootstrap_scores(lambda rows: [score(rows, index) for index in range(candidates)], images, drawn)
+            summaries = summary_of(sampled, point, names, **extra)
+            holds = np.mean([s.low <= s.score <= s.high for s in summaries])
+            width = np.mean([s.high - s.low for s in summaries])
+            print(f"  {name:<17} {way:<20} {holds:>11.2f} {width:>11.3g} {summaries[-1].p_best:>12.2f} "
+                  f"{time.perf_counter() - start:>8.1f}", flush=True)
+
+
+ZOO_WEIGHTS = np.array([1.0, 0.85, 0.7, 0.4])
+ZOO_MEANS = np.random.default_rng(1234).normal(size=(3, 10))
+
+
+def simulated_zoo(generator: np.random.Generator, n_images: int = 80):
+    """Candidates ``w_k * mean[class] + noise`` (half the noise shared) on one target's images."""
+    classes = generator.integers(0, 3, n_images)
+    shared = generator.normal(size=(n_images, 10))
+    features = [w * ZOO_MEANS[classes] + np.sqrt(0.5) * (shared + generator.normal(size=(n_images, 10)))
+                for w in ZOO_WEIGHTS]
+    return features, TargetLabels.from_array(classes)
+
+
+def coverage(name: str, n_zoos: int = 40, n_samples: int = 50, truth_draws: int = 300) -> None:
+    """Coverage of intervals and top set against the nominal 0.95, with replacement and half-subsamples."""
+    truth_generator = np.random.default_rng(99)
+    truth = np.mean([[score_features(name, f, labels) for f in features]
+                     for features, labels in (simulated_zoo(truth_generator) for _ in range(truth_draws))], axis=0)
+    names = [f"w={w}" for w in ZOO_WEIGHTS]
+    counts = {way: [0, 0, [], []] for way in ("with replacement", "half-subsamples")}
+    for zoo in range(n_zoos):
+        features, labels = simulated_zoo(np.random.default_rng(zoo))
+        point = np.array([score_features(name, f, labels) for f in features])
+        for way, drawn in (("with replacement", image_samples(80, n_samples, seed=zoo)),
+                           ("half-subsamples", image_subsamples(80, n_samples, seed=zoo))):
+            sampled = bootstrap_scores(lambda rows: [score_features(name, f[rows], labels.subset(rows), image_ids=rows)
+                                                     for f in features], 80, drawn)
+            summaries = (summarise(sampled, point, names) if way == "with replacement"
+                         else subsample_summary(sampled, point, names, 80, 40))
+            by_name = {s.name: s for s in summaries}
+            counts[way][0] += sum(by_name[n].low <= t <= by_name[n].high for n, t in zip(names, truth))
+            counts[way][1] += by_name[names[0]].indistinguishable_from_top
+            counts[way][2].append(sum(s.indistinguishable_from_top for s in summaries))
+            counts[way][3].append(summaries[-1].p_best)
+    for way, (holds, best, sizes, last) in counts.items():
+        print(f"  {name:<17} {way:<17} {holds / (n_zoos * len(names)):>15.3f} {best / n_zoos:>13.3f} "
+              f"{np.mean(sizes):>9.2f} {max(last):>12.3f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=500)
@@ -77,7 +171,19 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=512)
     parser.add_argument("--checks", type=int, default=3, help="entries compared with scipy on repeated vectors")
     parser.add_argument("--smoke", action="store_true", help="a small size that runs in seconds")
+    parser.add_argument("--intervals", action="store_true",
+                        help="instead: every estimator's intervals before / after, on 1,280-wide features")
+    parser.add_argument("--coverage", default=None, help="instead: coverage on simulated zoos of these estimators")
     args = parser.parse_args()
+    if args.coverage:
+        print(f"  {'score':<17} {'way':<17} {'interval holds':>15} {'best in top':>13} {'top size':>9} "
+              f"{'last P(best)':>12}   (nominal 0.95)")
+        for name in args.coverage.split(","):
+            coverage(name.strip(), *((8, 20, 50) if args.smoke else ()))
+        return
+    if args.intervals:
+        interval_rates(*((60, 256, 4, 10) if args.smoke else (200, 1280, 6, 30)))
+        return
     if args.smoke:
         args.images, args.candidates, args.samples, args.features = 60, 40, 20, 64
     from threadpoolctl import threadpool_info

@@ -6,7 +6,7 @@ each command several times in a fresh interpreter and prints the median wall tim
 RSS of that process (``os.wait4``'s resource usage of the child), for this tree and for an earlier
 one, with the ratios. Both trees list the same store; the script checks their listings agree.
 
-Run: ``git worktree add /tmp/cli-base <commit>`` then
+Run: ``git worktree add /tmp/cli-base <commit>`` (or ``git archive <commit> | tar -x -C /tmp/cli-base``) then
 ``python bench/cli_startup.py --base /tmp/cli-base`` (``--repeats 5`` by default).
 """
 
@@ -26,6 +26,9 @@ COMMANDS = {
     "rsa-ray --help": ["--help"],
     "rsa-ray models --help": ["models", "--help"],
     "usage error (rsa-ray models)": ["models"],
+    **{f"rsa-ray {name} --bogus": [name, "--bogus"]
+       for name in ("taxonomy", "rank", "rerank", "report", "settings", "train-target", "train-zoo", "demo",
+                    "validate")},
     "rsa-ray models list": ["models", "list", "--store", "{store}"],
 }
 

@@ -251,10 +251,10 @@ def time_baselines(classes, n_features, n_candidates, sample):
 
 
 def time_ours(store, probe_id, model_ids, labels, names):
-    from cluster.estimator_tasks import score_candidates
+    from cluster.estimator_tasks import rows_frame, score_candidates
 
     start = time.perf_counter()
-    table = score_candidates(store, probe_id, "out", model_ids, labels, names, target_model="target")
+    table = rows_frame(score_candidates(store, probe_id, "out", model_ids, labels, names, target_model="target"))
     seconds = time.perf_counter() - start
     failed = table[table["error"].notna()]
     if len(failed):

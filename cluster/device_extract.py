@@ -1,6 +1,6 @@
 """Encoder actors that keep activations on their device: each layer's RDM is computed where the activations are.
 
-The path :func:`cluster.extract.extract_all` takes where the actors have GPUs (or where
+The actor :func:`cluster.extract.extract_all` starts where the actors have GPUs (or where
 ``ExtractionOptions.rdms_on_actor`` forces it, e.g. on CPU torch in tests). For each model:
 
 * its weights were read into host memory (sha256-checked) in the background thread while the
@@ -29,10 +29,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from cluster.extract import _POOLED, EncoderActor, ExtractionOptions, LoadedModelSource, ModelResolver
+from cluster.encoder import POOLED, EncoderActor, LoadedModelSource, ModelResolver, layer_identities
+from cluster.options import ExtractionOptions
 from cluster.plan import ExtractionTask
+from cluster.progress import BatchProgress
+from cluster.rdm_writer import store_rdm_and_ranks
 from cluster.wide_layers import ColumnBlockFile, is_wide, open_column_blocks, pooled_features_key, pooled_layer
 from rsa_ray.backends.select import BackendChoice
 from rsa_ray.errors import DegenerateInputError
@@ -104,6 +105,7 @@ class DeviceEncoderActor(EncoderActor):
         errors: dict[str, str] = {}
         try:
             with torch.inference_mode(), reading_layers(model, specs, inference) as read:
+                progress = BatchProgress("extraction", task.model_id, total=len(self.batches.starts()))
                 for start, batch in zip(self.batches.starts(), self.batches.on_device(entry.preprocessing)):
                     features = _checked(read(batch), start)
                     if start == 0:  # the first batch's widths say which layers are too wide to keep
@@ -116,6 +118,7 @@ class DeviceEncoderActor(EncoderActor):
                             self._keep_wide_rows(wide[layer], keys[layer], start, host, identities, created, held)
                         else:
                             self._keep_rows(keys[layer], start, features, kept, identities, created, held)
+                    progress.advance()
                 for layer in layers:
                     held.check()
                     if layer in wide:
@@ -141,7 +144,7 @@ class DeviceEncoderActor(EncoderActor):
         kept[key.layer][start:start + rows.shape[0]] = rows
         pooled_key = EntryKey(key.probe_id, key.model_id, pooled_layer(key.layer))
         self._write_rows(pooled_key, start, features[pooled_features_key(key.layer)].cpu().numpy(), identities,
-                         created, held, identity=identities[_POOLED][key.layer])
+                         created, held, identity=identities[POOLED][key.layer])
         if self.options.keep_activations:
             self._write_rows(key, start, rows.cpu().numpy(), identities, created, held)
 
@@ -158,24 +161,9 @@ class DeviceEncoderActor(EncoderActor):
                                                              name=key.model_id, backend=self.backend)
         except DegenerateInputError as error:  # as the RDM stage reports it: this layer fails, the others go on
             return {key.layer: f"{type(error).__name__}: {error}"}
-        rdm_identity, rank_identity = identities[EntryKind.RDMS][key.layer], identities[EntryKind.RANKS][key.layer]
-        with self.store.claim(key.path(EntryKind.RDMS)) as rdm_claim:  # the RDM stage's claim on this entry
-            stored = {kind: self.store.stored_attributes([key], kind)[key]
-                      for kind in (EntryKind.RDMS, EntryKind.RANKS)}
-            if all(attributes is not None and identity.matches(attributes)
-                   for attributes, identity in ((stored[EntryKind.RDMS], rdm_identity),
-                                                (stored[EntryKind.RANKS], rank_identity))):
-                return {}  # a concurrent run's RDM stage stored it meanwhile
-            provenance = self.store.provenance(key)
-            for lock in (held, rdm_claim):
-                lock.check()
-            self.store.write_rdm(key, condensed_rdm, task.distance, task.center_features, provenance=provenance,
-                                 identity=rdm_identity)
-            for lock in (held, rdm_claim):
-                lock.check()
-            self.store.write_rank_vector(key, rank_vector.astype(np.float32), provenance=provenance,
-                                         identity=rank_identity)
-            self.store.record_work("rdm", key)
+        # Under the RDM stage's claim on this entry; nothing is written when a concurrent run stored it meanwhile.
+        store_rdm_and_ranks(self.store, key, condensed_rdm, rank_vector, task.distance, task.center_features,
+                            layer_identities(identities, key.layer), held=[held])
         return {}
 
 

@@ -1,63 +1,38 @@
 """Transferability scores of many candidates on Ray: one task per batch of candidates.
 
-Each task reads its candidates' stored activations on the target's images itself
-(arrays never travel through the driver), scores each with the chosen estimators
-(:mod:`rsa_ray.estimators`) and returns one row per (candidate, score). Input that
-makes a candidate's score undefined, or a candidate whose activations are missing,
-gives that row an error and does not sink the other candidates. With bootstrap
-samples of the images, each score is also computed on each sample (its repeated
-rows are copies of one image, which the estimators keep apart). The labels, the
-target model's features and the samples go into the object store once and are
-shared by every task; within a task, the target's and the labels' rank vectors are
-computed once per sample, and a candidate's RDM once for both RSA scores.
+The one path every score takes, ``rsa`` and ``rsa-labels`` included: each task reads
+its candidates' stored activations on the target's images itself (arrays never travel
+through the driver) and scores each with the functions of the estimator table
+(:data:`rsa_ray.estimators.ESTIMATORS`), returning one :class:`~rsa_ray.estimators.ScoreRow`
+per (candidate, score). Input that makes a candidate's score undefined, or a candidate
+whose activations are missing, gives that row an error and does not sink the other
+candidates. With resamples of the images (rows of image indices, each image at most once:
+:func:`rsa_ray.resampling.image_subsamples`), each score is also computed on each resample,
+by the same function on those rows. The labels, the target model's features and the
+resamples go into the object store once and are shared by every task.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import ray
 
 from cluster.connect import connect
-from cluster.progress import StageProgress
+from cluster.gather import gather
+from cluster.wide_layers import pooled_layer
 from rsa_ray.errors import DegenerateInputError
-from rsa_ray.estimators import ESTIMATORS, estimator, score_features
-from rsa_ray.label_rdm import label_rank_vector
-from rsa_ray.rsa_score import rdm_rank_vector
-from rsa_ray.similarity import clip_correlations
-from rsa_ray.target_labels import TargetLabels, check_features
+from rsa_ray.estimators import ESTIMATORS, ScoreRow, applicable_scores
+from rsa_ray.target_labels import TargetLabels
 from storage import CorruptEntryError, EntryKey, EntryNotFoundError, IncompleteEntryError, Store
 
 # Errors of one candidate's input: recorded in its rows, the other candidates go on.
 CANDIDATE_ERRORS = (DegenerateInputError, EntryNotFoundError, IncompleteEntryError, CorruptEntryError)
 MAX_BATCH = 16
 
-
-@dataclass(frozen=True)
-class ScoreRow:
-    """One candidate's value of one score, or why it has none.
-
-    Attributes:
-        candidate: The candidate's model id.
-        score: The estimator's name.
-        value: The score on every image, or None when it failed.
-        error: None, or the error that left the score undefined (type and message).
-        samples: The score on each bootstrap sample (float64 [S]), when samples were asked for.
-
-    Example:
-        >>> ScoreRow("m1", "knn", 0.8).error is None
-        True
-    """
-
-    candidate: str
-    score: str
-    value: float | None
-    error: str | None = None
-    samples: np.ndarray | None = None
+__all__ = ["ScoreRow", "candidate_batches", "candidate_features", "rows_frame", "score_batch", "score_candidates"]
 
 
 def candidate_batches(model_ids: Sequence[str], workers: int, batch_size: int | None = None) -> list[tuple[str, ...]]:
@@ -71,53 +46,17 @@ def candidate_batches(model_ids: Sequence[str], workers: int, batch_size: int | 
     return [tuple(model_ids[start:start + size]) for start in range(0, len(model_ids), size)]
 
 
-@dataclass
-class _TaskInputs:
-    """What every candidate is compared with on one set of rows, each computed once and only when needed."""
-
-    labels: TargetLabels | None
-    target_features: np.ndarray | None
-    image_ids: np.ndarray | None
-    _ranks: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def on_rows(cls, labels: TargetLabels | None, target_features: np.ndarray | None,
-                rows: np.ndarray) -> "_TaskInputs":
-        """The inputs restricted to ``rows`` (a bootstrap sample: repeated rows are copies of one image)."""
-        return cls(None if labels is None else labels.subset(rows),
-                   None if target_features is None else target_features[rows], rows)
-
-    def reference_ranks(self, score: str) -> np.ndarray:
-        """The target model's (``rsa``) or the labels' (``rsa-labels``) rank vector; a failure is re-raised."""
-        if score not in self._ranks:
-            try:
-                if score == "rsa":
-                    self._ranks[score] = rdm_rank_vector(self.target_features, "target model", self.image_ids)
-                else:
-                    self._ranks[score] = label_rank_vector(self.labels, self.image_ids)
-            except DegenerateInputError as error:
-                self._ranks[score] = error
-        if isinstance(self._ranks[score], DegenerateInputError):
-            raise self._ranks[score]
-        return self._ranks[score]
-
-
-def _values(model_id: str, features: np.ndarray, scores: Sequence[str],
-            inputs: _TaskInputs) -> dict[str, float | DegenerateInputError]:
-    """Each score's value for one candidate, or the error that left it undefined."""
+def _values(model_id: str, features: np.ndarray, scores: Sequence[str], labels: TargetLabels | None,
+            target_features: np.ndarray | None, rows: np.ndarray | None = None) -> dict[str, float | DegenerateInputError]:
+    """Each score's value for one candidate (on ``rows`` of the images, or all), or the error that left it undefined."""
+    if rows is not None:
+        features = features[rows]
+        labels = None if labels is None else labels.subset(rows)
+        target_features = None if target_features is None else target_features[rows]
     values: dict[str, float | DegenerateInputError] = {}
-    candidate_ranks = None
     for score in scores:
         try:
-            if score in ("rsa", "rsa-labels"):
-                if score == "rsa-labels":
-                    check_features(features, inputs.labels, model_id)
-                if candidate_ranks is None:  # one RDM for both RSA scores
-                    candidate_ranks = rdm_rank_vector(features, model_id, inputs.image_ids)
-                values[score] = float(clip_correlations(candidate_ranks @ inputs.reference_ranks(score)))
-            else:
-                values[score] = score_features(score, features, inputs.labels, inputs.target_features, model_id,
-                                               inputs.image_ids)
+            values[score] = ESTIMATORS[score].score(features, labels, target_features, model_id, rows)
         except DegenerateInputError as error:
             values[score] = error
     return values
@@ -130,8 +69,6 @@ def candidate_features(store: Store, key: EntryKey) -> np.ndarray:
     Raises:
         EntryNotFoundError: Neither is stored.
     """
-    from cluster.wide_layers import pooled_layer
-
     try:
         return store.read_activations(key)
     except EntryNotFoundError:
@@ -139,8 +76,26 @@ def candidate_features(store: Store, key: EntryKey) -> np.ndarray:
 
 
 def _message(error: Exception, sample: int | None = None) -> str:
-    where = "" if sample is None else f" (bootstrap sample {sample})"
+    where = "" if sample is None else f" (resample {sample})"
     return f"{type(error).__name__}: {error}{where}"
+
+
+def _candidate_rows(candidate: str, features: np.ndarray, labels: TargetLabels | None, scores: Sequence[str],
+                    target_features: np.ndarray | None, samples: np.ndarray | None) -> list[ScoreRow]:
+    """One candidate's rows: each score on every image and, with resamples, on each resample."""
+    point = _values(candidate, features, scores, labels, target_features)
+    outcome = {score: value if isinstance(value, float) else _message(value) for score, value in point.items()}
+    per_sample = {score: np.empty(len(samples)) for score, value in outcome.items()
+                  if samples is not None and isinstance(value, float)}
+    for index, rows in enumerate(samples if samples is not None else ()):
+        for score, value in _values(candidate, features, list(per_sample), labels, target_features, rows).items():
+            if isinstance(value, float):
+                per_sample[score][index] = value
+            else:
+                outcome[score] = _message(value, index)
+                del per_sample[score]
+    return [ScoreRow(candidate, score, None, outcome[score]) if isinstance(outcome[score], str)
+            else ScoreRow(candidate, score, outcome[score], None, per_sample.get(score)) for score in scores]
 
 
 def score_batch(store: Store, probe_id: str, layer: str, candidates: Sequence[str], labels: TargetLabels | None,
@@ -156,45 +111,26 @@ def score_batch(store: Store, probe_id: str, layer: str, candidates: Sequence[st
         labels: The target's labels, one per probe image (None: only ``rsa``).
         scores: Estimator names.
         target_features: The target model's features on the probe images (``rsa``).
-        samples: Bootstrap samples [S, N] of probe-image indices (``rsa_ray.bootstrap.image_samples``);
-            each score is also computed on each sample, its repeated rows passed as copies of one
-            image. None: no samples.
+        samples: Resamples [S, m] of probe-image indices (:func:`rsa_ray.resampling.image_subsamples`);
+            each score is also computed on each resample's rows. None: no resamples.
 
     Returns:
         One row per (candidate, score), candidates in the given order. A score undefined on any
-        bootstrap sample is an error naming the sample.
+        resample is an error naming the resample.
 
     Example:
         >>> score_batch(store, probe_id, "out", ["m1"], labels, ["knn"])  # doctest: +SKIP
         [ScoreRow(candidate='m1', score='knn', value=0.83, error=None, samples=None)]
     """
-    stored: dict[str, np.ndarray] = {}
-    outcome: dict[tuple[str, str], float | str] = {}
-    full = _TaskInputs(labels, target_features, None)
+    rows: list[ScoreRow] = []
     for candidate in candidates:
         try:
-            stored[candidate] = candidate_features(store, EntryKey(probe_id, candidate, layer))
+            features = candidate_features(store, EntryKey(probe_id, candidate, layer)).astype(np.float64)
         except CANDIDATE_ERRORS as error:
-            outcome.update({(candidate, score): _message(error) for score in scores})
+            rows += [ScoreRow(candidate, score, None, _message(error)) for score in scores]
             continue
-        for score, value in _values(candidate, stored[candidate].astype(np.float64), scores, full).items():
-            outcome[(candidate, score)] = value if isinstance(value, float) else _message(value)
-    per_sample = {key: np.empty(len(samples)) for key, value in outcome.items()
-                  if samples is not None and isinstance(value, float)}
-    # Sample by sample, so that the labels' and the target's rank vectors of a sample are computed once.
-    for index, rows in enumerate(samples if samples is not None else ()):
-        inputs = _TaskInputs.on_rows(labels, target_features, rows)
-        for candidate, features in stored.items():
-            pending = [score for score in scores if (candidate, score) in per_sample]
-            for score, value in _values(candidate, features[rows].astype(np.float64), pending, inputs).items():
-                if isinstance(value, float):
-                    per_sample[(candidate, score)][index] = value
-                else:
-                    outcome[(candidate, score)] = _message(value, index)
-                    del per_sample[(candidate, score)]
-    return [ScoreRow(candidate, score, None, outcome[(candidate, score)]) if isinstance(outcome[(candidate, score)], str)
-            else ScoreRow(candidate, score, outcome[(candidate, score)], None, per_sample.get((candidate, score)))
-            for candidate in candidates for score in scores]
+        rows += _candidate_rows(candidate, features, labels, scores, target_features, samples)
+    return rows
 
 
 score_batch_remote = ray.remote(num_cpus=1, max_retries=3)(score_batch)
@@ -202,26 +138,23 @@ score_batch_remote = ray.remote(num_cpus=1, max_retries=3)(score_batch)
 
 def _check_request(scores: Sequence[str], labels: TargetLabels | None, has_target: bool, n_images: int,
                    probe_id: str, samples: np.ndarray | None) -> None:
-    for name in scores:
-        chosen = estimator(name)
-        if chosen.reads == "target-model" and not has_target:
-            raise ValueError(f"score {name!r} needs a target model (train one with `rsa-ray train-target`)")
-        if chosen.reads == "labels" and not chosen.supports(labels):
-            what = "no labels" if labels is None else f"{labels.kind} targets"
-            raise ValueError(f"score {name!r} cannot score a target with {what} (it supports {', '.join(chosen.kinds)})")
+    _, refused = applicable_scores(scores, labels, has_target)
+    if refused:
+        name, why = refused[0]
+        raise ValueError(f"score {name!r} cannot score this target: {why}")
     if labels is not None and labels.n_images != n_images:
         raise ValueError(f"the target has {labels.n_images} labels, the probe set {probe_id!r} has {n_images} images")
     if samples is not None:
         if samples.ndim != 2 or samples.shape[0] == 0 or not np.issubdtype(samples.dtype, np.integer):
-            raise ValueError(f"bootstrap samples must be integer image indices [S, N], got {samples.dtype} {samples.shape}")
+            raise ValueError(f"resamples must be integer image indices [S, m], got {samples.dtype} {samples.shape}")
         if samples.size and (samples.min() < 0 or samples.max() >= n_images):
-            raise ValueError(f"bootstrap samples index images outside 0..{n_images - 1}")
+            raise ValueError(f"resamples index images outside 0..{n_images - 1}")
 
 
 def score_candidates(store: Store, probe_id: str, layer: str, model_ids: Sequence[str], labels: TargetLabels | None,
                      scores: Sequence[str], target_model: str | None = None, target_layer: str | None = None,
                      samples: np.ndarray | None = None, batch_size: int | None = None,
-                     address: str | None = None) -> pd.DataFrame:
+                     address: str | None = None) -> list[ScoreRow]:
     """Scores every candidate with every estimator, one Ray task per batch of candidates.
 
     Args:
@@ -233,22 +166,23 @@ def score_candidates(store: Store, probe_id: str, layer: str, model_ids: Sequenc
         scores: Estimator names (:data:`rsa_ray.estimators.ESTIMATORS`).
         target_model: The model trained on the target task (``rsa``), stored under the same probe set.
         target_layer: Its layer role (default: ``layer``).
-        samples: Bootstrap samples [S, N] of probe-image indices; each score is also computed on each.
+        samples: Resamples [S, m] of probe-image indices; each score is also computed on each.
         batch_size: Candidates per task (default: about four tasks per CPU, at most 16 a task).
         address: The Ray cluster to connect to if not connected yet (:func:`cluster.connect.connect`).
 
     Returns:
-        One row per (candidate, score), in the order of ``model_ids`` then ``scores``
-        (:func:`rows_frame`). A candidate whose input is degenerate or missing, or whose task failed
-        after Ray's retries, has rows with an error instead of a value.
+        One :class:`~rsa_ray.estimators.ScoreRow` per (candidate, score), in the order of ``model_ids``
+        then ``scores``. A candidate whose input is degenerate or missing, or whose task failed after
+        Ray's retries, has rows with an error instead of a value.
 
     Raises:
         ValueError: An unknown score, a score this target cannot have, labels not one per image,
-            or bootstrap samples that are not image indices.
+            or resamples that are not image indices.
 
     Example:
-        >>> score_candidates(store, probe_id, "out", ["m1", "m2"], labels, ["logme", "knn"])  # doctest: +SKIP
-        (a DataFrame with 4 rows: candidate, score, value, error, samples)
+        >>> rows = score_candidates(store, probe_id, "out", ["m1", "m2"], labels, ["logme", "knn"])  # doctest: +SKIP
+        >>> len(rows)  # doctest: +SKIP
+        4
     """
     scores = tuple(scores)
     samples = None if samples is None else np.asarray(samples)
@@ -257,12 +191,14 @@ def score_candidates(store: Store, probe_id: str, layer: str, model_ids: Sequenc
     connect(address)
     target_features = None
     if target_model is not None and any(ESTIMATORS[name].reads == "target-model" for name in scores):
-        target_features = store.read_activations(EntryKey(probe_id, target_model, target_layer or layer))
+        target_features = candidate_features(store, EntryKey(probe_id, target_model, target_layer or layer))
+        target_features = target_features.reshape(target_features.shape[0], -1).astype(np.float64)
     labels_ref, target_ref, samples_ref = ray.put(labels), ray.put(target_features), ray.put(samples)
     workers = int(ray.cluster_resources().get("CPU", 1))
     refs = {score_batch_remote.remote(store, probe_id, layer, batch, labels_ref, scores, target_ref, samples_ref): batch
             for batch in candidate_batches(list(model_ids), workers, batch_size)}
-    by_batch = _gather(refs, len(model_ids))
+    by_batch = gather(refs, "scores", weights={ref: len(batch) for ref, batch in refs.items()},
+                      failed_in=lambda rows: len({row.candidate for row in rows if row.error is not None}))
     results: list[ScoreRow] = []
     for batch in refs.values():
         outcome = by_batch[batch]
@@ -270,27 +206,7 @@ def score_candidates(store: Store, probe_id: str, layer: str, model_ids: Sequenc
             outcome = [ScoreRow(candidate, score, None, _message(outcome)) for candidate in batch for score in scores]
         results += outcome
     order = {model_id: index for index, model_id in enumerate(model_ids)}
-    return rows_frame(sorted(results, key=lambda row: order[row.candidate]))
-
-
-def _gather(refs: dict[ray.ObjectRef, tuple[str, ...]], n_models: int) -> dict[tuple[str, ...], Any]:
-    """Each batch's rows, or the exception its task ended with after Ray's retries."""
-    progress = StageProgress("scores", total=n_models)
-    results: dict[tuple[str, ...], Any] = {}
-    pending = list(refs)
-    while pending:
-        finished, pending = ray.wait(pending, num_returns=1)
-        for ref in finished:
-            batch = refs[ref]
-            try:
-                results[batch] = ray.get(ref)
-                failed = {row.candidate for row in results[batch] if row.error is not None}
-            except Exception as error:  # a task that failed for good, after Ray's retries
-                results[batch] = error
-                failed = set(batch)
-            for model_id in batch:
-                progress.advance(failed=model_id in failed)
-    return results
+    return sorted(results, key=lambda row: order[row.candidate])
 
 
 def rows_frame(rows: Sequence[ScoreRow]) -> pd.DataFrame:

@@ -1,9 +1,5 @@
-"""Encoder actors: each holds one loaded model at a time and streams the probe set
-through it, writing activation row chunks straight into the store.
-
-Layers are roles: each is read from the model's own module for it (``default``: the module of
-the model's default layer) and reduced batch by batch before it is stored, so a pooled
-reduction of a wide layer never holds or stores more than one batch of its output.
+"""The extraction stage: a fixed pool of encoder actors (:mod:`cluster.encoder`) runs the models over
+one probe set, writing activation row chunks straight into the store.
 
 A fixed pool is sized to the cluster (one actor per GPU, or per ``gpus_per_actor``
 fraction; one per CPU without GPUs). An actor prefetches the next model's weights
@@ -23,261 +19,23 @@ when ``keep_activations`` asks for them (:mod:`cluster.device_extract`).
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-import numpy as np
 import ray
 
-from cluster.options import ExtractionOptions  # defined beside the other options; callers import it here too
+from cluster.device_extract import DeviceEncoderActor
+# The actor and its inputs live in cluster.encoder; callers import them here too.
+from cluster.encoder import POOLED, EncoderActor, LoadedModelSource, ModelResolver
+from cluster.inputs import plan_run_inputs
+from cluster.options import ExtractionOptions
+from cluster.outcomes import ModelOutcome
 from cluster.plan import ExtractionTask
 from cluster.progress import StageProgress
-from cluster.outcomes import ModelOutcome
-from cluster.wide_layers import (POOLED_REDUCTION, ColumnBlockFile, is_wide, open_column_blocks, pooled_features_key,
-                                 pooled_layer, wide_layer_rdm)
-from storage import EntryKey, EntryKind, Lock, Store
-from storage.identity import ComputeSettings, EntryIdentity
+from storage import Store
 
-if TYPE_CHECKING:
-    from rsa_ray.models import ModelEntry
-
-logger = logging.getLogger("rsa_ray")
-_POOLED = "pooled"  # the key of pooled features' identities beside the entry kinds
-
-
-@dataclass(frozen=True)
-class LoadedModelSource:
-    """What an actor needs to build one model: its registry entry and a local copy of its weights."""
-
-    entry: ModelEntry
-    weights_path: str | None
-
-
-# Turns a model id into its registry entry and local weights; runs on the actor (so weights are
-# fetched where they are used) and must be picklable.
-ModelResolver = Callable[[str], LoadedModelSource]
-
-
-def _layers_to_write(store: Store, probe_id: str, task: ExtractionTask,
-                     identities: Mapping[str, EntryIdentity],
-                     rank_identities: Mapping[str, EntryIdentity]) -> tuple[str, ...]:
-    """The layers of ``task`` with neither activations nor a rank vector complete from the inputs given.
-
-    A layer whose rank vector is up to date needs no activations (the planner's rule); a wide
-    layer's RDM, stored by an actor, is found here by a run that waited for the claim.
-    """
-    keys = [EntryKey(probe_id, task.model_id, layer) for layer in task.layers]
-    stored = store.stored_attributes(keys, EntryKind.ACTIVATIONS)
-    ranks = store.stored_attributes(keys, EntryKind.RANKS)
-    return tuple(key.layer for key in keys
-                 if (stored[key] is None or not identities[key.layer].matches(stored[key]))
-                 and (ranks[key] is None or not rank_identities[key.layer].matches(ranks[key])))
-
-
-def _pending_batches(store: Store, probe_id: str, model_id: str, layers: Sequence[str], n_images: int,
-                     batch_size: int, identities: Mapping[str, EntryIdentity]) -> list[int]:
-    """Start rows of the batches some of ``layers`` still needs.
-
-    All of them when some layer's entry is new, chunked otherwise, or was started from other
-    inputs than ``identities`` (layer → expected identity) say: that entry is recreated.
-    """
-    starts: set[int] = set()
-    every = list(range(0, n_images, batch_size))
-    for layer in layers:
-        key = EntryKey(probe_id, model_id, layer)
-        try:
-            layout = store.layout(key, EntryKind.ACTIVATIONS)
-            current = identities[layer].matches(store.entry_attributes(key, EntryKind.ACTIVATIONS))
-        except KeyError:  # not created yet
-            return every
-        if not current or layout.complete or layout.rows_per_chunk != batch_size:
-            return every
-        starts.update(start for start, _ in layout.pending)
-    return sorted(starts)
-
-
-class EncoderActor:
-    """Runs models over one probe set and writes their activations into the store.
-
-    Example:
-        >>> actor = ray.remote(EncoderActor).remote(store, probe_id, resolver, ExtractionOptions())  # doctest: +SKIP
-    """
-
-    def __init__(self, store: Store, probe_id: str, resolver: ModelResolver, options: ExtractionOptions):
-        import torch
-
-        self.store = store
-        self.probe_id = probe_id
-        self.resolver = resolver
-        self.options = options
-        self.images = store.read_probe_images(probe_id)
-        self.allow_torchscript = store.settings().allow_torchscript
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        if self.device == "cpu":
-            torch.set_num_threads(1)
-        self._fetcher = ThreadPoolExecutor(max_workers=1)
-        self._prefetched: dict[str, Future] = {}
-
-    def _prepare(self, model_id: str):
-        """What is fetched for a model ahead of its turn, in the background thread: its local weights."""
-        return self.resolver(model_id)
-
-    def _source(self, model_id: str):
-        future = self._prefetched.pop(model_id, None)
-        return future.result() if future is not None else self._prepare(model_id)
-
-    def extract(self, task: ExtractionTask, next_model_id: str | None = None) -> list[ModelOutcome]:
-        """Extracts every layer of ``task`` in one pass per batch; returns one outcome per layer."""
-        if next_model_id is not None and next_model_id not in self._prefetched:
-            self._prefetched[next_model_id] = self._fetcher.submit(self._prepare, next_model_id)
-        try:
-            return self._extract(task)
-        except Exception as error:  # a bad model must not take the pool down; report it
-            return [ModelOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
-
-    def peak_memory_bytes(self) -> int:
-        """The most resident memory this actor's process has held so far (``ru_maxrss``).
-
-        Example:
-            >>> ray.get(actor.peak_memory_bytes.remote())  # doctest: +SKIP
-            1234567890
-        """
-        import resource
-        import sys
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(peak if sys.platform == "darwin" else peak * 1024)
-
-    def _extract(self, task: ExtractionTask) -> list[ModelOutcome]:
-        keys = {layer: EntryKey(self.probe_id, task.model_id, layer) for layer in task.layers}
-        settings = dataclasses.replace(self.options.settings(), distance=task.distance,
-                                       center_features=task.center_features)
-        identities = self._identities(task, keys, settings)
-        # One claim per model and probe set: a concurrent run waits here, then finds the work done.
-        with self.store.claim(f"activations/{self.probe_id}/{task.model_id}") as held:
-            layers = _layers_to_write(self.store, self.probe_id, task, identities[EntryKind.ACTIVATIONS],
-                                      identities[EntryKind.RANKS])
-            errors = self._write_layers(task, layers, keys, identities, held) if layers else {}
-        return [ModelOutcome(task.model_id, layer, errors.get(layer)) for layer in task.layers]
-
-    def _identities(self, task: ExtractionTask, keys: Mapping[str, EntryKey],
-                    settings: ComputeSettings) -> dict[object, dict[str, EntryIdentity]]:
-        """Kind (or ``_POOLED``) → layer → the identity of its activations, RDM, rank vector or pooled features."""
-        wanted: dict[object, tuple[EntryKind, ComputeSettings]] = {
-            kind: (kind, settings) for kind in (EntryKind.ACTIVATIONS, EntryKind.RDMS, EntryKind.RANKS)}
-        wanted[_POOLED] = (EntryKind.ACTIVATIONS, dataclasses.replace(settings, reduce=POOLED_REDUCTION))
-        found = {}
-        for name, (kind, kind_settings) in wanted.items():
-            expected = self.store.expected_identities(self.probe_id, [task.model_id], task.layers, kind, kind_settings)
-            found[name] = {layer: expected[keys[layer]] for layer in task.layers}
-        return found
-
-    def _layer_specs(self, entry: ModelEntry, layers: Sequence[str]) -> list:
-        """Each role's read (the model's own module for it, under the role's name) and its pooled read."""
-        specs = [dataclasses.replace(entry.layer(role), role=role) for role in layers]
-        if self.options.reduce is not None:
-            specs = [dataclasses.replace(spec, reduce=self.options.reduce) for spec in specs]
-        # Each role's pooled features, from the same hook: stored for a wide role, and for every role whose RDM
-        # the actor computes (cluster.device_extract).
-        return specs + [dataclasses.replace(spec, role=pooled_features_key(spec.role), reduce=POOLED_REDUCTION)
-                        for spec in specs]
-
-    def _write_layers(self, task: ExtractionTask, layers: tuple[str, ...], keys: Mapping[str, EntryKey],
-                      identities: Mapping[object, Mapping[str, EntryIdentity]], held: Lock) -> dict[str, str]:
-        """Runs the model and stores what ``layers`` need; returns the error of each layer that failed alone."""
-        from rsa_ray.models import InferenceOptions, build_model, extract_layer_features
-
-        model_id = task.model_id
-        source = self._source(model_id)
-        specs = self._layer_specs(source.entry, layers)
-        model = build_model(source.entry, weights_path=source.weights_path, allow_torchscript=self.allow_torchscript)
-        inference = InferenceOptions(device=self.device, dtype=self.options.dtype, batch_size=self.options.batch_size)
-        n_images, batch_size = self.images.shape[0], self.options.batch_size
-
-        def run_batch(start: int) -> dict[str, np.ndarray]:
-            stop = min(start + batch_size, n_images)
-            features = extract_layer_features(model, self.images[start:stop], specs, source.entry.preprocessing,
-                                              inference)
-            for layer, rows in features.items():
-                if not np.isfinite(rows).all():
-                    raise ValueError(f"layer {layer.split(chr(0))[0]!r} gave NaN or Inf activations for images "
-                                     f"{start}..{stop - 1}")
-            return features
-
-        first = run_batch(0)  # its widths say which layers are too wide to store
-        wide = {layer: open_column_blocks(n_images, first[layer].shape[1])
-                for layer in layers if is_wide(n_images, first[layer].shape[1], self.options.wide_layer_mb)}
-        try:
-            pending = (list(range(0, n_images, batch_size)) if wide else
-                       _pending_batches(self.store, self.probe_id, model_id, layers, n_images, batch_size,
-                                        identities[EntryKind.ACTIVATIONS]))
-            created: set[str] = set()
-            for start in pending:
-                features = first if start == 0 else run_batch(start)
-                for layer in layers:
-                    if layer in wide:
-                        self._keep_wide_rows(wide[layer], keys[layer], start, features, identities, created, held)
-                    else:
-                        self._write_rows(keys[layer], start, features[layer], identities, created, held)
-            for layer in layers:
-                held.check()
-                if layer in wide:
-                    self._store_wide_rdm(task, keys[layer], wide[layer], identities, held)
-                else:
-                    self.store.finalize(keys[layer], EntryKind.ACTIVATIONS)
-        finally:
-            for blocks in wide.values():
-                blocks.close()
-        self.store.record_work("extract", None, probe_id=self.probe_id, model_id=model_id, layers=list(layers),
-                               batches=len(pending), wide_layers=sorted(wide))
-        return {}
-
-    def _write_rows(self, key: EntryKey, start: int, rows: np.ndarray,
-                    identities: Mapping[object, Mapping[str, EntryIdentity]], created: set[str], held: Lock,
-                    identity: EntryIdentity | None = None) -> None:
-        """Writes one batch's rows of an activations entry, creating it on its first batch."""
-        if key.layer not in created:
-            self.store.create_activations(
-                key, rows.shape[1], self.options.activation_dtype, rows_per_chunk=self.options.batch_size,
-                identity=identity or identities[EntryKind.ACTIVATIONS][key.layer],
-            )
-            created.add(key.layer)
-        layout = self.store.layout(key, EntryKind.ACTIVATIONS)
-        if any(chunk_start == start for chunk_start, _ in layout.pending):
-            held.check()  # a run that took the claim over owns these chunks now
-            self.store.write_activation_rows(key, start, rows.astype(self.options.activation_dtype))
-
-    def _keep_wide_rows(self, blocks: ColumnBlockFile, key: EntryKey, start: int, features: Mapping[str, np.ndarray],
-                        identities: Mapping[object, Mapping[str, EntryIdentity]], created: set[str],
-                        held: Lock) -> None:
-        """Keeps a wide layer's batch for its RDM, and stores its pooled features."""
-        # Through the stored dtype, so the RDM is the one the stored activations would give.
-        rows = features[key.layer].astype(self.options.activation_dtype)
-        blocks.write_rows(start, rows)
-        pooled_key = EntryKey(key.probe_id, key.model_id, pooled_layer(key.layer))
-        self._write_rows(pooled_key, start, features[pooled_features_key(key.layer)], identities, created, held,
-                         identity=identities[_POOLED][key.layer])
-
-    def _store_wide_rdm(self, task: ExtractionTask, key: EntryKey, blocks: ColumnBlockFile,
-                        identities: Mapping[object, Mapping[str, EntryIdentity]], held: Lock) -> None:
-        """Computes a wide layer's RDM from its kept batches; stores it, its rank vector and its pooled features."""
-        from rsa_ray.ranks import standardized_ranks
-
-        self.store.finalize(EntryKey(key.probe_id, key.model_id, pooled_layer(key.layer)), EntryKind.ACTIVATIONS)
-        condensed_rdm = wide_layer_rdm(blocks, task.distance, task.center_features, name=key.model_id)
-        rank_vector = standardized_ranks(condensed_rdm, names=[key.model_id], workers=1)[0]
-        provenance = self.store.provenance(key)
-        held.check()
-        self.store.write_rdm(key, condensed_rdm, task.distance, task.center_features, provenance=provenance,
-                             identity=identities[EntryKind.RDMS][key.layer])
-        held.check()
-        self.store.write_rank_vector(key, rank_vector.astype(np.float32), provenance=provenance,
-                                     identity=identities[EntryKind.RANKS][key.layer])
-        self.store.record_work("rdm", key, wide_layer=True)
+__all__ = ["POOLED", "DeviceEncoderActor", "EncoderActor", "ExtractionOptions", "LoadedModelSource", "ModelResolver",
+           "ExtractionRun", "extract_all", "extract_missing", "pool_size"]
 
 
 def pool_size(options: ExtractionOptions) -> tuple[int, dict[str, float]]:
@@ -314,7 +72,6 @@ def extract_all(
     """
     if not tasks:
         return []
-    from cluster.device_extract import DeviceEncoderActor  # it builds on EncoderActor
 
     n_actors, actor_resources = pool_size(options)
     n_actors = min(n_actors, len(tasks))
@@ -330,7 +87,10 @@ def extract_all(
         if queues[index]:
             running[_submit(actor, queues[index])] = index
     while running:
-        finished, _ = ray.wait(list(running), num_returns=1)
+        finished, _ = ray.wait(list(running), num_returns=1, timeout=progress.interval)
+        if not finished:  # no model finished yet: a line that the stage still works
+            progress.pulse(running=len(running))
+            continue
         index = running.pop(finished[0])
         task = queues[index].pop(0)
         try:
@@ -349,3 +109,36 @@ def extract_all(
 def _submit(actor: ray.actor.ActorHandle, queue: list[ExtractionTask]) -> ray.ObjectRef:
     next_model_id = queue[1].model_id if len(queue) > 1 else None
     return actor.extract.remote(queue[0], next_model_id)
+
+
+@dataclass(frozen=True)
+class ExtractionRun:
+    """What :func:`extract_missing` did.
+
+    Attributes:
+        extracted: Models the plan sent to the encoder actors.
+        failures: The (model, layer) that failed, with the error.
+        rdms_on_actor: Whether the actors stored RDMs and rank vectors (and pooled features) rather than
+            activations (:meth:`cluster.options.ExtractionOptions.computes_rdms_on_actor`).
+    """
+
+    extracted: int
+    failures: tuple[ModelOutcome, ...]
+    rdms_on_actor: bool
+
+
+def extract_missing(store: Store, probe_id: str, model_ids: Sequence[str], layers: Sequence[str],
+                    resolver: ModelResolver, options: ExtractionOptions = ExtractionOptions()) -> ExtractionRun:
+    """The extraction stage on its own: plans what ``model_ids`` × ``layers`` lack and runs it on the actor pool.
+
+    The plan is the pipeline's (:func:`cluster.inputs.plan_run_inputs`, under ``options.settings()``);
+    roles a model lacks are logged and left out. Ray must be connected (:func:`cluster.connect.connect`).
+
+    Example:
+        >>> extract_missing(store, probe_id, ["a", "b"], ["out"], StoreResolver(store)).failures  # doctest: +SKIP
+        ()
+    """
+    planned = plan_run_inputs(store, probe_id, model_ids, layers, options.settings())
+    outcomes = extract_all(store, probe_id, planned.plan.extractions, resolver, options)
+    on_actor = options.computes_rdms_on_actor("num_gpus" in pool_size(options)[1])
+    return ExtractionRun(len(planned.plan.extractions), tuple(o for o in outcomes if o.error), on_actor)

@@ -138,14 +138,21 @@ class ExtractionOptions:
         if self.n_actors is not None and self.n_actors < 1:
             raise ValueError(f"n_actors must be >= 1, got {self.n_actors}")
 
-    def settings(self) -> ComputeSettings:
-        """The settings that shape the activations these options produce (part of their identity).
+    def settings(self, distance: str = "correlation", center_features: bool = True) -> ComputeSettings:
+        """The settings that shape what a run with these options computes (part of every entry's identity).
+
+        The one place a run's :class:`storage.identity.ComputeSettings` is built: these options give the
+        forward and stored dtypes and the reduction; ``distance`` and ``center_features`` are the RDM's
+        (:class:`SimilarityOptions`; the defaults are its own).
 
         Example:
             >>> ExtractionOptions(dtype="bfloat16").settings().forward_dtype
             'bfloat16'
+            >>> ExtractionOptions().settings("cosine", center_features=False).distance
+            'cosine'
         """
-        return ComputeSettings(forward_dtype=self.dtype, activation_dtype=self.activation_dtype, reduce=self.reduce)
+        return ComputeSettings(forward_dtype=self.dtype, activation_dtype=self.activation_dtype, distance=distance,
+                               center_features=center_features, reduce=self.reduce)
 
     def computes_rdms_on_actor(self, actors_have_gpus: bool) -> bool:
         """Whether encoder actors compute their models' RDMs (``rdms_on_actor``; ``auto`` is decided by the GPUs).

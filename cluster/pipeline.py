@@ -1,8 +1,8 @@
 """The RDM and similarity stages on Ray: plan from the store, run only what is missing.
 
-``run_similarity`` reads what the store holds, asks the pure planner
-(:mod:`cluster.plan`) what is missing, runs one Ray task per group of (model, layer) RDMs
-and one per similarity tile and segment, assembles the new matrix from the previous
+``run_similarity`` asks the planner entry (:func:`cluster.inputs.plan_run_inputs`) what the
+store lacks, extracts it, runs one Ray task per group of (model, layer) RDMs and one per
+similarity tile and segment, assembles the new matrix from the previous
 version's reused block plus the new tiles, and writes it as a new version.
 Models that fail are recorded in the ``failures`` table and left out; the
 others finish.
@@ -14,17 +14,16 @@ import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import ray
 
-from cluster.extract import ExtractionOptions
-from cluster.options import SimilarityOptions, describe_precision, resolve_backend
+from cluster.gather import gather
+from cluster.inputs import PlannedInputs, complete_models, plan_run_inputs
+from cluster.options import ExtractionOptions, SimilarityOptions, describe_precision, resolve_backend
 from cluster.outcomes import ModelOutcome
-from cluster.plan import ExtractionTask, LayerState, SimilarityPlan, plan_inputs_by_layer, plan_similarity, similarity_work
-from cluster.progress import StageProgress
+from cluster.plan import ExtractionTask, LayerState, SimilarityPlan, plan_similarity, similarity_work
 from cluster.tasks import compute_and_store_rdms_remote, compute_similarity_tile_remote
 from rsa_ray.backends.select import BackendChoice
 from rsa_ray.similarity import clip_correlations
@@ -88,32 +87,8 @@ def _previous_version(store: Store, probe_id: str, layer: str, method: str) -> S
     return latest if latest.method == method else None
 
 
-def _complete_models(store: Store, probe_id: str, model_ids: Sequence[str], layer: str, kind: EntryKind,
-                     settings: ComputeSettings) -> frozenset[str]:
-    missing = {key.model_id for key in store.missing(probe_id, model_ids, [layer], kind, settings)}
-    return frozenset(m for m in model_ids if m not in missing)
-
-
-def read_layer_inputs(store: Store, probe_id: str, model_ids: Sequence[str], layer: str,
-                      settings: ComputeSettings = ComputeSettings()) -> LayerState:
-    """Which models' activations and rank vectors for one layer are up to date; no similarity version is read.
-
-    Enough for :func:`cluster.plan.plan_inputs`. Entries computed from other inputs than the
-    registry and ``settings`` give (:mod:`storage.identity`) count as missing.
-
-    Example:
-        >>> read_layer_inputs(store, probe_id, ["a"], "out").complete_rdms  # doctest: +SKIP
-        frozenset({'a'})
-    """
-    return LayerState(
-        layer,
-        _complete_models(store, probe_id, model_ids, layer, EntryKind.ACTIVATIONS, settings),
-        _complete_models(store, probe_id, model_ids, layer, EntryKind.RANKS, settings),
-    )
-
-
 def read_similarity_state(store: Store, probe_id: str, model_ids: Sequence[str], layer: str,
-                          previous: SimilarityMatrix | None, settings: ComputeSettings = ComputeSettings()) -> LayerState:
+                          previous: SimilarityMatrix | None, settings: ComputeSettings) -> LayerState:
     """What :func:`cluster.plan.plan_similarity` needs of one layer; its activations are not read.
 
     Which models' rank vectors are up to date, and which models of the ``previous``
@@ -122,10 +97,10 @@ def read_similarity_state(store: Store, probe_id: str, model_ids: Sequence[str],
 
     Example:
         >>> previous = store.read_similarity(probe_id, "out")  # doctest: +SKIP
-        >>> read_similarity_state(store, probe_id, ["a", "b"], "out", previous).previous_models  # doctest: +SKIP
+        >>> read_similarity_state(store, probe_id, ["a", "b"], "out", previous, settings).previous_models  # doctest: +SKIP
         ('a', 'b')
     """
-    return LayerState(layer, complete_rdms=_complete_models(store, probe_id, model_ids, layer, EntryKind.RANKS, settings),
+    return LayerState(layer, complete_rdms=complete_models(store, probe_id, model_ids, layer, EntryKind.RANKS, settings),
                       previous_models=reusable_models(store, previous, model_ids, settings) if previous else ())
 
 
@@ -166,27 +141,6 @@ def reusable_models(store: Store, previous: SimilarityMatrix, model_ids: Sequenc
     return tuple(reusable)
 
 
-def missing_roles(store: Store, model_ids: Sequence[str], layers: Sequence[str]) -> list[ModelOutcome]:
-    """One failure per (model, layer role) the model does not have; logged once, one line per model.
-
-    Such a model is left out of that role's matrix; the run goes on with the others. The reserved
-    role ``default`` (each model's default layer) is every model's.
-
-    Example:
-        >>> [f.layer for f in missing_roles(store, ["mobilenet"], ["output", "encoder.output"])]  # doctest: +SKIP
-        ['encoder.output']
-    """
-    failures = []
-    for entry in store.models(model_ids):
-        lacking = [layer for layer in layers if not entry.has_role(layer)]
-        if lacking:
-            logger.warning("model %s has no layer %s (its layers: %s); left out of %s", entry.model_id,
-                           ", ".join(lacking), ", ".join(entry.layers), "that matrix" if len(lacking) == 1 else "those matrices")
-        failures += [ModelOutcome(entry.model_id, layer, f"model has no layer {layer!r} (its layers: "
-                                                         f"{', '.join(entry.layers)})") for layer in lacking]
-    return failures
-
-
 def _rdms_still_missing(store: Store, probe_id: str, rdms: Sequence[tuple[str, str]],
                         settings: ComputeSettings) -> list[tuple[str, str]]:
     """The planned (model, layer) RDMs whose rank vectors are still missing: extraction stores those of wide layers."""
@@ -213,31 +167,16 @@ def _record_failures(store: Store, probe_id: str, failures: Sequence[ModelOutcom
     store.append_table(FAILURES_TABLE, frame)
 
 
-def _gather(refs: dict[ray.ObjectRef, Any], stage: str, weights: dict[ray.ObjectRef, int] | None = None) -> dict[Any, Any]:
-    """Waits for Ray refs, logging progress; returns each ref's key → result or the exception.
+@dataclass(frozen=True)
+class _Stage:
+    """What every task of one run's RDM and similarity stages shares."""
 
-    ``weights`` (ref → items it holds) makes progress count items rather than tasks.
-    """
-    progress = StageProgress(stage, total=sum(weights.values()) if weights else len(refs))
-    results = {}
-    pending = list(refs)
-    while pending:
-        finished, pending = ray.wait(pending, num_returns=1)
-        for ref in finished:
-            try:
-                results[refs[ref]] = ray.get(ref)
-                failed = _failures_in(results[refs[ref]])
-            except Exception as error:  # a task that failed for good, after Ray's retries
-                results[refs[ref]] = error
-                failed = weights[ref] if weights else 1
-            for index in range(weights[ref] if weights else 1):
-                progress.advance(failed=index < failed)
-    return results
-
-
-def _failures_in(result: Any) -> int:
-    outcomes = result if isinstance(result, list) else [result]
-    return sum(isinstance(outcome, ModelOutcome) and outcome.error is not None for outcome in outcomes)
+    store: Store
+    probe_id: str
+    options: SimilarityOptions
+    settings: ComputeSettings
+    backend: BackendChoice
+    workers: int
 
 
 def _rdm_batches(keys: Sequence[tuple[str, str]], workers: int) -> list[tuple[tuple[str, str], ...]]:
@@ -251,16 +190,15 @@ def _on(remote_function, options: SimilarityOptions, backend: BackendChoice):
     return remote_function.options(num_gpus=options.gpus_per_task) if backend.device.startswith("cuda") else remote_function
 
 
-def _run_rdms(store: Store, probe_id: str, rdms: Sequence[tuple[str, str]], options: SimilarityOptions,
-              workers: int, settings: ComputeSettings,
-              backend: BackendChoice) -> tuple[list[tuple[str, str]], list[ModelOutcome]]:
+def _run_rdms(stage: _Stage, rdms: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[ModelOutcome]]:
     refs, weights = {}, {}
-    for batch in _rdm_batches(rdms, workers):
-        ref = _on(compute_and_store_rdms_remote, options, backend).remote(
-            store, [EntryKey(probe_id, m, layer) for m, layer in batch], options, settings, backend)
+    for batch in _rdm_batches(rdms, stage.workers):
+        ref = _on(compute_and_store_rdms_remote, stage.options, stage.backend).remote(
+            stage.store, [EntryKey(stage.probe_id, m, layer) for m, layer in batch], stage.options, stage.settings,
+            stage.backend)
         refs[ref], weights[ref] = batch, len(batch)
     computed, failures = [], []
-    for batch, result in _gather(refs, "rdms", weights).items():
+    for batch, result in gather(refs, "rdms", weights=weights).items():
         if isinstance(result, Exception):
             failures += [ModelOutcome(model, layer, f"{type(result).__name__}: {result}") for model, layer in batch]
             continue
@@ -300,11 +238,9 @@ def _assemble(similarity: SimilarityPlan, previous: SimilarityMatrix | None, blo
     return matrix
 
 
-def _run_similarity_layer(
-    store: Store, probe_id: str, similarity: SimilarityPlan, previous: SimilarityMatrix | None,
-    options: SimilarityOptions, settings: ComputeSettings, backend: BackendChoice,
-    fence: Callable[[], None] | None = None,
-) -> tuple[int | None, int]:
+def _run_similarity_layer(stage: _Stage, similarity: SimilarityPlan, previous: SimilarityMatrix | None,
+                          fence: Callable[[], None] | None = None) -> tuple[int | None, int]:
+    store, probe_id, options, backend = stage.store, stage.probe_id, stage.options, stage.backend
     method = options.method
     if similarity.up_to_date or len(similarity.model_order) == 0:
         return None, 0
@@ -317,12 +253,13 @@ def _run_similarity_layer(
         for t in similarity.tiles
         for segment in (similarity.segments or (None,))
     }
-    results = _gather(refs, f"similarity tasks ({similarity.layer})")
+    results = gather(refs, f"similarity tasks ({similarity.layer})")
     errors = [result for result in results.values() if isinstance(result, Exception)]
     if errors:
-        raise RuntimeError(f"similarity of layer {similarity.layer}: {len(errors)} tasks failed; first: {errors[0]}")
+        first = getattr(errors[0], "cause", None) or errors[0]  # a task's own error, not Ray's traceback of it
+        raise RuntimeError(f"similarity of layer {similarity.layer}: {len(errors)} tasks failed; first: {first}")
     matrix = _assemble(similarity, previous, _sum_segments(similarity, results), method)
-    expected = store.expected_identities(probe_id, order, [similarity.layer], EntryKind.RANKS, settings)
+    expected = store.expected_identities(probe_id, order, [similarity.layer], EntryKind.RANKS, stage.settings)
     identities = {key.path(EntryKind.RANKS): identity.digest for key, identity in expected.items()}
     return store.write_similarity(probe_id, similarity.layer, order, matrix, method, identities=identities,
                                   fence=fence), len(refs)
@@ -361,8 +298,7 @@ def run_similarity(
             is each model's default layer. A model without a role is reported up front (in the
             summary and the ``failures`` table) and left out of that role's matrix.
         options: Methods and tile memory.
-        extractor: Computes missing activations; without one, models whose activations
-            are missing are recorded as failed.
+        extractor: Computes missing activations; without one, models lacking them are recorded as failed.
         extraction: The forward and stored dtypes the extractor uses (part of what is up to date).
         fence: Called right before each similarity version is marked complete (e.g. the
             ``Lock.check`` of the lock the run holds); if it raises, that version stays incomplete.
@@ -374,62 +310,59 @@ def run_similarity(
         >>> run_similarity(store, probe_id, ["a", "b"], ["out"]).versions  # doctest: +SKIP
         (('out', 1),)
     """
-    registered = set(store.model_ids())
-    failures: list[ModelOutcome] = [ModelOutcome(model_id, layer, "model is not registered in the store")
-                                  for model_id in model_ids if model_id not in registered for layer in layers]
-    model_ids = [model_id for model_id in model_ids if model_id in registered]
-    settings = ComputeSettings(extraction.dtype, extraction.activation_dtype, options.distance, options.center_features,
-                               extraction.reduce)
+    settings = extraction.settings(options.distance, options.center_features)
+    planned = plan_run_inputs(store, probe_id, model_ids, layers, settings)
     # Up front: a model without a requested role is reported once and left out of that role's matrix.
-    lacking = missing_roles(store, model_ids, layers)
-    _record_failures(store, probe_id, lacking, "layers")
-    failures += lacking
-    absent = {(f.model_id, f.layer) for f in lacking}
-    having = {layer: [m for m in model_ids if (m, layer) not in absent] for layer in layers}
-    # What to extract and which RDMs to compute; the similarity versions are read and planned per layer below.
-    plan = plan_inputs_by_layer([(read_layer_inputs(store, probe_id, having[layer], layer, settings), having[layer])
-                                 for layer in layers], model_ids)
-    if plan.extractions:
-        if extractor is None:
-            failures += [
-                ModelOutcome(task.model_id, layer, "activations are missing; run the extraction first")
-                for task in plan.extractions
-                for layer in task.layers
-            ]
-        else:
-            # A layer too wide to store gets its RDM on the actor, computed as this run computes RDMs.
-            tasks = [dataclasses.replace(task, distance=options.distance, center_features=options.center_features)
-                     for task in plan.extractions]
-            failures += [f for f in extractor(store, probe_id, tasks) if f.error is not None]
-    failed = {(f.model_id, f.layer) for f in failures}
+    _record_failures(store, probe_id, planned.lacking, "layers")
+    failures = [*planned.unregistered, *planned.lacking]
+    failures += _extract_missing(store, probe_id, planned, options, extractor)
     resources = ray.cluster_resources()
-    workers = int(resources.get("CPU", 1))
-    backend = resolve_backend(options, resources.get("GPU", 0.0))
-    rdms = _rdms_still_missing(store, probe_id, [key for key in plan.rdms if key not in failed], settings)
-    computed, rdm_failures = _run_rdms(store, probe_id, rdms, options, workers, settings, backend)
+    stage = _Stage(store, probe_id, options, settings, resolve_backend(options, resources.get("GPU", 0.0)),
+                   int(resources.get("CPU", 1)))
+    failed = {(f.model_id, f.layer) for f in failures}
+    rdms = _rdms_still_missing(store, probe_id, [key for key in planned.plan.rdms if key not in failed], settings)
+    computed, rdm_failures = _run_rdms(stage, rdms)
     failures += rdm_failures
+    absent = {(f.model_id, f.layer) for f in planned.lacking}
     _record_failures(store, probe_id, [f for f in failures if (f.model_id, f.layer) not in absent], "rdms")
     failed = {(f.model_id, f.layer) for f in failures}
-    versions, similarity_tasks = [], 0
-    n_terms, chunk_terms = store.vector_terms(probe_id), store.vector_chunk_terms(probe_id)
-    for layer in layers:
-        succeeded = [m for m in model_ids if (m, layer) not in failed]
-        # One run at a time computes a layer's next version. The layer is read again under the claim, not
-        # taken from the read above: the RDM stage has since completed rank vectors, and a run that held
-        # the claim meanwhile may have written a version; planning from the latest one computes only what
-        # it lacks (usually nothing), and never assembles a version from stale reused blocks.
-        with store.claim(f"similarity/{probe_id}/{layer}/{options.method}") as held:
-            latest = _previous_version(store, probe_id, layer, options.method)
-            state = read_similarity_state(store, probe_id, succeeded, layer, latest, settings)
-            work = similarity_work(options, len(succeeded), n_terms, chunk_terms, workers)
-            similarity = plan_similarity(state, succeeded, block_size=work.block_size,
-                                         segments=work.segments if len(work.segments) > 1 else ())
-            version, tasks = _run_similarity_layer(store, probe_id, similarity, latest, options, settings, backend,
-                                                   _both(held.check, fence))
-        versions.append((layer, version))
-        similarity_tasks += tasks
+    done = [(layer, _similarity_version(stage, layer, [m for m in planned.model_ids if (m, layer) not in failed], fence))
+            for layer in layers]
+    versions, similarity_tasks = [(layer, version) for layer, (version, _) in done], sum(n for _, (_, n) in done)
     precision = describe_precision(extraction.dtype, resources.get("GPU", 0.0) >= extraction.gpus_per_actor,
                                    extraction.activation_dtype)
     summary = RunSummary(probe_id, tuple(computed), tuple(failures), tuple(versions), similarity_tasks, precision)
     logger.info(summary.describe())
     return summary
+
+
+def _extract_missing(store: Store, probe_id: str, planned: PlannedInputs, options: SimilarityOptions,
+                     extractor: Extractor | None) -> list[ModelOutcome]:
+    """Runs the planned extractions (the failed ones returned); without an extractor, each is a failure."""
+    if not planned.plan.extractions:
+        return []
+    if extractor is None:
+        return [ModelOutcome(task.model_id, layer, "activations are missing; run the extraction first")
+                for task in planned.plan.extractions for layer in task.layers]
+    # A layer too wide to store gets its RDM on the actor, computed as this run computes RDMs.
+    tasks = [dataclasses.replace(task, distance=options.distance, center_features=options.center_features)
+             for task in planned.plan.extractions]
+    return [f for f in extractor(store, probe_id, tasks) if f.error is not None]
+
+
+def _similarity_version(stage: _Stage, layer: str, succeeded: Sequence[str],
+                        fence: Callable[[], None] | None) -> tuple[int | None, int]:
+    """Plans and computes ``layer``'s next similarity version over ``succeeded``; (version or None, tasks run)."""
+    store, probe_id, options = stage.store, stage.probe_id, stage.options
+    # One run at a time computes a layer's next version. The layer is read again under the claim, not
+    # taken from the plan read before: the RDM stage has since completed rank vectors, and a run that held
+    # the claim meanwhile may have written a version; planning from the latest one computes only what
+    # it lacks (usually nothing), and never assembles a version from stale reused blocks.
+    with store.claim(f"similarity/{probe_id}/{layer}/{options.method}") as held:
+        latest = _previous_version(store, probe_id, layer, options.method)
+        state = read_similarity_state(store, probe_id, succeeded, layer, latest, stage.settings)
+        work = similarity_work(options, len(succeeded), store.vector_terms(probe_id),
+                               store.vector_chunk_terms(probe_id), stage.workers)
+        similarity = plan_similarity(state, succeeded, block_size=work.block_size,
+                                     segments=work.segments if len(work.segments) > 1 else ())
+        return _run_similarity_layer(stage, similarity, latest, _both(held.check, fence))

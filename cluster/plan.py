@@ -1,8 +1,9 @@
 """The pure planner: what a run must compute, given what the store already holds.
 
 No Ray and no I/O here: the executor reads the store's state into one
-:class:`LayerState` per layer, asks :func:`plan_inputs` and :func:`plan_similarity`
-(or :func:`plan_run`, both at once) what is missing, and runs only that.
+:class:`LayerState` per layer, asks :func:`plan_inputs` (through :func:`cluster.inputs.plan_run_inputs`,
+the entry every command plans from) and then, per layer, :func:`plan_similarity` what
+is missing, and runs only that.
 A rerun after a crash therefore redoes only incomplete work, and adding models
 computes only their activations, RDMs and the new rows and columns of the
 similarity matrix.
@@ -10,7 +11,7 @@ similarity matrix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -99,20 +100,6 @@ class InputPlan:
 
     extractions: tuple[ExtractionTask, ...]
     rdms: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """Everything one run must compute."""
-
-    extractions: tuple[ExtractionTask, ...]
-    rdms: tuple[tuple[str, str], ...]
-    similarities: tuple[SimilarityPlan, ...]
-
-    @property
-    def is_empty(self) -> bool:
-        """True when the store already holds every requested result."""
-        return not self.extractions and not self.rdms and all(s.up_to_date for s in self.similarities)
 
 
 def incremental_tiles(n_models: int, n_reused: int, block_size: int) -> tuple[Tile, ...]:
@@ -218,32 +205,37 @@ def plan_similarity_work(
     """
     n_models, workers = max(n_models, 1), max(workers, 1)
     unit = max(1, min(chunk_terms, n_terms) if split_terms else n_terms)
-    in_flight = 2 if split_terms else 1
     n_units = -(-max(n_terms, 1) // unit)
-
-    def fits(block: int) -> bool:
-        return task_bytes(block, n_models, unit, item_bytes, in_flight) <= memory_bytes
-
-    if block_size is not None:
-        block = min(block_size, n_models)
-    elif fits(n_models):
-        block = n_models
-    else:  # the largest block that fits (or single models, if none does)
-        low, high = 1, n_models
-        while low < high:
-            middle = (low + high + 1) // 2
-            low, high = (middle, high) if fits(middle) else (low, middle - 1)
-        block = low
+    block = block_size if block_size is not None else _largest_block(
+        n_models, lambda size: task_bytes(size, n_models, unit, item_bytes, 2 if split_terms else 1) <= memory_bytes)
+    block = min(block, n_models)
     n_segments = min(n_units, -(-4 * workers // _n_tiles(n_models, block))) if split_terms else 1
     if block_size is None:
-        blocks = -(-n_models // block)
-        while block > 1 and _n_tiles(n_models, block) * n_segments < workers:
-            blocks += 1  # one more block per side (the block size may stay, then shrinks at the next)
-            block = -(-n_models // blocks)
+        block = _enough_tiles(n_models, block, n_segments, workers)
     units = -(-n_units // n_segments)
     segment = units * unit
     segments = tuple((start, min(start + segment, n_terms)) for start in range(0, n_terms, segment))
     return SimilarityWork(block, segments)
+
+
+def _largest_block(n_models: int, fits: Callable[[int], bool]) -> int:
+    """The whole model set if it fits one task, else the largest block that does (1 if none does)."""
+    if fits(n_models):
+        return n_models
+    low, high = 1, n_models
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    return low
+
+
+def _enough_tiles(n_models: int, block: int, n_segments: int, workers: int) -> int:
+    """``block``, made smaller until the tiles × segments give every worker a task (or blocks of one model)."""
+    blocks = -(-n_models // block)
+    while block > 1 and _n_tiles(n_models, block) * n_segments < workers:
+        blocks += 1  # one more block per side (the block size may stay, then shrinks at the next)
+        block = -(-n_models // blocks)
+    return block
 
 
 def similarity_work(options: SimilarityOptions, n_models: int, n_terms: int, chunk_terms: int,
@@ -384,30 +376,3 @@ def plan_similarity(
         return SimilarityPlan(state.layer, order, len(order), (), segments)
     return SimilarityPlan(state.layer, order, len(reused), incremental_tiles(len(order), len(reused), block_size),
                           segments)
-
-
-def plan_run(
-    models: Sequence[str],
-    layers: Sequence[LayerState],
-    block_size: int = 64,
-    segments: tuple[tuple[int, int], ...] = (),
-) -> RunPlan:
-    """Decides what is missing for ``models`` × ``layers``: :func:`plan_inputs` and :func:`plan_similarity` at once.
-
-    The arguments are theirs: ``layers`` holds one :class:`LayerState` per requested layer, and
-    ``block_size`` and ``segments`` apply to every layer's similarity plan.
-
-    Returns:
-        The :class:`RunPlan`.
-
-    Raises:
-        ValueError: Duplicate models or layers, or no layers.
-
-    Example:
-        >>> plan = plan_run(["a", "b"], [LayerState("out", frozenset({"a"}), frozenset({"a"}), ("a",))])
-        >>> [t.model_id for t in plan.extractions], plan.rdms, plan.similarities[0].model_order
-        (['b'], (('b', 'out'),), ('a', 'b'))
-    """
-    inputs = plan_inputs(models, layers)
-    similarities = tuple(plan_similarity(state, models, block_size, segments) for state in layers)
-    return RunPlan(inputs.extractions, inputs.rdms, similarities)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cluster.extract import LoadedModelSource
+from cluster.encoder import LoadedModelSource
 
 if TYPE_CHECKING:
     from rsa_ray.models import ModelEntry

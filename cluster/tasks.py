@@ -11,12 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import ray
 
-from cluster.options import SimilarityOptions
+from cluster.options import ExtractionOptions, SimilarityOptions
 from cluster.outcomes import ModelOutcome
+from cluster.rdm_writer import rdm_claim, rdm_is_current, write_rdm_and_ranks
 from rsa_ray.errors import DegenerateInputError
 from rsa_ray.backends.dispatch import NUMPY, rdm_and_rank_vector, similarity_block, vectors_product
 from rsa_ray.backends.select import BackendChoice
-from storage import EntryKey, EntryKind, EntryNotFoundError, IncompleteEntryError, Lock, Store
+from storage import CorruptEntryError, EntryKey, EntryKind, EntryNotFoundError, IncompleteEntryError, Lock, Store
 from storage.identity import ComputeSettings, EntryIdentity
 
 
@@ -48,15 +49,14 @@ def compute_and_store_rdm(store: Store, key: EntryKey, options: SimilarityOption
     if identities is None:
         identities = {kind: store.expected_identities(key.probe_id, [key.model_id], [key.layer], kind, settings)[key]
                       for kind in _RDM_KINDS}
-    with store.claim(key.path(EntryKind.RDMS)) as held:
+    with rdm_claim(store, key) as held:
         return _compute_claimed_rdm(store, key, options, identities, held, backend)
 
 
 def _compute_claimed_rdm(store: Store, key: EntryKey, options: SimilarityOptions,
                          identities: Mapping[EntryKind, EntryIdentity], held: Lock,
                          backend: BackendChoice) -> ModelOutcome:
-    stored = {kind: store.stored_attributes([key], kind)[key] for kind in (EntryKind.RDMS, EntryKind.RANKS)}
-    if all(attributes is not None and identities[kind].matches(attributes) for kind, attributes in stored.items()):
+    if rdm_is_current(store, key, identities):
         return ModelOutcome(key.model_id, key.layer)  # another run stored it while this one waited for the claim
     try:
         activations = store.stored_attributes([key], EntryKind.ACTIVATIONS)[key]
@@ -66,21 +66,16 @@ def _compute_claimed_rdm(store: Store, key: EntryKey, options: SimilarityOptions
         features = store.read_activations(key)
         condensed_rdm, rank_vector = rdm_and_rank_vector(features, options.distance, options.center_features,
                                                          name=key.model_id, backend=backend)
-    except (DegenerateInputError, EntryNotFoundError, IncompleteEntryError) as error:
+    except (DegenerateInputError, EntryNotFoundError, IncompleteEntryError, CorruptEntryError) as error:
         return ModelOutcome(key.model_id, key.layer, f"{type(error).__name__}: {error}")
-    provenance = store.provenance(key)
-    held.check()
-    store.write_rdm(key, condensed_rdm, options.distance, options.center_features, provenance=provenance,
-                    identity=identities[EntryKind.RDMS])
-    held.check()
-    store.write_rank_vector(key, rank_vector.astype(np.float32), provenance=provenance,
-                            identity=identities[EntryKind.RANKS])
-    store.record_work("rdm", key)
+    write_rdm_and_ranks(store, key, condensed_rdm, rank_vector, options.distance, options.center_features,
+                        identities, [held])
     return ModelOutcome(key.model_id, key.layer)
 
 
 def _settings(options: SimilarityOptions) -> ComputeSettings:
-    return ComputeSettings(distance=options.distance, center_features=options.center_features)
+    """The settings of a run at the default forward and stored dtypes, with ``options``' RDM distance."""
+    return ExtractionOptions().settings(options.distance, options.center_features)
 
 
 def compute_and_store_rdms(store: Store, keys: Sequence[EntryKey], options: SimilarityOptions,

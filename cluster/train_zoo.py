@@ -248,6 +248,73 @@ def _next_end(job: ZooJob, step: int) -> int | None:
     return next((end for end in job.segment_ends() if end > step), None)
 
 
+class _SegmentRun:
+    """The segment loop of :func:`train_zoo`: one Ray task per segment, each model's next one submitted as it ends.
+
+    Holds each model's saved state and steps done (updated as segments finish) and the cost done, for the
+    progress line's share and time left.
+    """
+
+    def __init__(self, config: ZooConfig, jobs, saved: dict[str, bytes | None], steps_done: dict[str, int],
+                 states: _StateFolder, log: Callable[[str], None], started: float):
+        self.config, self.saved, self.steps_done, self.states, self.log = config, saved, steps_done, states, log
+        self.started = started
+        self.out_dir = Path(config.out_dir)
+        self.total = sum(job.settings.steps * job.expected_cost() for job in jobs)
+        self.done_cost = sum(steps_done[job.model_id] * job.expected_cost() for job in jobs)
+        self.session_started, self.session_cost = time.monotonic(), 0.0
+        self.refs: dict[str, ray.ObjectRef] = {}
+
+    def train(self, todo, stop_after_segments: int | None) -> bool:
+        """Trains ``todo`` to their last step; False when stopped after ``stop_after_segments`` segments."""
+        splits = render_splits(self.config)
+        self.log(f"rendered {len(splits.dense)} + {len(splits.per_image)} training and {len(splits.val)} validation "
+                 f"scenes in {time.monotonic() - self.started:.0f} s")
+        self.refs = {"dense": ray.put(splits.dense), "per_image": ray.put(splits.per_image), "val": ray.put(splits.val)}
+        pending = {self._submit(job): job for job in sorted(todo, key=lambda j: -j.expected_cost() * j.settings.steps)}
+        segments = 0
+        while pending:
+            [ready], _ = ray.wait(list(pending), num_returns=1)
+            job = pending.pop(ready)
+            try:
+                data, weights = ray.get(ready)
+            except Exception as error:
+                raise RuntimeError(f"training {job.model_id} (task {job.task}) failed: {error}") from error
+            state = self._keep(job, data, weights)
+            segments += 1
+            if stop_after_segments is not None and segments >= stop_after_segments:
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                self.log(f"stopped after {segments} segments; run the same command again to go on")
+                return False
+            if state.step < job.settings.steps:
+                pending[self._submit(job)] = job
+        return True
+
+    def _submit(self, job: ZooJob) -> ray.ObjectRef:
+        until = _next_end(job, self.steps_done[job.model_id])
+        training = self.refs["per_image" if job.per_image else "dense"]
+        return _train_segment_remote.options(num_gpus=self.config.gpus_per_task).remote(
+            job, self.config, training, self.refs["val"], self.saved[job.model_id], until)
+
+    def _keep(self, job: ZooJob, data: bytes, weights: dict[float, bytes]) -> TrainingState:
+        """Writes a finished segment's checkpoints and state, and logs the zoo's progress."""
+        for fraction, blob in weights.items():
+            _write_atomic(self.out_dir / f"{checkpoint_id(job.model_id, fraction)}.safetensors", blob)
+        self.states.write(job, data)
+        state = load_state(data)
+        cost = (state.step - self.steps_done[job.model_id]) * job.expected_cost()
+        self.done_cost, self.session_cost = self.done_cost + cost, self.session_cost + cost
+        self.saved[job.model_id], self.steps_done[job.model_id] = data, state.step
+        rate = self.session_cost / max(time.monotonic() - self.session_started, 1e-9)
+        taken = [c for c in state.checkpoints if c.step == state.step]
+        loss = f", validation loss {taken[-1].validation_loss:.4f}" if taken else ""
+        self.log(f"{job.model_id}: step {state.step}/{job.settings.steps}{loss}; zoo "
+                 f"{100 * self.done_cost / self.total:.0f} % done, about {(self.total - self.done_cost) / rate / 60:.0f} "
+                 f"min left ({time.monotonic() - self.started:.0f} s)")
+        return state
+
+
 def train_zoo(config: ZooConfig, command: str = "", log: Callable[[str], None] | None = None,
               stop_after_segments: int | None = None) -> ZooManifest | None:
     """Trains the zoo on the connected Ray cluster and writes weights and ``manifest.yaml`` to ``config.out_dir``.
@@ -284,49 +351,9 @@ def train_zoo(config: ZooConfig, command: str = "", log: Callable[[str], None] |
         resumed = sum(1 for job in todo if steps_done[job.model_id] > 0)
         log(f"training {len(todo)} of {len(jobs)} models ({resumed} resumed from a saved state, {len(finished)} "
             f"finished models kept) in {out_dir}")
-        splits = render_splits(config)
-        log(f"rendered {len(splits.dense)} + {len(splits.per_image)} training and {len(splits.val)} validation "
-            f"scenes in {time.monotonic() - started:.0f} s")
-        refs = {"dense": ray.put(splits.dense), "per_image": ray.put(splits.per_image), "val": ray.put(splits.val)}
-        total = sum(job.settings.steps * job.expected_cost() for job in jobs)
-        done_cost = sum(steps_done[job.model_id] * job.expected_cost() for job in jobs)
-
-        def submit(job: ZooJob):
-            until = _next_end(job, steps_done[job.model_id])
-            training = refs["per_image" if job.per_image else "dense"]
-            return _train_segment_remote.options(num_gpus=config.gpus_per_task).remote(
-                job, config, training, refs["val"], saved[job.model_id], until)
-
-        pending = {submit(job): job for job in sorted(todo, key=lambda j: -j.expected_cost() * j.settings.steps)}
-        segments = 0
-        session_started, session_cost = time.monotonic(), 0.0
-        while pending:
-            [ready], _ = ray.wait(list(pending), num_returns=1)
-            job = pending.pop(ready)
-            try:
-                data, weights = ray.get(ready)
-            except Exception as error:
-                raise RuntimeError(f"training {job.model_id} (task {job.task}) failed: {error}") from error
-            for fraction, blob in weights.items():
-                _write_atomic(out_dir / f"{checkpoint_id(job.model_id, fraction)}.safetensors", blob)
-            states.write(job, data)
-            state = load_state(data)
-            cost = (state.step - steps_done[job.model_id]) * job.expected_cost()
-            done_cost, session_cost = done_cost + cost, session_cost + cost
-            saved[job.model_id], steps_done[job.model_id] = data, state.step
-            segments += 1
-            rate = session_cost / max(time.monotonic() - session_started, 1e-9)
-            taken = [c for c in state.checkpoints if c.step == state.step]
-            loss = f", validation loss {taken[-1].validation_loss:.4f}" if taken else ""
-            log(f"{job.model_id}: step {state.step}/{job.settings.steps}{loss}; zoo {100 * done_cost / total:.0f} % "
-                f"done, about {(total - done_cost) / rate / 60:.0f} min left ({time.monotonic() - started:.0f} s)")
-            if stop_after_segments is not None and segments >= stop_after_segments:
-                for ref in pending:
-                    ray.cancel(ref, force=True)
-                log(f"stopped after {segments} segments; run the same command again to go on")
-                return None
-            if state.step < job.settings.steps:
-                pending[submit(job)] = job
+        segments = _SegmentRun(config, jobs, saved, steps_done, states, log, started)
+        if not segments.train(todo, stop_after_segments):
+            return None
     states_of = {job.model_id: load_state(saved[job.model_id]) for job in jobs if job.model_id not in finished}
     manifest = _manifest(config, jobs, states_of, finished, command, out_dir)
     write_manifest(manifest, out_dir / MANIFEST_NAME)

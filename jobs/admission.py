@@ -11,6 +11,7 @@ library callers (and tests) may register entries that were never built.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from storage import Store
 if TYPE_CHECKING:
     import numpy as np
 
-    from rsa_ray.models import ModelEntry
+    from rsa_ray.model_entry import ModelEntry
 
 
 @dataclass(frozen=True)
@@ -71,15 +72,19 @@ def store_probe_images(store: Store) -> np.ndarray | None:
     return store.read_probe_images(probe_ids[0], [0]) if len(probe_ids) == 1 else None
 
 
-def _local_weights(store: Store, entry: ModelEntry, cache_dir: str | None) -> str | None:
-    """A verified local copy of the entry's weights (None without weights); a failure refuses the model."""
+def _local_weights(store: Store, entry: ModelEntry, cache_dir: str | None, stack: ExitStack) -> str | None:
+    """A verified local copy of the entry's weights for ``stack``'s block (None without weights).
+
+    A failure refuses the model; so does a failure later in the block, and then a downloaded copy is
+    not kept in the cache.
+    """
     from rsa_ray.models.admission import AdmissionError, one_line
 
     if entry.weights is None:
         return None
     try:
-        return store.fetch_weights_at(entry.weights.path, entry.weights.sha256, cache_dir)
-    except (ValueError, OSError) as error:  # a sha256 mismatch, no file, unreachable storage
+        return stack.enter_context(store.provisional_weights_at(entry.weights.path, entry.weights.sha256, cache_dir))
+    except (ValueError, OSError) as error:  # a source not allowed, too large, a sha256 mismatch, no file, a network failure
         raise AdmissionError(entry.model_id, one_line(error)) from error
 
 
@@ -98,7 +103,7 @@ def admit_models(store: Store, entries: Sequence[ModelEntry], cache_dir: str | N
     Example:
         >>> admission = admit_models(store, load_manifest("zoo/manifest.yaml"))  # doctest: +SKIP
         >>> [refusal.line for refusal in admission.refused]  # doctest: +SKIP
-        ["model 'm2' refused: weights /zoo/m2.safetensors: sha256 mismatch: expected 5f1c..., got 09ab..."]
+        ["model 'm2' refused: weights /zoo/m2.safetensors: sha256 mismatch: expected 5f1c..., which the file's bytes do not match"]
     """
     from rsa_ray.models.admission import AdmissionError, check_model, layer_shapes_document, probe_image
 
@@ -109,8 +114,9 @@ def admit_models(store: Store, entries: Sequence[ModelEntry], cache_dir: str | N
     admitted, layer_shapes, refused = [], {}, []
     for entry in entries:
         try:
-            weights_path = _local_weights(store, entry, cache_dir)
-            shapes = check_model(entry, weights_path, probe_image(entry.preprocessing, images), allow_torchscript)
+            with ExitStack() as stack:
+                weights_path = _local_weights(store, entry, cache_dir, stack)
+                shapes = check_model(entry, weights_path, probe_image(entry.preprocessing, images), allow_torchscript)
         except AdmissionError as error:
             refused.append(Refusal(entry.model_id, error.problem))
             continue

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from jobs.cli_types import Subcommand, SubcommandRef
 from jobs.config import GLOBAL_FLAGS, add_global_arguments
+from jobs.subcommands import SUBCOMMANDS
 from rsa_ray._version import __version__
 
 DESCRIPTION = (
@@ -68,7 +69,7 @@ def build_parser(subcommands: Sequence[Subcommand | SubcommandRef] | None = None
     """Builds the ``rsa-ray`` argument parser.
 
     Args:
-        subcommands: The subcommands to offer (default: all of ``jobs.cli.SUBCOMMANDS``).
+        subcommands: The subcommands to offer (default: all of ``jobs.subcommands.SUBCOMMANDS``).
         lazy: Import a subcommand's module only when it is parsed (what the command does);
             by default every subcommand's flags are added at once.
 
@@ -80,8 +81,6 @@ def build_parser(subcommands: Sequence[Subcommand | SubcommandRef] | None = None
         True
     """
     if subcommands is None:
-        from jobs.cli import SUBCOMMANDS
-
         subcommands = SUBCOMMANDS
     parser = argparse.ArgumentParser(prog="rsa-ray", description=DESCRIPTION)
     parser.register("action", "parsers", _Subcommands)

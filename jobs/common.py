@@ -27,6 +27,8 @@ def open_store(url: str) -> Store:
     from storage import Store, StoreUnavailableError  # imported here: --help and usage errors open no store
     from storage.redaction import redact_url
 
+    if not url.strip():  # an empty URL would open (create) a store in the working folder
+        raise ValueError("the store URL must not be empty; pass a folder or s3://bucket/prefix")
     try:
         return Store.open(url)
     except StoreUnavailableError as error:
@@ -126,7 +128,13 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="spearman", choices=["spearman", "pearson", "kendall_tau_a"], help="similarity between RDMs")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse ``type`` for a count flag: a whole number >= 1 (a usage error, exit 2, otherwise).
+
+    Example:
+        >>> positive_int("3")
+        3
+    """
     try:
         value = int(text)
     except ValueError:
@@ -185,7 +193,7 @@ def add_compute_arguments(parser: argparse.ArgumentParser, similarity: bool = Tr
                         help="where RDMs, ranks and similarity products are computed: numpy, torch (on the "
                              "cluster's GPUs, else the CPU) or auto (torch where the cluster has GPUs; default)")
     parser.add_argument(
-        "--task-memory-mb", type=_positive_int, default=1024, metavar="MB",
+        "--task-memory-mb", type=positive_int, default=1024, metavar="MB",
         help="memory one similarity task may hold (its blocks of rank vectors and their product; default 1024). "
              "While one stored chunk of every model fits, each chunk is read once; below that, models are "
              "cut into blocks that are re-read")
@@ -197,7 +205,8 @@ def add_output_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def output_dir(path: str) -> Path:
-    """Creates and returns the output folder."""
+    """Creates and returns the output folder; a command calls it only once its flags and inputs are checked,
+    so a refused run leaves no folder behind."""
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder

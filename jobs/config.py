@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 DEFAULT_STORE = "./rsa-store"
 GLOBAL_FLAGS = ("store", "address", "config")  # given before the subcommand, they are passed on to it
 _HELP = {
@@ -17,6 +15,19 @@ _HELP = {
     "config": "YAML file whose keys are this command's flags (flags win)",
     "debug": "show full tracebacks on errors",
 }
+
+
+def store_url(text: str) -> str:
+    """An argparse ``type`` for ``--store``: a non-empty URL or path (an empty one would open a store in the
+    working folder).
+
+    Example:
+        >>> store_url("s3://zoo/store")
+        's3://zoo/store'
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"the store URL must not be empty, got {text!r}; pass a folder or s3://bucket/prefix")
+    return text
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +39,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         >>> parser.parse_args([]).store
         './rsa-store'
     """
-    parser.add_argument("--store", default=DEFAULT_STORE, help=_HELP["store"])
+    parser.add_argument("--store", default=DEFAULT_STORE, type=store_url, help=_HELP["store"])
     parser.add_argument("--address", default=None, help=_HELP["address"])
     parser.add_argument("--config", default=None, help=_HELP["config"])
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_HELP["debug"])
@@ -48,7 +59,8 @@ def add_global_arguments(parser: argparse.ArgumentParser) -> None:
         {'debug': False, 'store': 's3://zoo'}
     """
     for flag in GLOBAL_FLAGS:
-        parser.add_argument(f"--{flag}", default=argparse.SUPPRESS, help=_HELP[flag])
+        parser.add_argument(f"--{flag}", default=argparse.SUPPRESS, type=store_url if flag == "store" else None,
+                            help=_HELP[flag])
     parser.add_argument("--debug", action="store_true", help=_HELP["debug"])
 
 
@@ -63,6 +75,8 @@ def read_config(path: str | Path, parser: argparse.ArgumentParser) -> dict[str, 
     Example:
         >>> read_config("settings.yaml", argparse.ArgumentParser())  # doctest: +SKIP
     """
+    import yaml  # imported here: a command without --config reads no YAML
+
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"config file {str(path)!r} does not exist")
@@ -74,11 +88,50 @@ def read_config(path: str | Path, parser: argparse.ArgumentParser) -> dict[str, 
         return {}
     if not isinstance(document, Mapping):
         raise ValueError(f"config file {str(path)!r} must hold a mapping of flag names to values, got {type(document).__name__}")
-    known = {action.dest for action in parser._actions if action.dest not in ("help", "config")}
+    actions = {action.dest: action for action in parser._actions if action.dest not in ("help", "config")}
     values = {}
     for key, value in document.items():
         dest = str(key).replace("-", "_")
-        if dest not in known:
-            raise ValueError(f"config file {str(path)!r}: unknown key {key!r}; valid: {', '.join(sorted(known))}")
-        values[dest] = value
+        if dest not in actions:
+            raise ValueError(f"config file {str(path)!r}: unknown key {key!r}; valid: {', '.join(sorted(actions))}")
+        values[dest] = _config_value(actions[dest], value, f"config file {str(path)!r}: key {key!r}")
     return values
+
+
+_SCALARS = (str, int, float, bool)
+
+
+def _config_value(action: argparse.Action, value: Any, what: str) -> Any:
+    """A config value checked as its flag would check it: a scalar, or a list where the flag takes several
+    values; converted by the flag's ``type`` and checked against its ``choices``.
+
+    Raises:
+        ValueError: A mapping, a list for a one-value flag, a nested list, or a value the flag refuses.
+    """
+    several = action.nargs in ("+", "*") or isinstance(action, argparse._AppendAction)
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        raise ValueError(f"{what} must be a value{' or a list of values' if several else ''}, got a mapping")
+    if isinstance(value, list):
+        if not several:
+            raise ValueError(f"{what} takes one value, got a list")
+        return [_config_scalar(action, item, what) for item in value]
+    return [_config_scalar(action, value, what)] if several else _config_scalar(action, value, what)
+
+
+def _config_scalar(action: argparse.Action, value: Any, what: str) -> Any:
+    if not isinstance(value, _SCALARS):
+        raise ValueError(f"{what} must be a number, text or true/false, got {type(value).__name__}")
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{what} must be true or false, got {value!r}")
+        return value
+    if action.type is not None:
+        try:
+            value = action.type(str(value) if not isinstance(value, str) else value)
+        except (ValueError, TypeError, argparse.ArgumentTypeError) as error:
+            raise ValueError(f"{what}: {error}") from None
+    if action.choices is not None and value not in action.choices:
+        raise ValueError(f"{what} must be one of {', '.join(map(str, action.choices))}, got {value!r}")
+    return value

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
 from jobs.common import open_store
 from jobs.config import add_common_arguments
 
 if TYPE_CHECKING:
-    from rsa_ray.models import ModelEntry
+    from rsa_ray.model_entry import ModelEntry
     from storage import Store
 
 # The exit code of a run that finished with some models refused (as for failed models elsewhere).
@@ -26,19 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replace", action="store_true", help="replace models registered with a different entry")
 
 
-def model_line(model_id: str, document: Mapping[str, Any]) -> str:
-    """One line of ``models list``: id, task type, task and layer roles, from a stored document.
-
-    Read from the document (not a ``ModelEntry``) so that listing never imports torch.
+def listing_line(entry: ModelEntry) -> str:
+    """One line of ``models list``: id, task type, task and layer roles (reading entries loads no torch).
 
     Example:
-        >>> model_line("depth-small", {"task_type": "3d", "task": "depth", "layers": {"mid": "features.3", "output": "fc"}})
+        >>> from rsa_ray.model_entry import ArchitectureSpec, ModelEntry
+        >>> listing_line(ModelEntry("depth-small", "timm", ArchitectureSpec("resnet18"), None, ("mid", "output"),
+        ...                         "output", task="depth", task_type="3d", seed=0))
         'depth-small                      3d         depth                    layers: mid, output'
     """
-    layers = document.get("layers") or ()
-    roles = list(layers) if isinstance(layers, Mapping) else [layer if isinstance(layer, str) else str(layer) for layer in layers]
-    task_type, task = document.get("task_type"), document.get("task")
-    return f"{model_id:<32} {task_type or '-':<10} {task or '-':<24} layers: {', '.join(roles)}"
+    return (f"{entry.model_id:<32} {entry.task_type or '-':<10} {entry.task or '-':<24} "
+            f"layers: {', '.join(entry.layers)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,12 +44,16 @@ def run(args: argparse.Namespace) -> int:
 
     store = open_store(args.store)
     if args.action == "list":
-        for model_id, document in store.model_documents(store.model_ids()).items():
-            print(model_line(model_id, document))
+        for entry in store.models(store.model_ids()):
+            print(listing_line(entry))
         return 0
     if args.manifest is None:
         raise ValueError("models add needs a manifest URL")
+    from rsa_ray.models import check_registered_architectures
+    from storage.redaction import redact_url
+
     entries = load_manifest(args.manifest, allow_torchscript=store.settings().allow_torchscript)
+    check_registered_architectures(entries, redact_url(args.manifest))  # asked before anything is fetched or written
     return add_checked_models(store, entries, args.replace)
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from jobs.report import plot_dendrogram, plot_layer_matrices, plot_similarity_heatmap
-from jobs.report.support_plots import plot_dendrogram_with_support
-from rsa_ray import TaskClusters, cluster_tasks
-from storage import SimilarityMatrix, Store
+if TYPE_CHECKING:  # pandas, matplotlib and the clustering are imported where a table or figure is made
+    import pandas as pd
+
+    from rsa_ray import TaskClusters
+    from storage import SimilarityMatrix, Store
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ def similarity_long_form(similarity: SimilarityMatrix, task_types: Sequence[str]
         >>> similarity_long_form(stored_similarity, ["2d", "3d"]).columns.tolist()  # doctest: +SKIP
         ['probe_id', 'layer', 'version', 'method', 'model_a', 'task_type_a', 'model_b', 'task_type_b', 'similarity']
     """
+    import pandas as pd
+
     ids = list(similarity.model_ids)
     n_models = len(ids)
     rows, cols = np.meshgrid(np.arange(n_models), np.arange(n_models), indexing="ij")
@@ -74,26 +77,44 @@ def write_table(store: Store, out: Path, name: str, frame: pd.DataFrame, csv_nam
         PosixPath('out/ranking.depth-small.encoder.output.csv')
     """
     store.write_table(name, frame)
-    path = out / f"{csv_name or name}.csv"
+    return write_csv(out, csv_name or name, frame)
+
+
+def write_csv(out: Path, name: str, frame: pd.DataFrame) -> Path:
+    """Writes a table to ``out`` as ``<name>.csv`` alone (nothing in the store); returns the CSV's path.
+
+    Example:
+        >>> write_csv(Path("out"), "similarity.encoder.output", table)  # doctest: +SKIP
+        PosixPath('out/similarity.encoder.output.csv')
+    """
+    path = out / f"{name}.csv"
     frame.to_csv(path, index=False)
     return path
 
 
 def write_layer_taxonomy(store: Store, probe_id: str, layer: str, out: Path, bootstrap: int = 0,
-                         seed: int = 0) -> LayerTaxonomy:
+                         seed: int = 0, record: bool = True) -> LayerTaxonomy:
     """Clusters the latest similarity of ``layer`` and writes its table, heatmap and dendrogram.
+
+    With ``record`` the long-form table is also written to the store (``similarity.<layer>``); without
+    it (``report``, which computes and records nothing) only to ``out``.
 
     With ``bootstrap`` samples of the probe images, each branch of the dendrogram gets its support
     (the share of bootstrap dendrograms holding the same clade; ``rsa_ray.branch_support``), written
     at its node and as the table ``branch_support.<layer>``.
     """
+    from jobs.report import plot_dendrogram, plot_similarity_heatmap
+    from jobs.report.support_plots import plot_dendrogram_with_support
+    from rsa_ray import cluster_tasks
+
     similarity = store.read_similarity(probe_id, layer)
     ids = list(similarity.model_ids)
     task_types = tuple(entry.task_type or "other" for entry in store.models(ids))
     labels = [f"{model_id}" for model_id in ids]
     clusters = cluster_tasks(similarity.matrix, labels)
     long_form = similarity_long_form(similarity, task_types)
-    table_csv = write_table(store, out, table_name("similarity", layer), long_form)
+    name = table_name("similarity", layer)
+    table_csv = write_table(store, out, name, long_form) if record else write_csv(out, name, long_form)
     heatmap = plot_similarity_heatmap(
         similarity.matrix, labels, task_types, clusters.leaf_order, out / f"heatmap.{layer}.png",
         title=f"RSA similarity, layer {layer} ({similarity.method}, version {similarity.version})",
@@ -141,6 +162,8 @@ def stored_support(store: Store, similarity: SimilarityMatrix) -> pd.DataFrame |
 
 def support_table(support, similarity: SimilarityMatrix) -> pd.DataFrame:
     """One row per internal node of the dendrogram: merge height, bootstrap support and its clade."""
+    import pandas as pd
+
     return pd.DataFrame({
         "layer": similarity.layer, "similarity_version": similarity.version,
         "node": np.arange(len(support.support)), "height": support.linkage[:, 2], "support": support.support,
@@ -150,6 +173,8 @@ def support_table(support, similarity: SimilarityMatrix) -> pd.DataFrame:
 
 def write_layer_comparison(taxonomies: Sequence[LayerTaxonomy], out: Path) -> Path | None:
     """The per-layer matrices side by side in the first layer's dendrogram order, over the models all layers share."""
+    from jobs.report import plot_layer_matrices
+
     if len(taxonomies) < 2:
         return None
     shared = [m for m in taxonomies[0].similarity.model_ids if all(m in t.similarity.model_ids for t in taxonomies)]

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-
-import pandas as pd
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
-from jobs.common import add_output_argument, choose_probe, default_role, open_store, output_dir
+from jobs.common import add_output_argument, choose_probe, default_role, open_store, output_dir, positive_int
 from jobs.config import add_common_arguments
-from jobs.outputs import write_table
-from jobs.report import plot_ranking_bars
-from rsa_ray import RankedCandidate, rank_candidates
+from jobs.score_defaults import DEFAULT_SCORES
 from rsa_ray.estimators import ESTIMATORS, parse_scores
-from jobs.target_scores import DEFAULT_SCORES
-from storage import SimilarityMatrix, Store
+
+if TYPE_CHECKING:  # pandas, plots and the store are imported where a ranking is made
+    import pandas as pd
+
+    from jobs.target_scores import ScoringOptions, TargetScores
+    from rsa_ray import RankedCandidate
+    from storage import SimilarityMatrix, Store
+    from storage.targets import TargetRecord
 
 
 def ranking_for(store: Store, probe_id: str, layer: str, target: str,
@@ -30,6 +34,8 @@ def ranking_for(store: Store, probe_id: str, layer: str, target: str,
     Raises:
         ValueError: No similarity for the layer, or the target is not in it.
     """
+    from rsa_ray import rank_candidates
+
     if similarity is None:
         if not store.similarity_versions(probe_id, layer):
             raise ValueError(f"no similarity for layer {layer!r} yet; run `rsa-ray similarity` or `rsa-ray taxonomy` first")
@@ -45,6 +51,8 @@ def ranking_for(store: Store, probe_id: str, layer: str, target: str,
 
 def ranking_table(ranking, target: str, layer: str, task_type_of, similarity: SimilarityMatrix) -> pd.DataFrame:
     """The ranking as a table, naming the similarity version it was read from (what it follows)."""
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "target": target,
@@ -87,14 +95,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"class labels, {DEFAULT_SCORES['regression']} for regression targets, rsa on the shared "
                              "probe set for a target without labelled images)")
     parser.add_argument("--bootstrap", type=int, default=100, metavar="N",
-                        help="bootstrap samples over the target images for intervals (0: none; default 100)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the target image sample and the bootstrap")
+                        help="resamples of the target images for intervals, P(best) and the top set: each half the "
+                             "images, drawn without replacement (0: none; default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the target image sample and the resamples")
     parser.add_argument("--task-type", default="semantic", choices=["2d", "3d", "semantic", "geometric"],
                         help="the target task's type (with --data)")
     parser.add_argument("--image-size", type=int, default=64, help="side the target images are stored at (with --data)")
     parser.add_argument("--target-images", type=int, default=500, metavar="N",
                         help="target images scored on (a seeded sample of the training split; with --data)")
-    parser.add_argument("--top", type=int, default=5, help="how many candidates to print")
+    parser.add_argument("--top", type=positive_int, default=5, help="how many candidates to print")
     parser.add_argument("--probe", default=None, help="probe set id (default: the store's only one)")
     parser.add_argument("--layer", default=None, metavar="ROLE",
                         help="layer role (default: every model at its default layer, as taxonomy compares them)")
@@ -115,18 +124,68 @@ def ranking_role(store: Store, probe_id: str, target: str) -> str:
     return shared
 
 
-def print_ranking(store: Store, probe_id: str, layer: str, target: str, top: int, out) -> pd.DataFrame:
-    """Ranks the zoo for ``target``, writes the table and the bar plot, and prints the top candidates."""
-    table = current_ranking_table(store, probe_id, layer, target)
-    ranking = [RankedCandidate(int(r), str(c), float(v)) for r, c, v in zip(table["rank"], table["candidate"],
-                                                                            table["similarity"])]
-    task_type_of = dict(zip(table["candidate"], table["task_type"]))
+def ranking_of(table: pd.DataFrame) -> list[RankedCandidate]:
+    """The candidates of a ranking table, best first.
+
+    Example:
+        >>> import pandas as pd
+        >>> ranking_of(pd.DataFrame({"rank": [1], "candidate": ["a"], "similarity": [0.5]}))[0].name
+        'a'
+    """
+    from rsa_ray import RankedCandidate
+
+    return [RankedCandidate(int(r), str(c), float(v)) for r, c, v in zip(table["rank"], table["candidate"],
+                                                                        table["similarity"])]
+
+
+def write_ranking(store: Store, table: pd.DataFrame, out: Path) -> tuple[Path, Path]:
+    """Stores the ranking table (and its CSV) and draws its bar plot; returns the CSV's and the plot's paths.
+
+    Example:
+        >>> write_ranking(store, current_ranking_table(store, probe_id, "out", "t"), Path("out"))  # doctest: +SKIP
+        (PosixPath('out/ranking.t.csv'), PosixPath('out/ranking.t.png'))
+    """
+    from jobs.outputs import write_table
+    from jobs.report import plot_ranking_bars
+
+    target, layer = str(table["target"].iloc[0]), str(table["layer"].iloc[0])
     write_table(store, out, f"ranking.{target}.{layer}", table, csv_name=f"ranking.{target}")
-    figure = plot_ranking_bars(ranking, target, task_type_of, out / f"ranking.{target}.png")
-    print(f"best sources to finetune {target} from (layer {layer}):")
-    for candidate in ranking[:top]:
-        print(f"  {candidate.rank:>3}. {candidate.name:<30} {candidate.score:.4f}  ({task_type_of[candidate.name]})")
-    print(f"ranking table: {store.url} (table ranking.{target}.{layer}) and {out / f'ranking.{target}.csv'}; plot: {figure}")
+    figure = plot_ranking_bars(ranking_of(table), target, dict(zip(table["candidate"], table["task_type"])),
+                               out / f"ranking.{target}.png")
+    return out / f"ranking.{target}.csv", figure
+
+
+def ranking_lines(table: pd.DataFrame, top: int) -> list[str]:
+    """The ranking's top candidates as text.
+
+    Example:
+        >>> import pandas as pd
+        >>> table = pd.DataFrame({"target": "t", "layer": "out", "rank": [1], "candidate": ["a"],
+        ...                       "task_type": ["2d"], "similarity": [0.5]})
+        >>> ranking_lines(table, 1)[1].split()
+        ['1.', 'a', '0.5000', '(2d)']
+    """
+    target, layer = str(table["target"].iloc[0]), str(table["layer"].iloc[0])
+    lines = [f"best sources to finetune {target} from (layer {layer}):"]
+    for rank, candidate, score, task_type in zip(table["rank"], table["candidate"], table["similarity"],
+                                                 table["task_type"]):
+        if len(lines) > top:
+            break
+        lines.append(f"  {rank:>3}. {candidate:<30} {score:.4f}  ({task_type})")
+    return lines
+
+
+def print_ranking(store: Store, probe_id: str, layer: str, target: str, top: int, out: Path) -> pd.DataFrame:
+    """Ranks the zoo for ``target``, writes the table and the bar plot, and prints the top candidates.
+
+    Example:
+        >>> print_ranking(store, probe_id, "out", "t", 3, Path("out"))  # doctest: +SKIP
+        best sources to finetune t from (layer out): ...
+    """
+    table = current_ranking_table(store, probe_id, layer, target)
+    csv, figure = write_ranking(store, table, out)
+    print("\n".join(ranking_lines(table, top)))
+    print(f"ranking table: {store.url} (table ranking.{target}.{layer}) and {csv}; plot: {figure}")
     return table
 
 
@@ -141,26 +200,54 @@ def target_record(store: Store, args: argparse.Namespace):
                                            args.target_images, args.seed), model_id=trained)
 
 
-def print_scores(store: Store, record, options, top: int, out, address: str | None):
+def write_scores(store: Store, result: TargetScores, target: str, out: Path) -> tuple[str, Path]:
+    """Stores the score table (and its CSV); returns the table's name and the CSV's path.
+
+    Example:
+        >>> write_scores(store, score_target(store, record, options), "digits", Path("out"))  # doctest: +SKIP
+        ('scores.digits.encoder.output', PosixPath('out/scores.digits.csv'))
+    """
+    from jobs.outputs import write_table
+
+    name = f"scores.{target}.{result.layer}"
+    write_table(store, out, name, result.table, csv_name=f"scores.{target}")
+    return name, out / f"scores.{target}.csv"
+
+
+def score_lines(result: TargetScores, record: TargetRecord, options: ScoringOptions, top: int) -> list[str]:
+    """What ``rank`` prints of a score table: absent and uninformative scores, candidates not scored, the top
+    rows, and last what can be decided (:func:`jobs.score_table.printed_rows`).
+
+    Example:
+        >>> score_lines(score_target(store, record, options), record, options, 5)[-1]  # doctest: +SKIP
+        'decided: under logme the top 3 cannot be told apart'
+    """
+    from jobs.score_table import absent_lines, printed_rows, uninformative_lines
+
+    lines = absent_lines(result.table) + uninformative_lines(result.table)
+    lines += [f"candidate {model_id} not scored: {why}" for model_id, why in result.failures]
+    interval = (f", {options.bootstrap} resamples of the images; * = cannot be told apart from the top"
+                if options.bootstrap else "")
+    lines.append(f"best sources to finetune {record.name} from ({record.n_images} target images, layer "
+                 f"{result.layer}; value (rank) per score{interval}):")
+    return lines + printed_rows(result.table, result.scores, top)
+
+
+def print_scores(store: Store, record: TargetRecord, options: ScoringOptions, top: int, out: Path,
+                 address: str | None) -> TargetScores:
     """Scores every candidate for the target on its images; writes the table, prints its top rows and
-    returns the :class:`jobs.target_scores.TargetScores` (its ``failures``: candidates not scored)."""
-    from jobs.score_table import printed_rows
+    returns the :class:`jobs.target_scores.TargetScores` (its ``failures``: candidates not scored).
+
+    Example:
+        >>> print_scores(store, store.target("digits"), ScoringOptions(("knn",)), 5, Path("out"), None)  # doctest: +SKIP
+    """
     from jobs.target_scores import score_target
 
     task_type_of = {entry.model_id: entry.task_type or "other" for entry in store.models(store.model_ids())}
     result = score_target(store, record, options, address, task_type_of)
-    for name, why in result.skipped:
-        print(f"score {name} skipped: {why}")
-    for model_id, why in result.failures:
-        print(f"candidate {model_id} not scored: {why}")
-    name = f"scores.{record.name}.{result.layer}"
-    write_table(store, out, name, result.table, csv_name=f"scores.{record.name}")
-    interval = f", {options.bootstrap} bootstrap samples; * = cannot be told apart from the top" if options.bootstrap else ""
-    print(f"best sources to finetune {record.name} from ({record.n_images} target images, layer {result.layer}; "
-          f"value (rank) per score{interval}):")
-    for line in printed_rows(result.table, result.scores, top):
-        print(line)
-    print(f"score table: {store.url} (table {name}) and {out / f'scores.{record.name}.csv'}")
+    name, csv = write_scores(store, result, record.name, out)
+    print("\n".join(score_lines(result, record, options, top)))
+    print(f"score table: {store.url} (table {name}) and {csv}")
     return result
 
 

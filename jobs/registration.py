@@ -127,6 +127,8 @@ def register_new_models(store: Store, url: str) -> Registration:
         >>> registration.added, [failure.error for failure in registration.failures]  # doctest: +SKIP
         (('depth-small',), ["manifest s3://zoo/landed/bad.yaml: does not parse: ..."])
     """
+    from rsa_ray.models import check_registered_architectures  # the registry: imported here, it loads torch
+
     added: list[str] = []
     failures: list[RegistrationFailure] = []
     allow_torchscript = store.settings().allow_torchscript
@@ -134,6 +136,7 @@ def register_new_models(store: Store, url: str) -> Registration:
         shown = redact_url(manifest_url)
         try:
             entries = load_manifest(manifest_url, allow_torchscript=allow_torchscript)
+            check_registered_architectures(entries, shown)
         except _MANIFEST_ERRORS as error:
             failures.append(RegistrationFailure(shown, "", _one_line(error)))
             continue

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
 from jobs.common import add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
 from jobs.config import add_common_arguments
-from jobs.outputs import write_layer_comparison, write_layer_taxonomy
-from jobs.rank import current_ranking_table
-from jobs.report import ReportSection, plot_ranking_bars, write_html_report
-from jobs.taxonomy import taxonomy_sections
-from rsa_ray import RankedCandidate
+
+if TYPE_CHECKING:  # pandas, matplotlib and the ranking are imported where the report is written
+    from jobs.report import ReportSection
 
 
 def ranking_sections(store, out) -> list[ReportSection]:
@@ -20,6 +19,9 @@ def ranking_sections(store, out) -> list[ReportSection]:
     A ranking stored before its layer's latest similarity version (new weights, new models) is read again
     from that version, and the section says so: the report never shows a ranking of older inputs as current.
     """
+    from jobs.report import ReportSection, plot_ranking_bars
+    from rsa_ray import RankedCandidate
+
     sections = []
     for name in sorted(store.table_names()):
         if not name.startswith("ranking."):
@@ -39,7 +41,9 @@ def score_sections(store, out) -> list[ReportSection]:
     """One section per stored score table (``scores.<target>.<layer>``, from ``rank --target``): every score
     side by side with its intervals; a table older than its layer's latest similarity version on the target's
     images says so, with the command that updates it."""
+    from jobs.report import ReportSection
     from jobs.report.score_plots import plot_score_panels
+    from jobs.score_table import absent_lines, decision_line, uninformative_lines
     from rsa_ray.estimators import ESTIMATORS
 
     sections = []
@@ -57,6 +61,7 @@ def score_sections(store, out) -> list[ReportSection]:
                 f"OUTDATED: scored at similarity version {stored}, but the models on the {target} images have changed since "
                 f"(latest version {versions[-1] if versions else 'none'}); run `rsa-ray rank --target {target} --score "
                 f"{','.join(scores)}` to update it.")
+        note = " ".join([note, *absent_lines(table), *uninformative_lines(table), decision_line(table) + "."])
         figure = plot_score_panels(table, scores, target, out / f"scores.{target}.{layer}.png")
         shown = [c for c in table.columns if c in ("candidate", "task_type", "consensus.rank") or c.split(".")[0] in scores
                  and not c.endswith(".error")]
@@ -67,6 +72,8 @@ def score_sections(store, out) -> list[ReportSection]:
 
 def _current(store, table, target: str, layer: str):
     """The stored ranking table if it is of the latest similarity version, else the ranking read from that version."""
+    from jobs.rank import current_ranking_table
+
     probe_id = str(table["probe_id"].iloc[0]) if "probe_id" in table else None
     if probe_id is None or not store.similarity_versions(probe_id, layer):
         return table, ""
@@ -81,6 +88,25 @@ def _current(store, table, target: str, layer: str):
     return current, f"From similarity version {latest} (the stored table was of version {stored}, before its inputs changed)."
 
 
+def _taxonomy_layers(store, args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    """The shared probe set and the layers with a similarity on it, for the taxonomy sections. A store with only
+    ranking or score tables (``rank --target T --data D`` alone) has none: its report shows those tables.
+
+    Raises:
+        ValueError: Nothing to report: no similarity on the chosen layers and no stored ranking or score table.
+    """
+    stored_tables = any(name.startswith(("ranking.", "scores.")) for name in store.table_names())
+    if args.probe is None and not store.shared_probe_set_ids() and stored_tables:
+        return None, []
+    probe_id = choose_probe(store, args.probe)
+    layers = choose_layers(store, choose_models(store, args.models), args.layer)
+    kept = [layer for layer in layers if store.similarity_versions(probe_id, layer)]
+    if not kept and not stored_tables:
+        raise ValueError(f"no similarity stored for layer(s) {', '.join(layers)}; run `rsa-ray taxonomy` "
+                         "(or `rsa-ray rank --target T`) first")
+    return probe_id, kept
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     add_selection_arguments(parser)
@@ -89,15 +115,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cluster.pipeline import FAILURES_TABLE  # imported here: cluster pulls in Ray
+    from jobs.outputs import write_layer_comparison, write_layer_taxonomy
+    from jobs.report import ReportSection, write_html_report
+    from jobs.taxonomy import taxonomy_sections
 
     store = open_store(args.store)
-    probe_id = choose_probe(store, args.probe)
-    layers = choose_layers(store, choose_models(store, args.models), args.layer)
+    probe_id, layers = _taxonomy_layers(store, args)
     out = output_dir(args.out)
-    missing = [layer for layer in layers if not store.similarity_versions(probe_id, layer)]
-    if len(missing) == len(layers):
-        raise ValueError(f"no similarity stored for layer(s) {', '.join(missing)}; run `rsa-ray taxonomy` first")
-    taxonomies = [write_layer_taxonomy(store, probe_id, layer, out) for layer in layers if layer not in missing]
+    taxonomies = [write_layer_taxonomy(store, probe_id, layer, out, record=False)  # the store is only read
+                  for layer in layers]
     sections = (taxonomy_sections(taxonomies, write_layer_comparison(taxonomies, out)) + ranking_sections(store, out)
                 + score_sections(store, out))
     if FAILURES_TABLE in store.table_names():

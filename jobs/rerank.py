@@ -15,32 +15,32 @@ import re
 import sys
 import time
 from collections.abc import Callable
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
 from jobs.common import add_compute_arguments, add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
-from jobs.outputs import write_table
-from jobs.registration import manifest_urls, record_failures, register_new_models
 from jobs.signals import TerminatedError, sigterm_raises
-from rsa_ray import ranking_changes
-from storage import Store, StoreLockedError
-from storage.redaction import redact_url
+
+if TYPE_CHECKING:  # pandas, the store and registration are imported where a rerank runs
+    import pandas as pd
+
+    from storage import Store
 
 LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: try again later
 
 logger = logging.getLogger("rsa_ray")
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MIN_INTERVAL_SECONDS = 10.0  # a shorter schedule would only retake the store's lock without pause
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in ``"90s"``, ``"10m"``, ``"1h30m"``.
+    """Seconds in ``"90s"``, ``"10m"``, ``"1h30m"``, at least :data:`MIN_INTERVAL_SECONDS`.
 
     Raises:
-        ValueError: Not a duration.
+        ValueError: Not a duration, or one shorter than the bound.
 
     Example:
         >>> parse_duration("1h30m")
@@ -49,11 +49,18 @@ def parse_duration(text: str) -> float:
     parts = _DURATION.findall(text)
     if not parts or _DURATION.sub("", text).strip():
         raise ValueError(f"--every {text!r} is not a duration like 90s, 10m or 1h30m")
-    return float(sum(int(number) * _SECONDS[unit] for number, unit in parts))
+    seconds = float(sum(int(number) * _SECONDS[unit] for number, unit in parts))
+    if seconds < MIN_INTERVAL_SECONDS:
+        raise ValueError(f"--every {text!r} is shorter than the shortest interval, {MIN_INTERVAL_SECONDS:.0f}s")
+    return seconds
 
 
 def ranking_diff_table(store: Store, probe_id: str, layer: str, old_version: int | None) -> pd.DataFrame:
     """Every target's candidates with their old and new ranks, between ``old_version`` and the latest."""
+    import pandas as pd
+
+    from rsa_ray import ranking_changes
+
     new = store.read_similarity(probe_id, layer)
     old = store.read_similarity(probe_id, layer, old_version) if old_version else None
     changes = ranking_changes(old.model_ids if old else (), old.matrix if old else None, new.model_ids, new.matrix)
@@ -75,6 +82,9 @@ def ranking_diff_table(store: Store, probe_id: str, layer: str, old_version: int
 
 def rerank_once(args: argparse.Namespace) -> int:
     """One rerank under the store's ``rerank`` lock. Returns the exit code."""
+    from jobs.registration import manifest_urls
+    from storage import StoreLockedError
+
     store = open_store(args.store)
     if args.models_from:
         manifest_urls(args.models_from)  # a bad --models-from is refused before the lock is taken
@@ -88,6 +98,10 @@ def rerank_once(args: argparse.Namespace) -> int:
 
 def _rerank_locked(store: Store, args: argparse.Namespace, fence: Callable[[], None] | None = None) -> int:
     """Registers new models, computes what is missing, writes ranking diffs (a version only while ``fence`` passes)."""
+    from jobs.outputs import write_table
+    from jobs.registration import record_failures, register_new_models
+    from storage.redaction import redact_url
+
     refused = 0
     if args.models_from:
         registration = register_new_models(store, args.models_from)

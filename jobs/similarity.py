@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from jobs.cli_types import Subcommand
 from jobs.common import add_compute_arguments, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store
@@ -22,53 +23,34 @@ def add_extract_arguments(parser: argparse.ArgumentParser) -> None:
     add_compute_arguments(parser, similarity=False)
 
 
-def _selection(args: argparse.Namespace):
-    store = open_store(args.store)
-    probe_id = choose_probe(store, args.probe)
-    models = choose_models(store, args.models)
-    return store, probe_id, models, choose_layers(store, models, args.layer)
+def _selection(store_url: str, probe: str | None, models: Sequence[str] | None, layer: Sequence[str] | None):
+    """The store, probe set, models and layers the flags choose."""
+    store = open_store(store_url)
+    probe_id = choose_probe(store, probe)
+    chosen = choose_models(store, models)
+    return store, probe_id, chosen, choose_layers(store, chosen, layer)
 
 
 def run_extract(args: argparse.Namespace) -> int:
     from cluster.connect import connect  # imported here: parsing the flags needs no Ray
-    from cluster.extract import ExtractionOptions, extract_all
-    from cluster.pipeline import missing_roles, read_layer_inputs
-    from cluster.plan import plan_inputs_by_layer
+    from cluster.extract import ExtractionOptions, extract_missing
     from cluster.resolvers import StoreResolver
 
-    store, probe_id, models, layers = _selection(args)
+    store, probe_id, models, layers = _selection(args.store, args.probe, args.models, args.layer)
     options = ExtractionOptions(dtype=args.dtype, reduce=args.reduce, rdms_on_actor=args.rdms_on_actor,
                                 keep_activations=args.keep_activations)
-    lacking = {(f.model_id, f.layer) for f in missing_roles(store, models, layers)}  # reported once, left out
-    having = {layer: [m for m in models if (m, layer) not in lacking] for layer in layers}
-    plan = plan_inputs_by_layer([(read_layer_inputs(store, probe_id, having[layer], layer, options.settings()),
-                                  having[layer]) for layer in layers], models)
     connect(args.address)
-    outcomes = extract_all(store, probe_id, plan.extractions, StoreResolver(store), options)
-    failed = [o for o in outcomes if o.error]
-    for outcome in failed:
+    extraction = extract_missing(store, probe_id, models, layers, StoreResolver(store), options)
+    for outcome in extraction.failures:
         print(f"  FAILED {outcome.model_id} / {outcome.layer}: {outcome.error}")
-    on_actor = options.computes_rdms_on_actor(ray_gpus() >= options.gpus_per_actor)
     stored = "pooled features, RDMs and rank vectors" + (" and activations" if options.keep_activations else "")
-    print(f"{len(plan.extractions)} models extracted ({len(failed)} failed); "
-          f"{stored if on_actor else 'activations'} in {store.url}")
-    return 3 if failed else 0
-
-
-def ray_gpus() -> float:
-    """The GPUs of the cluster this process is connected to.
-
-    Example:
-        >>> ray_gpus()  # doctest: +SKIP
-        8.0
-    """
-    import ray
-
-    return ray.cluster_resources().get("GPU", 0.0)
+    print(f"{extraction.extracted} models extracted ({len(extraction.failures)} failed); "
+          f"{stored if extraction.rdms_on_actor else 'activations'} in {store.url}")
+    return 3 if extraction.failures else 0
 
 
 def run_similarity_command(args: argparse.Namespace) -> int:
-    store, probe_id, models, layers = _selection(args)
+    store, probe_id, models, layers = _selection(args.store, args.probe, args.models, args.layer)
     summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
                                    args.task_memory_mb, backend=args.backend, reduce=args.reduce,
                                    rdms_on_actor=args.rdms_on_actor, keep_activations=args.keep_activations)

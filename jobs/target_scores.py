@@ -1,30 +1,33 @@
 """Scoring every candidate for one target on the target's own images: the step behind ``rank --score``.
 
 The candidates (every registered model but the target's own) and the target model are extracted
-on the target's labelled probe set and compared there (``compute_similarities``: resumable, and
-incremental when models land); ``rsa`` is the target model's row of that similarity matrix, the
-label-based scores run as Ray tasks over the stored features (``cluster.estimator_tasks``), and a
-bootstrap over the target images gives each score its interval (``rsa_ray.bootstrap``).
+on the target's labelled probe set (``compute_similarities``: resumable, and incremental when
+models land). Every score, ``rsa`` included, then runs on one path: Ray tasks over the stored
+features (``cluster.estimator_tasks``), each by its function in the estimator table, on every
+image and on the same resamples of the images, drawn once per target; the resamples give each
+score its interval, P(best) and top set. Before ranking, each score is checked for telling the
+candidates apart at all (``rsa_ray.score_checks``, in ``jobs.score_table``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from jobs.common import default_role
-from jobs.score_table import ScoreInterval, score_table
-from rsa_ray.estimators import usable_scores
-from storage import Store
-from storage.targets import TargetRecord
+from jobs.score_defaults import DEFAULT_SCORES  # defined there, light enough for --help
+from rsa_ray.estimators import ESTIMATORS, ScoreRow, applicable_scores
 
-#: The score ``rank`` uses when none is asked for, by the kind of the target's labels: the cheap estimator
-#: that agreed best with measured transfer in docs/validation.md (for classes the shrinkage H-score, for
-#: regression targets, where it does not apply, the RSA of the labels' RDM).
-DEFAULT_SCORES = {"classes": "hscore-shrinkage", "regression": "rsa-labels"}
+if TYPE_CHECKING:  # pandas and the store are imported where a table is made
+    import pandas as pd
+
+    from rsa_ray.bootstrap import BootstrapSummary
+    from rsa_ray.target_labels import TargetLabels
+    from storage import Store
+    from storage.targets import TargetRecord
 
 
 def default_score(label_kind: str) -> str:
@@ -32,7 +35,7 @@ def default_score(label_kind: str) -> str:
 
     Example:
         >>> default_score("classes"), default_score("regression")
-        ('hscore-shrinkage', 'rsa-labels')
+        ('knn', 'rsa-labels')
     """
     return DEFAULT_SCORES[label_kind]
 
@@ -43,8 +46,8 @@ class ScoringOptions:
 
     Attributes:
         scores: Estimator names (``rsa_ray.estimators``), in the table's order.
-        bootstrap: Bootstrap samples over the target images (0: no intervals).
-        seed: Seed of the bootstrap samples.
+        bootstrap: Resamples of the target images, half of them each without replacement (0: no intervals).
+        seed: Seed of the resamples.
         layer: The layer role compared (None: every model at its default layer).
         level: The interval's coverage.
     """
@@ -95,18 +98,6 @@ def candidates_for(store: Store, record: TargetRecord) -> list[str]:
     return candidates
 
 
-def _skipped(asked: Sequence[str], kept: Sequence[str], record: TargetRecord) -> tuple[tuple[str, str], ...]:
-    reasons = []
-    for name in asked:
-        if name in kept:
-            continue
-        if name == "rsa":
-            reasons.append((name, f"target {record.name!r} has no trained model (run `rsa-ray train-target`)"))
-        else:
-            reasons.append((name, f"does not support {record.label_kind} targets"))
-    return tuple(reasons)
-
-
 def score_target(store: Store, record: TargetRecord, options: ScoringOptions, address: str | None = None,
                  task_type_of: dict[str, str] | None = None, candidates: Sequence[str] | None = None) -> TargetScores:
     """Extracts and scores every candidate (or ``candidates``) on the target's images; returns the table.
@@ -119,14 +110,14 @@ def score_target(store: Store, record: TargetRecord, options: ScoringOptions, ad
     """
     from cluster.estimator_tasks import score_candidates
     from jobs.compute import compute_similarities
+    from jobs.score_table import score_table
 
     labels = store.read_probe_labels(record.probe_id)
     target_model = record.model_id if record.model_id in store.model_ids() else None
-    scores = usable_scores(options.scores, labels, target_model is not None)
-    skipped = _skipped(options.scores, scores, record)
+    scores, skipped = applicable_scores(options.scores, labels, target_model is not None)
     if not scores:
         raise ValueError(f"none of the scores {', '.join(options.scores)} applies to target {record.name!r}: "
-                         + "; ".join(f"{name} {why}" for name, why in skipped))
+                         + "; ".join(f"{name}: {why}" for name, why in skipped))
     candidates = list(candidates) if candidates is not None else candidates_for(store, record)
     compared = candidates + ([target_model] if target_model else [])
     layer = options.layer or default_role(store, compared)
@@ -135,82 +126,80 @@ def score_target(store: Store, record: TargetRecord, options: ScoringOptions, ad
     if target_model in failed:
         raise ValueError(f"target model {target_model!r} could not be extracted on its images: {failed[target_model]}")
     scored = [c for c in candidates if c not in failed]
-    samples = None
-    if options.bootstrap:
-        from rsa_ray.bootstrap import image_samples
-
-        samples = image_samples(labels.n_images, options.bootstrap, options.seed)
-    values: dict[str, dict[str, float]] = {name: {} for name in scores}
-    errors: dict[str, dict[str, str]] = {name: {} for name in scores}
-    sampled: dict[str, dict[str, np.ndarray]] = {name: {} for name in scores}
-    if "rsa" in scores:
-        _rsa_scores(store, record.probe_id, layer, target_model, scored, samples, values["rsa"], sampled["rsa"])
-    label_scores = [name for name in scores if name != "rsa"]
-    if label_scores:
-        rows = score_candidates(store, record.probe_id, layer, scored, labels, label_scores, samples=samples,
-                                address=address)
-        for row in rows.itertuples(index=False):
-            if isinstance(row.error, str) and row.error:  # no error: None or NaN
-                errors[row.score][row.candidate] = row.error
-            else:
-                values[row.score][row.candidate] = float(row.value)
-                if samples is not None:
-                    sampled[row.score][row.candidate] = np.asarray(row.samples, dtype=np.float64)
-    intervals = _intervals(values, sampled, options.level) if samples is not None else None
-    table = score_table(record.name, scored, values, errors, intervals, task_type_of)
+    samples = draw_resamples(labels.n_images, options) if options.bootstrap else None
+    rows = score_candidates(store, record.probe_id, layer, scored, labels, scores, target_model=target_model,
+                            samples=samples, address=address)
+    summaries = resample_summaries(rows, labels.n_images, samples, options.level) if samples is not None else None
+    table = score_table(record.name, scored, rows, summaries, score_ceilings(scores, labels), task_type_of, skipped)
     # What the table follows: a report compares these with the latest version and says when it is older.
     table["layer"], table["probe_id"] = layer, record.probe_id
     table["similarity_version"] = store.similarity_versions(record.probe_id, layer)[-1]
     table["bootstrap"], table["seed"] = options.bootstrap, options.seed
-    table.attrs["scores"] = scores
     return TargetScores(table, scores, skipped, layer, record.probe_id, tuple(sorted(failed.items())))
 
 
-def _rsa_scores(store: Store, probe_id: str, layer: str, target_model: str, candidates: Sequence[str],
-                samples: np.ndarray | None, values: dict[str, float], sampled: dict[str, np.ndarray]) -> None:
-    """``rsa``: the target model's row of the similarity on its images; bootstrapped from the stored RDMs."""
-    similarity = store.read_similarity(probe_id, layer)
-    row = similarity.matrix[similarity.model_ids.index(target_model)]
-    for candidate in candidates:
-        values[candidate] = float(row[similarity.model_ids.index(candidate)])
-    if samples is None:
-        return
-    from rsa_ray.bootstrap import bootstrap_rsa_scores
-    from storage import EntryKey
+def score_ceilings(scores: Sequence[str], labels: TargetLabels | None) -> dict[str, float | None]:
+    """Each score's ceiling for a target with these labels (:attr:`rsa_ray.estimators.Estimator.ceiling`).
 
-    target_rdm = store.read_rdm(EntryKey(probe_id, target_model, layer))
-    candidate_rdms = np.stack([store.read_rdm(EntryKey(probe_id, c, layer)) for c in candidates])
-    per_sample = bootstrap_rsa_scores(candidate_rdms, target_rdm, samples, names=list(candidates), target_name=target_model)
-    for index, candidate in enumerate(candidates):
-        sampled[candidate] = per_sample[:, index]
+    Example:
+        >>> from rsa_ray.target_labels import TargetLabels
+        >>> score_ceilings(["hscore", "logme"], TargetLabels.from_array(np.arange(6) % 3))
+        {'hscore': 2.0, 'logme': None}
+    """
+    return {name: ESTIMATORS[name].ceiling(labels) for name in scores}
 
 
-def _intervals(values: dict[str, dict[str, float]], sampled: dict[str, dict[str, np.ndarray]],
-               level: float) -> dict[str, dict[str, ScoreInterval]]:
-    from rsa_ray.bootstrap import summarise
+def draw_resamples(n_images: int, options: ScoringOptions) -> np.ndarray:
+    """The resamples of the target's images every score is computed on: ``options.bootstrap`` subsamples of
+    half the images, each image at most once (:func:`rsa_ray.resampling.image_subsamples`), seeded by
+    ``options.seed``, drawn once per target.
 
-    intervals: dict[str, dict[str, ScoreInterval]] = {}
-    for name, per_candidate in sampled.items():
-        names = [c for c in per_candidate if c in values[name]]
-        if not names:
-            continue
-        matrix = np.stack([per_candidate[c] for c in names], axis=1)
-        point = np.array([values[name][c] for c in names])
-        intervals[name] = {s.name: ScoreInterval(s.low, s.high, s.p_best, s.indistinguishable_from_top)
-                           for s in summarise(matrix, point, names, level=level)}
-    return intervals
+    Example:
+        >>> draw_resamples(10, ScoringOptions(("knn",), bootstrap=20)).shape
+        (20, 5)
+    """
+    from rsa_ray.resampling import image_subsamples
+
+    return image_subsamples(n_images, options.bootstrap, options.seed)
+
+
+def resample_summaries(rows: Sequence[ScoreRow], n_images: int, samples: np.ndarray, level: float
+                       ) -> dict[str, tuple[BootstrapSummary, ...]]:
+    """Per score, the resampling summary (interval, P(best), top set) over the candidates it has values for.
+
+    Example:
+        >>> rows = [ScoreRow("a", "knn", 0.9, samples=np.array([0.9, 0.8])), ScoreRow("b", "knn", 0.1,
+        ...         samples=np.array([0.2, 0.1]))]
+        >>> [s.name for s in resample_summaries(rows, 4, np.zeros((2, 2), int), 0.95)["knn"]]
+        ['a', 'b']
+    """
+    from rsa_ray.resampling import subsample_summary
+
+    by_score: dict[str, list[ScoreRow]] = {}
+    for row in rows:
+        if row.value is not None and row.samples is not None:
+            by_score.setdefault(row.score, []).append(row)
+    summaries = {}
+    for name, scored in by_score.items():
+        matrix = np.stack([row.samples for row in scored], axis=1)
+        point = np.array([row.value for row in scored])
+        summaries[name] = subsample_summary(matrix, point, [row.candidate for row in scored], n_images,
+                                            samples.shape[1], level)
+    return summaries
 
 
 def stored_options(table: pd.DataFrame) -> ScoringOptions:
     """The options a stored score table was computed with (its scores, bootstrap and seed).
 
     Example:
-        >>> stored_options(pd.DataFrame({"candidate": ["a"], "knn": [0.5], "bootstrap": [0], "seed": [0]})).scores
-        ('knn',)
+        >>> import pandas as pd
+        >>> stored_options(pd.DataFrame({"candidate": ["a"], "knn": [0.5], "rsa.absent": ["no model"]})).scores
+        ('knn', 'rsa')
     """
-    from rsa_ray.estimators import ESTIMATORS
-
     scores = tuple(column for column in table.columns if column in ESTIMATORS)
+    # A score the target could not have when the table was made is asked for again (it may apply now).
+    scores += tuple(column[: -len(".absent")] for column in table.columns
+                    if column.endswith(".absent") and column[: -len(".absent")] in ESTIMATORS)
     bootstrap = int(table["bootstrap"].iloc[0]) if "bootstrap" in table else 0
     seed = int(table["seed"].iloc[0]) if "seed" in table else 0
     return ScoringOptions(scores, bootstrap, seed, str(table["layer"].iloc[0]) if "layer" in table else None)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
 from jobs.common import add_compute_arguments, add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
-from jobs.outputs import write_layer_comparison, write_layer_taxonomy
-from jobs.report import ReportSection, precision_section, write_html_report
+
+if TYPE_CHECKING:
+    from jobs.report import ReportSection
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def taxonomy_sections(taxonomies, comparison) -> list[ReportSection]:
+    from jobs.report import ReportSection  # imported here: the report pulls in pandas and matplotlib
+
     sections = []
     for taxonomy in taxonomies:
         text = (f"{len(taxonomy.similarity.model_ids)} models, {taxonomy.similarity.method} similarity of their RDMs "
@@ -39,6 +43,11 @@ def taxonomy_sections(taxonomies, comparison) -> list[ReportSection]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jobs.outputs import write_layer_comparison, write_layer_taxonomy
+    from jobs.report import precision_section, write_html_report
+
+    if args.bootstrap < 0:
+        raise ValueError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     store = open_store(args.store)
     probe_id = choose_probe(store, args.probe)
     models = choose_models(store, args.models)
@@ -47,8 +56,6 @@ def run(args: argparse.Namespace) -> int:
                                    args.task_memory_mb, backend=args.backend, reduce=args.reduce,
                                    rdms_on_actor=args.rdms_on_actor, keep_activations=args.keep_activations)
     out = output_dir(args.out)
-    if args.bootstrap < 0:
-        raise ValueError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     taxonomies = [write_layer_taxonomy(store, probe_id, layer, out, args.bootstrap, args.seed)
                   for layer in layers if store.similarity_versions(probe_id, layer)]
     comparison = write_layer_comparison(taxonomies, out)

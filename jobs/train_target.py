@@ -13,13 +13,16 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
-from jobs.common import add_output_argument, choose_models, choose_probe, default_role, open_store, output_dir
+from jobs.common import add_output_argument, choose_models, choose_probe, default_role, open_store, output_dir, positive_int
 from jobs.compute import compute_similarities, exit_code
 from jobs.config import add_common_arguments
-from jobs.target_scores import DEFAULT_SCORES
-from storage import Store
+from jobs.score_defaults import DEFAULT_SCORES
+
+if TYPE_CHECKING:
+    from storage import Store
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights-dir", default=None, help="where the weights go (default: <store>/weights for a local store)")
     parser.add_argument("--probe", default=None, help="shared probe set id (default: the store's only one)")
-    parser.add_argument("--top", type=int, default=5, help="candidates to print")
+    parser.add_argument("--top", type=positive_int, default=5, help="candidates to print")
     parser.add_argument("--score", default=None, metavar="all|NAME,...",
                         help="transferability scores to rank by on the target's images (default: rsa and "
                              f"{DEFAULT_SCORES['classes']} for class labels, {DEFAULT_SCORES['regression']} for regression)")
@@ -107,10 +110,10 @@ def run(args: argparse.Namespace) -> int:
     from jobs.target_scores import ScoringOptions, default_score
     from rsa_ray.estimators import parse_scores
 
-    store = open_store(args.store)
-    probe_id = choose_probe(store, args.probe)
     scoring = ScoringOptions(parse_scores(args.score or "rsa"), args.bootstrap, args.seed)
     target = TargetData(args.data, args.name, args.task_type, args.image_size, args.target_images, args.seed)
+    store = open_store(args.store)  # the flags are checked first: a refused run opens (creates) no store
+    probe_id = choose_probe(store, args.probe)
     if args.weights_dir is None:
         folder = store.local_folder()
         if folder is None:

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from typing import TYPE_CHECKING
 
-import ray
-
-from cluster.connect import connect
-from cluster.train_zoo import train_zoo
-from cluster.zoo_plan import ZooConfig, smoke_test_config
 from jobs.cli_types import Subcommand
 
-_DEFAULTS = ZooConfig(out_dir="zoo")
+if TYPE_CHECKING:  # the zoo's configuration imports torch: only a run (not --help) needs it
+    from cluster.zoo_plan import ZooConfig
+
+_DEFAULT_OUT = "zoo"
+#: Flags whose value, when not given, is the zoo configuration's default (left None by the parser).
+_CONFIG_FLAGS = ("tasks", "large_tasks", "n_train", "n_train_per_image", "n_val", "image_size", "dataset_seed", "seed",
+                 "steps", "batch_size", "learning_rate", "class_steps", "class_learning_rate", "weights_dtype",
+                 "gpus_per_task")
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -24,26 +27,26 @@ def _names(text: str) -> tuple[str, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``train-zoo`` flags."""
-    parser.add_argument("--out", default=_DEFAULTS.out_dir, help="output folder for weights and manifest.yaml")
+    parser.add_argument("--out", default=_DEFAULT_OUT, help="output folder for weights and manifest.yaml")
     parser.add_argument("--smoke-test", action="store_true", help="2 tasks x 10 steps on tiny images")
-    parser.add_argument("--tasks", type=_names, default=_DEFAULTS.tasks, help="comma-separated tasks (default: all)")
-    parser.add_argument("--large-tasks", type=_names, default=_DEFAULTS.large_tasks,
+    parser.add_argument("--tasks", type=_names, default=None, help="comma-separated tasks (default: all)")
+    parser.add_argument("--large-tasks", type=_names, default=None,
                         help="tasks that also get the large residual encoder (default: six across the four types)")
-    parser.add_argument("--n-train", type=int, default=_DEFAULTS.n_train, help="training scenes of the dense tasks")
-    parser.add_argument("--n-train-per-image", type=int, default=_DEFAULTS.n_train_per_image,
+    parser.add_argument("--n-train", type=int, default=None, help="training scenes of the dense tasks")
+    parser.add_argument("--n-train-per-image", type=int, default=None,
                         help="training scenes of the per-image tasks (class, count, pose, vanishing directions)")
-    parser.add_argument("--n-val", type=int, default=_DEFAULTS.n_val)
-    parser.add_argument("--image-size", type=int, default=_DEFAULTS.image_size)
-    parser.add_argument("--dataset-seed", type=int, default=_DEFAULTS.dataset_seed)
-    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
-    parser.add_argument("--steps", type=int, default=_DEFAULTS.steps)
-    parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=_DEFAULTS.learning_rate)
-    parser.add_argument("--class-steps", type=int, default=_DEFAULTS.class_steps,
+    parser.add_argument("--n-val", type=int, default=None)
+    parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--dataset-seed", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--class-steps", type=int, default=None,
                         help="steps of the per-image classification tasks (object class and count)")
-    parser.add_argument("--class-learning-rate", type=float, default=_DEFAULTS.class_learning_rate)
-    parser.add_argument("--weights-dtype", default=_DEFAULTS.weights_dtype, choices=("float32", "float16", "bfloat16"))
-    parser.add_argument("--gpus-per-task", type=float, default=_DEFAULTS.gpus_per_task)
+    parser.add_argument("--class-learning-rate", type=float, default=None)
+    parser.add_argument("--weights-dtype", default=None, choices=("float32", "float16", "bfloat16"))
+    parser.add_argument("--gpus-per-task", type=float, default=None)
     parser.add_argument("--address", default=None, help="Ray address (default: start a local Ray)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs for a local Ray (default: all)")
 
@@ -56,32 +59,22 @@ def config_from_args(args: argparse.Namespace) -> ZooConfig:
         >>> config_from_args(parser.parse_args(["--steps", "7"])).steps
         7
     """
+    from cluster.zoo_plan import ZooConfig, smoke_test_config
+
     if args.smoke_test:
         return smoke_test_config(args.out)
-    return ZooConfig(
-        out_dir=args.out,
-        tasks=tuple(args.tasks),
-        large_tasks=tuple(args.large_tasks),
-        n_train=args.n_train,
-        n_train_per_image=args.n_train_per_image,
-        n_val=args.n_val,
-        image_size=args.image_size,
-        dataset_seed=args.dataset_seed,
-        seed=args.seed,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        class_steps=args.class_steps,
-        class_learning_rate=args.class_learning_rate,
-        weights_dtype=args.weights_dtype,
-        gpus_per_task=args.gpus_per_task,
-    )
+    given = {flag: getattr(args, flag) for flag in _CONFIG_FLAGS if getattr(args, flag) is not None}
+    for flag in ("tasks", "large_tasks"):
+        if flag in given:
+            given[flag] = tuple(given[flag])
+    return ZooConfig(out_dir=args.out, **given)
 
 
 def command_for(config: ZooConfig, smoke_test: bool = False) -> str:
     """The ``rsa-ray train-zoo`` command line that reproduces ``config``.
 
     Example:
+        >>> from cluster.zoo_plan import ZooConfig
         >>> command_for(ZooConfig(out_dir="zoo"))[:38]
         'rsa-ray train-zoo --out zoo --tasks au'
     """
@@ -109,6 +102,11 @@ def command_for(config: ZooConfig, smoke_test: bool = False) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``train-zoo``; starts a local Ray unless one is running or ``--address`` is given."""
+    import ray
+
+    from cluster.connect import connect
+    from cluster.train_zoo import train_zoo
+
     config = config_from_args(args)
     started_here = not ray.is_initialized()
     if started_here:

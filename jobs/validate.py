@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cluster.connect import connect
+from cluster.connect import ClusterResources, connect
 from cluster.tune_validation import TrialPlan, run_validation, tune_storage_path
 from jobs.cli_types import Subcommand
 from jobs.common import open_store, output_dir
@@ -75,55 +75,32 @@ from rsa_ray import MAX_NOISE_RATIO, DegenerateInputError, compute_rdm, select_c
 from storage import Store
 
 
-def validate_target(store: Store, options: ValidateOptions, args: argparse.Namespace, out: Path) -> list[ReportSection]:
+def validate_target(store: Store, options: ValidateOptions, out: Path) -> list[ReportSection]:
     """One target: every estimator's scores on its images, measured transfer (Tune finetuning and/or a
     held-out linear probe), and each estimator's agreement with each transfer."""
-    from jobs.target_data import TargetData, ensure_target
     from jobs.target_scores import ScoringOptions, score_target
-    from jobs.validate_transfer import linear_probe_transfer, task_target_record, transfer_columns
-    from rsa_ray.datasets import MINI_TASKONOMY_TASKS
+    from jobs.validate_transfer import linear_probe_transfer, transfer_columns
 
-    is_task = options.target in {task.name for task in MINI_TASKONOMY_TASKS}
-    if options.candidates_from == "shipped":
-        ensure_zoo(store, options.tasks + (options.target,) if is_task and options.tasks else options.tasks)
-    probe_id = ensure_probe(store, args.probe, options.probes)
-    if is_task:
-        target, data_name = f"{options.target}-small", options.target
-        data = rendered_targets(options, [options.target])
-        record = task_target_record(store, options.target, data.splits(data_name), options.target_images,
-                                    f"mini-taskonomy seed {options.dataset_seed}", target)
-    else:
-        weights_dir = Path(args.weights_dir) if args.weights_dir else default_weights_dir(store, out)
-        target, data = dataset_target(store, options, weights_dir)
-        data_name = target
-        record = ensure_target(store, TargetData(options.target, target, image_size=options.image_size,
-                                                 n_images=options.target_images), model_id=target)
+    probe_id, target, data_name, data, record = _target_inputs(store, options, out)
     universe = candidate_universe(store, target, any_architecture=options.candidates_from == "registered")
-    resources = connect(args.address)
-    similarity = rsa_similarity(store, probe_id, target, universe, args.address)
+    resources = connect(options.address)
+    similarity = rsa_similarity(store, probe_id, target, universe, options.address)
     task_type_of = {entry.model_id: entry.task_type or "other" for entry in store.models(universe)}
-    scoring = score_target(store, record, ScoringOptions(options.scores, options.bootstrap), args.address,
+    scoring = score_target(store, record, ScoringOptions(options.scores, options.bootstrap), options.address,
                            task_type_of, candidates=universe)
     scores = scoring.table.assign(**{"rsa-probe": scoring.table["candidate"].map(similarity)})
     score_names = (*scoring.scores, "rsa-probe")
     performance, sections_tables, figures, links = {}, [], [], []
     if "finetune" in options.transfers:
-        ranked = sorted(universe, key=lambda c: -similarity[c])
-        chosen = select_candidates(parse_candidates(options.candidates), ranked)
-        print(f"finetuning {len(chosen)} candidates + control × {options.seeds} seeds on {data_name} "
-              f"({options.steps} steps; {resources.cpus} CPUs, {resources.gpus} GPUs)")
-        trials = run_validation(data, [TrialPlan(data_name, chosen)], candidate_encoders(store, chosen),
-                                options.tune_options(f"validate-{data_name}"), tune_storage_path(store.url))
-        summary = candidate_summary(trials, similarity)
+        summary, finetune_links, figure = _finetune_transfer(store, options, out, (data, data_name), universe,
+                                                             similarity, resources)
         performance["finetune"] = dict(zip(summary["candidate"], summary["metric_mean"]))
-        links += [write_table(store, out, f"validation.{data_name}.{kind}", table)
-                  for kind, table in (("trials", trials), ("candidates", summary))]
-        metric_name = trials["metric_name"].iloc[0]
-        figures.append(plot_transfer_scatter(summary, data_name, metric_name, out / f"validation.{data_name}.png"))
+        links += finetune_links
+        figures.append(figure)
         sections_tables.append(summary)
     if "linear-probe" in options.transfers:
         values, errors = linear_probe_transfer(store, data_name, data.splits(data_name), universe, scoring.layer,
-                                               args.address)
+                                               options.address)
         for candidate, why in errors.items():
             print(f"linear probe of {candidate} failed: {why}")
         performance["linear-probe"] = values
@@ -144,13 +121,56 @@ def validate_target(store: Store, options: ValidateOptions, args: argparse.Names
                           tuple(links))]
 
 
-def replicate(store: Store, options: ValidateOptions, args: argparse.Namespace, out: Path) -> list[ReportSection]:
+def _target_inputs(store: Store, options: ValidateOptions, out: Path):
+    """The probe set, the target's small model, its data's name, its data and its labelled record."""
+    from jobs.target_data import TargetData, ensure_target
+    from jobs.validate_transfer import task_target_record
+    from rsa_ray.datasets import MINI_TASKONOMY_TASKS
+
+    is_task = options.target in {task.name for task in MINI_TASKONOMY_TASKS}
+    if options.candidates_from == "shipped":
+        ensure_zoo(store, options.tasks + (options.target,) if is_task and options.tasks else options.tasks)
+    probe_id = ensure_probe(store, options.probe_id, options.probes)
+    if is_task:
+        target, data_name = f"{options.target}-small", options.target
+        data = rendered_targets(options, [options.target])
+        record = task_target_record(store, options.target, data.splits(data_name), options.target_images,
+                                    f"mini-taskonomy seed {options.dataset_seed}", target)
+        return probe_id, target, data_name, data, record
+    weights_dir = Path(options.weights_dir) if options.weights_dir else default_weights_dir(store, out)
+    target, data = dataset_target(store, options, weights_dir)
+    record = ensure_target(store, TargetData(options.target, target, image_size=options.image_size,
+                                             n_images=options.target_images), model_id=target)
+    return probe_id, target, target, data, record
+
+
+def _finetune_transfer(store: Store, options: ValidateOptions, out: Path, target_data, universe,
+                       similarity: dict[str, float], resources: ClusterResources):
+    """Finetunes from the candidates chosen by RSA (and a control) on Tune: (summary, table links, scatter plot).
+
+    ``target_data`` is the target's data and its name.
+    """
+    data, data_name = target_data
+    ranked = sorted(universe, key=lambda c: -similarity[c])
+    chosen = select_candidates(parse_candidates(options.candidates), ranked)
+    print(f"finetuning {len(chosen)} candidates + control × {options.seeds} seeds on {data_name} "
+          f"({options.steps} steps; {resources.cpus} CPUs, {resources.gpus} GPUs)")
+    trials = run_validation(data, [TrialPlan(data_name, chosen)], candidate_encoders(store, chosen),
+                            options.tune_options(f"validate-{data_name}"), tune_storage_path(store.url))
+    summary = candidate_summary(trials, similarity)
+    links = [write_table(store, out, f"validation.{data_name}.{kind}", table)
+             for kind, table in (("trials", trials), ("candidates", summary))]
+    metric_name = trials["metric_name"].iloc[0]
+    return summary, links, plot_transfer_scatter(summary, data_name, metric_name, out / f"validation.{data_name}.png")
+
+
+def replicate(store: Store, options: ValidateOptions, out: Path) -> list[ReportSection]:
     """Leave-one-out over the zoo tasks: the paper's Table 1 counts and mean correlations."""
     zoo_tasks = ensure_zoo(store, options.tasks)
-    probe_id = ensure_probe(store, args.probe, options.probes)
-    resources = connect(args.address)
+    probe_id = ensure_probe(store, options.probe_id, options.probes)
+    resources = connect(options.address)
     models = list(zoo_tasks)
-    compute_similarities(store, probe_id, models, [LAYER], address=args.address)
+    compute_similarities(store, probe_id, models, [LAYER], address=options.address)
     matrix = store.read_similarity(probe_id, LAYER)
     index = {m: matrix.model_ids.index(m) for m in models}
     plans, similarities = [], {}
@@ -160,7 +180,7 @@ def replicate(store: Store, options: ValidateOptions, args: argparse.Namespace, 
         ranked = sorted(others, key=lambda m: -similarities[task][m])
         plans.append(TrialPlan(task, select_candidates(parse_candidates(options.candidates), ranked)))
     data = rendered_targets(options, list(zoo_tasks.values()))
-    estimator_scores = replication_scores(store, options, zoo_tasks, data, similarities, args.address)
+    estimator_scores = replication_scores(store, options, zoo_tasks, data, similarities)
     n_trials = sum(len(p.candidates) + 1 for p in plans) * options.seeds * len(options.learning_rates)
     print(f"replication: {len(plans)} targets, {n_trials} Tune trials ({resources.cpus} CPUs, {resources.gpus} GPUs)")
     trials = run_validation(data, plans, candidate_encoders(store, models), options.tune_options("replicate"),
@@ -204,7 +224,7 @@ def replicate(store: Store, options: ValidateOptions, args: argparse.Namespace, 
 
 
 def replication_scores(store: Store, options: ValidateOptions, zoo_tasks: dict[str, str], data,
-                       similarities: dict[str, dict[str, float]], address: str | None) -> dict[str, pd.DataFrame]:
+                       similarities: dict[str, dict[str, float]]) -> dict[str, pd.DataFrame]:
     """Every estimator's scores of each target's candidates, on that target's own scenes (one block per estimator)."""
     from jobs.target_scores import ScoringOptions, score_target
     from jobs.validate_transfer import task_target_record
@@ -214,7 +234,7 @@ def replication_scores(store: Store, options: ValidateOptions, zoo_tasks: dict[s
         record = task_target_record(store, task, data.splits(task), options.target_images,
                                     f"mini-taskonomy seed {options.dataset_seed}", target_model)
         others = [m for m, t in zoo_tasks.items() if t != task]
-        scoring = score_target(store, record, ScoringOptions(options.scores, 0), address, candidates=others)
+        scoring = score_target(store, record, ScoringOptions(options.scores, 0), options.address, candidates=others)
         table = scoring.table.assign(**{"rsa-probe": scoring.table["candidate"].map(similarities[task])})
         table.attrs["scores"] = (*scoring.scores, "rsa-probe")
         tables[task] = table
@@ -279,9 +299,9 @@ def run(args: argparse.Namespace) -> int:
     if args.consistency:
         sections, title = consistency(store, options, out), "consistency"
     elif args.replicate:
-        sections, title = replicate(store, options, args, out), "replication"
+        sections, title = replicate(store, options, out), "replication"
     else:
-        sections, title = validate_target(store, options, args, out), f"validation of {options.target}"
+        sections, title = validate_target(store, options, out), f"validation of {options.target}"
     report = write_html_report(out / "validation.html", f"rsa_ray {title}", sections)
     print(f"done in {time.monotonic() - started:.0f} s: report {report.resolve()}; store {store.url}")
     return 0

@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 from jobs.common import add_output_argument
 from jobs.config import add_common_arguments
 from jobs.validate_transfer import parse_transfers
-from rsa_ray.estimators import parse_scores
-from rsa_ray.source_ranking import CandidateSelection
 
 if TYPE_CHECKING:
     from cluster.tune_validation import TuneValidationOptions
+    from rsa_ray.source_ranking import CandidateSelection
 
 SMOKE_TASKS = ("autoencoding", "depth", "semantic_segmentation", "camera_pose")
 
@@ -33,6 +32,8 @@ def parse_candidates(spec: str) -> CandidateSelection:
         >>> parse_candidates("all"), parse_candidates("a,b").ids
         (CandidateSelection(top_k=None, ids=()), ('a', 'b'))
     """
+    from rsa_ray.source_ranking import CandidateSelection  # imported here: it pulls in numpy, which --help needs not
+
     spec = spec.strip()
     if spec == "all":
         return CandidateSelection()
@@ -76,6 +77,9 @@ class ValidateOptions:
         candidates_from: ``shipped`` (register the shipped zoo's small models) or ``registered``
             (only the store's models, of any architecture; needs ``--transfer linear-probe``).
         freeze_encoder: Finetuning trains the decoder / head only, on each candidate's fixed encoder.
+        probe_id: The shared probe set (``--probe``); None: the store's only one, or a new one of ``probes``.
+        weights_dir: Where a dataset target's small model is saved (``--weights-dir``); None: beside the store.
+        address: The Ray address (``--address``); None: local Ray.
     """
 
     target: str | None = None
@@ -101,6 +105,9 @@ class ValidateOptions:
     target_images: int = 300
     candidates_from: str = "shipped"
     freeze_encoder: bool = False
+    probe_id: str | None = None
+    weights_dir: str | None = None
+    address: str | None = None
 
     def __post_init__(self) -> None:
         if self.candidates_from == "registered" and "finetune" in self.transfers:
@@ -175,6 +182,8 @@ def options_from(args: argparse.Namespace) -> ValidateOptions:
     Raises:
         ValueError: An unknown task or target, or a bad ``--candidates`` (before any work).
     """
+    from rsa_ray.estimators import parse_scores  # imported here: the estimators pull in scipy, which --help needs not
+
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else ()
     if tasks:
         from rsa_ray.datasets import task_by_name
@@ -188,6 +197,7 @@ def options_from(args: argparse.Namespace) -> ValidateOptions:
         evaluations=4 if args.asha and args.evaluations < 2 else args.evaluations, asha=args.asha, consistency_probes=args.consistency_probes,
         transfers=parse_transfers(args.transfer), scores=parse_scores(args.score), bootstrap=args.bootstrap,
         target_images=args.target_images, candidates_from=args.candidates_from, freeze_encoder=args.freeze_encoder,
+        probe_id=args.probe, weights_dir=args.weights_dir, address=args.address,
     )
     parse_candidates(options.candidates)  # fail before any work
     _check_target(args.target)

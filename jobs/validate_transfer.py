@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from jobs.target_data import as_uint8_images, pooled_labels, store_target
-from storage import Store
-from storage.targets import TargetRecord
+if TYPE_CHECKING:  # pandas and the store are imported where a transfer is measured (validate's flags need neither)
+    import pandas as pd
+
+    from storage import Store
+    from storage.targets import TargetRecord
 
 #: What ``--transfer`` may name.
 TRANSFERS = ("finetune", "linear-probe")
@@ -42,6 +43,8 @@ def parse_transfers(text: str) -> tuple[str, ...]:
 
 def task_target_record(store: Store, task: str, splits, n_images: int, data: str, model_id: str) -> TargetRecord:
     """A rendered task's finetuning scenes (the first ``n_images``) with their labels as the target's probe set."""
+    from jobs.target_data import as_uint8_images, store_target
+
     inputs, targets = splits.train
     count = min(n_images, len(inputs))
     ids = [f"{task}-{index:05d}" for index in range(count)]
@@ -50,6 +53,10 @@ def task_target_record(store: Store, task: str, splits, n_images: int, data: str
 
 def transfer_probe_set(store: Store, name: str, splits) -> tuple[str, int]:
     """The finetuning then the held-out examples as one labelled probe set; returns its id and the training count."""
+    import numpy as np
+
+    from jobs.target_data import as_uint8_images, pooled_labels
+
     (train_inputs, train_targets), (held_inputs, held_targets) = splits.train, splits.held_out
     images = as_uint8_images(np.concatenate([train_inputs, held_inputs]))
     labels = pooled_labels(np.concatenate([train_targets, held_targets]))

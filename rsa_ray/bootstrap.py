@@ -19,25 +19,40 @@ copies equal to it (integer arithmetic, so ties are exact). Because only the
 order of the values matters, RDMs and their rank vectors give identical results.
 A sample in which a vector is constant (so r_s is undefined) raises
 :class:`rsa_ray.errors.DegenerateInputError` naming the model and the sample;
-no sample is dropped silently.
+no sample is dropped silently. The kernels live in :mod:`rsa_ray.resampled_ranks`.
 
-Estimators that read labels are bootstrapped by recomputing them on the
-resampled rows (:func:`bootstrap_scores`); :func:`summarise` turns the scores of
-either kind into intervals, the chance of being best and the set of candidates
-the bootstrap cannot tell from the top one.
+Estimators that read labels are recomputed on the resampled rows
+(:func:`bootstrap_scores`); :func:`summarise` turns the scores of either kind into
+percentile intervals, the chance of being best and the set of candidates the
+bootstrap cannot tell from the top one. Draws with replacement feed copies of
+images to an estimator, which inflates scores that grow with the number of
+distinct-looking rows (LogME and the H-scores on features wider than the images):
+their intervals can miss their own point values. The ranking's intervals therefore
+come from subsamples without replacement (:mod:`rsa_ray.resampling`), which
+:func:`bootstrap_rsa_scores` and :func:`bootstrap_scores` accept as well.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rsa_ray.errors import DegenerateInputError, model_label
-from rsa_ray.ranks import _as_rows, _check_finite, _for_each_row, _sorted_runs
+from rsa_ray.ranks import as_rows, check_finite, for_each_row
 from rsa_ray.rdm import n_images_from_length
+from rsa_ray.resampled_ranks import (
+    Workspace,
+    block_size,
+    checked_samples,
+    doubled_cross,
+    pair_weights_of,
+    sample_block,
+    sorted_vector,
+    target_terms,
+    undefined_in_sample,
+)
 
 
 def image_samples(n_images: int, n_samples: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
@@ -67,41 +82,6 @@ def image_samples(n_images: int, n_samples: int, seed: int | np.random.Generator
     return np.sort(generator.integers(0, n_images, size=(n_samples, n_images), dtype=np.int64), axis=1)
 
 
-@functools.lru_cache(maxsize=8)
-def _pair_images(n_images: int) -> tuple[np.ndarray, np.ndarray]:
-    """The two images (i < j) of every condensed pair, in ``squareform`` order."""
-    first, second = np.triu_indices(n_images, k=1)
-    first.flags.writeable = second.flags.writeable = False
-    return first, second
-
-
-def _checked_samples(samples: np.ndarray, n_images: int) -> np.ndarray:
-    samples = np.asarray(samples)
-    if samples.ndim == 1:
-        samples = samples[None, :]
-    if samples.ndim != 2 or samples.shape[0] == 0 or samples.shape[1] == 0:
-        raise ValueError(f"samples must be image indices [S, N] with S, N >= 1, got shape {samples.shape}")
-    if not np.issubdtype(samples.dtype, np.integer):
-        raise ValueError(f"samples must be integer image indices, got dtype {samples.dtype}")
-    if samples.min() < 0 or samples.max() >= n_images:
-        raise ValueError(f"samples must index {n_images} images (0..{n_images - 1}), "
-                         f"got {samples.min()}..{samples.max()}")
-    return samples.astype(np.intp, copy=False)
-
-
-def _image_counts(samples: np.ndarray, n_images: int) -> np.ndarray:
-    """How often each image was drawn, per sample: [S, N] int64."""
-    offsets = np.arange(samples.shape[0], dtype=np.intp)[:, None] * n_images
-    return np.bincount((samples + offsets).ravel(), minlength=samples.shape[0] * n_images).reshape(-1, n_images)
-
-
-def _pair_weights_of(samples: np.ndarray, n_images: int) -> np.ndarray:
-    counts = _image_counts(samples, n_images)
-    first, second = _pair_images(n_images)
-    # Row-major: each sample's weights are gathered as one contiguous table.
-    return np.ascontiguousarray(counts[:, first] * counts[:, second])
-
-
 def pair_weights(sample: np.ndarray, n_images: int) -> np.ndarray:
     """The multiplicity ``c_i * c_j`` of every condensed pair i < j in a resampled image set.
 
@@ -122,194 +102,13 @@ def pair_weights(sample: np.ndarray, n_images: int) -> np.ndarray:
         >>> pair_weights(np.array([0, 0, 2]), 3).tolist()   # pairs (0,1), (0,2), (1,2)
         [0, 2, 0]
     """
-    weights = _pair_weights_of(_checked_samples(sample, n_images), n_images)
+    weights = pair_weights_of(checked_samples(sample, n_images), n_images)
     return weights[0] if np.ndim(sample) == 1 else weights
-
-
-@dataclass(frozen=True)
-class _SortedVector:
-    """One vector's sort order and its runs of tied values.
-
-    Attributes:
-        order: The argsort of the values.
-        tied: Sorted positions whose value equals a neighbour's (None when there are no ties).
-        tied_run: For each of those positions, which run of ties it belongs to.
-        run_first, run_last: The first and last sorted position of each run of ties.
-    """
-
-    order: np.ndarray
-    tied: np.ndarray | None = None
-    tied_run: np.ndarray | None = None
-    run_first: np.ndarray | None = None
-    run_last: np.ndarray | None = None
-
-
-def _sorted_vector(values: np.ndarray, label: str) -> _SortedVector:
-    order, starts, ends = _sorted_runs(values)
-    if starts is None:
-        return _SortedVector(order)
-    if starts.size == 1:
-        raise DegenerateInputError(label, "the RDM is constant, so its correlation is undefined")
-    lengths = ends - starts
-    runs = lengths > 1
-    run_first, run_lengths = starts[runs], lengths[runs]
-    run_offsets = np.cumsum(run_lengths) - run_lengths
-    tied = np.repeat(run_first - run_offsets, run_lengths) + np.arange(int(run_lengths.sum()))
-    return _SortedVector(order, tied, np.repeat(np.arange(run_first.size), run_lengths), run_first,
-                         run_first + run_lengths - 1)
-
-
-class _Workspace:
-    """Buffers reused for every sample of a vector: fresh megabyte arrays on every call cost page faults."""
-
-    def __init__(self, length: int):
-        self.pairs = np.empty((length, 2), dtype=np.int64)
-        self.sorted_weights = np.empty(length, dtype=np.int64)
-        self.cumulative = np.empty(length, dtype=np.int64)
-        self.doubled = np.empty(length, dtype=np.float64)
-        self.dot_buffers = (np.empty(length, dtype=np.float64), np.empty(length, dtype=np.float64))
-
-
-# Integer dot products are exact while n³ stays below this (n: the expanded length, Σ|C g| <= n³).
-EXACT_INTEGER_LIMIT = 2.0**62
-
-
-@dataclass(frozen=True)
-class _SampleBlock:
-    """A block of samples: their pair weights and what every vector's expanded ranks share.
-
-    Attributes:
-        table: [B, L, 2] int64: the pair weights w, and (filled by the caller) w times the target's
-            doubled centred rank, side by side so that one gather reads both.
-        totals: [B] float64: n_s, the length of the expanded vectors (Σ w).
-        tie_free_variance: [B] float64: Σ (rank − mean)² over the expanded vector of a vector with no
-            ties of its own, where each pair's copies form one tie group of size w: (n³ − n − Σ (w³ − w)) / 12.
-        exact: Whether integer dot products are exact for every sample of the block.
-    """
-
-    table: np.ndarray
-    totals: np.ndarray
-    tie_free_variance: np.ndarray
-    exact: bool
-
-    @property
-    def weights(self) -> np.ndarray:
-        return self.table[:, :, 0]
-
-
-def _sample_block(samples: np.ndarray, n_images: int) -> _SampleBlock:
-    weights = _pair_weights_of(samples, n_images)
-    table = np.zeros(weights.shape + (2,), dtype=np.int64)
-    table[:, :, 0] = weights
-    totals = weights.sum(axis=1).astype(np.float64)
-    as_float = weights.astype(np.float64)
-    cubes = np.einsum("sl,sl,sl->s", as_float, as_float, as_float) - totals
-    exact = bool(totals.max() ** 3 < EXACT_INTEGER_LIMIT)
-    return _SampleBlock(table, totals, (totals**3 - totals - cubes) / 12.0, exact)
-
-
-def _block_size(length: int) -> int:
-    """Samples per block: the block's table ([B, L, 2] int64) stays near 256 MB."""
-    return max(1, min(128, 2**28 // (16 * length)))
-
-
-def _dot(first: np.ndarray, second: np.ndarray, exact: bool, work: _Workspace) -> float:
-    # einsum, not BLAS: a threaded BLAS dot inside the worker threads oversubscribes the cores.
-    if exact:
-        return float(np.einsum("i,i->", first, second))
-    np.copyto(work.dot_buffers[0], first)
-    np.copyto(work.dot_buffers[1], second)
-    return float(np.einsum("i,i->", *work.dot_buffers))
-
-
-def _tie_terms(vector: _SortedVector, cumulative: np.ndarray, weights: np.ndarray, total: float
-               ) -> tuple[np.ndarray, np.ndarray, float]:
-    """What the runs of ties change: each tied position's doubled rank as a run and as if untied, and the variance.
-
-    A run of ties over sorted positions a..b holds ``T = C_b − C_{a−1}`` copies, all with the doubled centred
-    rank ``C_{a−1} + C_b − n``; untied, position k would have ``2 C_k − w_k − n``.
-    """
-    before_run = (cumulative[vector.run_first] - weights[vector.run_first]).astype(np.float64)
-    run_end = cumulative[vector.run_last].astype(np.float64)
-    run_weight = run_end - before_run
-    as_run = (before_run + run_end - total)[vector.tied_run]
-    tied_weights = weights[vector.tied].astype(np.float64)
-    as_untied = 2.0 * cumulative[vector.tied] - tied_weights - total
-    # The tie-free variance counted Σ (w³ − w) over these positions; as runs they count Σ (T³ − T).
-    variance_shift = float((tied_weights**3 - tied_weights).sum() - (run_weight**3 - run_weight).sum()) / 12.0
-    return as_run, as_untied, variance_shift
-
-
-def _doubled_centred_ranks(vector: _SortedVector, block: _SampleBlock, row: int, work: _Workspace,
-                           out: np.ndarray) -> float:
-    """Writes twice each pair's centred average rank in the expanded vector of one sample into ``out``.
-
-    A pair at sorted position k has the expanded average rank ``C_{k−1} + (w_k + 1) / 2`` (C: running sum
-    of the sorted weights), so ``2 (rank − (n + 1)/2) = 2 C_k − w_k − n``, an exact integer.
-
-    Returns:
-        Σ (rank − mean)² over the expanded vector.
-    """
-    total = block.totals[row]
-    sorted_weights = work.sorted_weights
-    np.take(block.weights[row], vector.order, out=sorted_weights, mode="clip")
-    np.cumsum(sorted_weights, out=work.cumulative)
-    doubled = work.doubled
-    np.multiply(work.cumulative, 2.0, out=doubled)
-    doubled -= sorted_weights
-    doubled -= total
-    variance = float(block.tie_free_variance[row])
-    if vector.tied is not None:
-        as_run, _, variance_shift = _tie_terms(vector, work.cumulative, sorted_weights, total)
-        doubled[vector.tied] = as_run
-        variance += variance_shift
-    out[vector.order] = doubled
-    return variance
-
-
-def _doubled_cross(vector: _SortedVector, block: _SampleBlock, row: int, target_square_term: float,
-                   work: _Workspace) -> tuple[float, float]:
-    """4 Σ w r_c r_t (centred expanded ranks of candidate and target) and the candidate's Σ w r_c².
-
-    With ``g = w · 2 r_t`` gathered beside w in the candidate's order, Σ_k (2 C_k − w_k − n) g_k
-    = 2 C·g − Σ w g − n Σ g, and Σ g = 0 (weighted centred ranks sum to zero): no scatter is needed.
-    """
-    np.take(block.table[row], vector.order, axis=0, out=work.pairs, mode="clip")
-    sorted_weights, sorted_target = work.pairs[:, 0], work.pairs[:, 1]
-    np.cumsum(sorted_weights, out=work.cumulative)
-    cross = 2.0 * _dot(work.cumulative, sorted_target, block.exact, work) - target_square_term
-    variance = float(block.tie_free_variance[row])
-    if vector.tied is not None:
-        as_run, as_untied, variance_shift = _tie_terms(vector, work.cumulative, sorted_weights, block.totals[row])
-        cross += float(np.einsum("i,i->", as_run - as_untied, sorted_target[vector.tied].astype(np.float64)))
-        variance += variance_shift
-    return cross, variance
-
-
-def _undefined(label: str, sample: int) -> DegenerateInputError:
-    return DegenerateInputError(
-        label, f"the RDM is constant over the images of bootstrap sample {sample}, so its Spearman is undefined")
 
 
 # Candidates sorted and scored together by one thread: their sort orders stay in cache while each
 # sample's table is read by all of them.
 CANDIDATE_CHUNK = 8
-
-
-def _target_terms(target: _SortedVector, block: _SampleBlock, first: int, target_name: str
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Fills the block's second table column with w · 2 r_t; returns the target's variances and Σ w g."""
-    work = _Workspace(block.table.shape[1])
-    doubled = np.empty(block.table.shape[1])
-    variances = np.empty(block.table.shape[0])
-    square_terms = np.empty(block.table.shape[0])
-    for row in range(block.table.shape[0]):
-        variances[row] = _doubled_centred_ranks(target, block, row, work, doubled)
-        if variances[row] < 0.25:  # a non-constant expanded vector has a variance sum of at least 1/2
-            raise _undefined(target_name, first + row)
-        block.table[row, :, 1] = block.table[row, :, 0] * doubled  # exact: integers
-        square_terms[row] = _dot(block.table[row, :, 0], block.table[row, :, 1], block.exact, work)
-    return variances, square_terms
 
 
 def bootstrap_rsa_scores(
@@ -325,7 +124,8 @@ def bootstrap_rsa_scores(
     The score is Spearman's r_s between the candidate's and the target's resampled RDMs: each
     condensed value repeated ``c_i c_j`` times (:func:`pair_weights`), self-pairs dropped, both
     vectors re-ranked with average ranks for ties, then Pearson of those ranks. An all-distinct
-    sample (``np.arange(N)``) gives the ordinary r_s of the full RDMs.
+    sample (``np.arange(N)``) gives the ordinary r_s of the full RDMs, and a subsample (each image
+    at most once, :func:`rsa_ray.resampling.image_subsamples`) the r_s of the sub-RDMs.
 
     Memory: a block of up to 128 samples' pair tables (16 bytes per pair and sample, about 256 MB),
     plus a few buffers of L values per thread.
@@ -333,7 +133,8 @@ def bootstrap_rsa_scores(
     Args:
         candidates: [M, L] condensed RDMs, or their rank vectors (only the order of values matters).
         target: [L] the target's condensed RDM or rank vector.
-        samples: [S, N_s] image indices per sample (:func:`image_samples`).
+        samples: [S, N_s] image indices per sample (:func:`rsa_ray.resampling.image_subsamples`, or
+            :func:`image_samples` for draws with replacement).
         names: Candidate names for error messages (default ``#index``).
         target_name: The target's name for error messages.
         workers: Threads over candidates (default: the usable cores, at most 8).
@@ -353,38 +154,38 @@ def bootstrap_rsa_scores(
         >>> scores.shape
         (4, 2)
     """
-    rows = _as_rows(candidates, "bootstrap_rsa_scores candidates")
+    rows = as_rows(candidates, "bootstrap_rsa_scores candidates")
     target = np.asarray(target)
     if target.ndim != 1 or target.shape[0] != rows.shape[1]:
         raise ValueError(f"target must be one vector of length {rows.shape[1]}, got shape {target.shape}")
     if names is not None and len(names) != rows.shape[0]:
         raise ValueError(f"got {len(names)} names for {rows.shape[0]} candidates")
     n_images = n_images_from_length(rows.shape[1])
-    samples = _checked_samples(samples, n_images)
-    _check_finite(rows, names, "the RDM")
-    _check_finite(target[None, :], [target_name], "the RDM")
-    target_vector = _sorted_vector(target, target_name)
+    samples = checked_samples(samples, n_images)
+    check_finite(rows, names, "the RDM")
+    check_finite(target[None, :], [target_name], "the RDM")
+    target_vector = sorted_vector(target, target_name)
     scores = np.empty((samples.shape[0], rows.shape[0]), dtype=np.float64)
     n_candidates = rows.shape[0]
     chunks = [range(start, min(start + CANDIDATE_CHUNK, n_candidates))
               for start in range(0, n_candidates, CANDIDATE_CHUNK)]
-    block_size = _block_size(rows.shape[1])
-    for first in range(0, samples.shape[0], block_size):
-        block = _sample_block(samples[first:first + block_size], n_images)
-        target_variances, square_terms = _target_terms(target_vector, block, first, target_name)
+    samples_per_block = block_size(rows.shape[1])
+    for first in range(0, samples.shape[0], samples_per_block):
+        block = sample_block(samples[first:first + samples_per_block], n_images)
+        target_variances, square_terms = target_terms(target_vector, block, first, target_name)
 
         def score_chunk(chunk_index: int) -> None:
             chunk = [(index, model_label(names, index)) for index in chunks[chunk_index]]
-            vectors = [_sorted_vector(rows[index], label) for index, label in chunk]
-            work = _Workspace(rows.shape[1])
+            vectors = [sorted_vector(rows[index], label) for index, label in chunk]
+            work = Workspace(rows.shape[1])
             for row in range(block.table.shape[0]):
                 for (index, label), vector in zip(chunk, vectors):
-                    cross, variance = _doubled_cross(vector, block, row, square_terms[row], work)
+                    cross, variance = doubled_cross(vector, block, row, square_terms[row], work)
                     if variance < 0.25:
-                        raise _undefined(label, first + row)
+                        raise undefined_in_sample(label, first + row)
                     scores[first + row, index] = cross / (4.0 * np.sqrt(variance * target_variances[row]))
 
-        _for_each_row(score_chunk, len(chunks), workers)
+        for_each_row(score_chunk, len(chunks), workers)
     return np.clip(scores, -1.0, 1.0)
 
 
@@ -414,7 +215,7 @@ def bootstrap_scores(score_one: Callable[[np.ndarray], float | np.ndarray], n_im
         >>> bootstrap_scores(lambda rows: values[rows].mean(), 4, np.array([[0, 1, 2, 3], [3, 3, 3, 3]])).tolist()
         [2.5, 4.0]
     """
-    samples = _checked_samples(samples, n_images)
+    samples = checked_samples(samples, n_images)
     results = []
     for index, rows in enumerate(samples):
         try:
@@ -432,12 +233,14 @@ def bootstrap_scores(score_one: Callable[[np.ndarray], float | np.ndarray], n_im
 
 @dataclass(frozen=True)
 class BootstrapSummary:
-    """One candidate's bootstrap summary.
+    """One candidate's bootstrap (or subsample) summary.
 
     Attributes:
         name: The candidate.
         score: Its full-sample score (the point estimate).
-        low, high: The central percentile interval of its bootstrap scores at the summary's level.
+        low, high: The central interval at the summary's level: percentiles of its bootstrap scores
+            (:func:`summarise`), or of its recentred subsample scores
+            (:func:`rsa_ray.resampling.subsample_summary`, which always holds ``score``).
         p_best: Share of samples in which it has the best score (a tie for best splits the sample
             equally among the tied candidates).
         p_not_below_top: Share of samples in which its score is not below the top candidate's
@@ -455,7 +258,17 @@ class BootstrapSummary:
     indistinguishable_from_top: bool
 
 
-def _checked_scores(scores: np.ndarray, point: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def checked_scores(scores: np.ndarray, point: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Resampled scores [S, M] and point scores [M] as float64, checked against each other and the names.
+
+    Raises:
+        ValueError: Mismatched shapes, no sample or candidate, or duplicate names.
+        DegenerateInputError: A candidate's score is NaN or Inf in some sample or at full sample.
+
+    Example:
+        >>> checked_scores([[0.5, 0.1]], [0.4, 0.2], ["a", "b"])[0].shape
+        (1, 2)
+    """
     scores = np.asarray(scores, dtype=np.float64)
     point = np.asarray(point, dtype=np.float64)
     if scores.ndim != 2 or point.shape != (scores.shape[1],) or len(names) != scores.shape[1]:
@@ -513,7 +326,7 @@ def summarise(scores: np.ndarray, point: np.ndarray, names: Sequence[str], level
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
     names = [str(name) for name in names]
-    scores, point = _checked_scores(scores, point, names)
+    scores, point = checked_scores(scores, point, names)
     order = np.argsort(-point, kind="stable")
     top = int(order[0])
     tail = (1.0 - level) / 2.0

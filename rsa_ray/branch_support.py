@@ -1,6 +1,7 @@
 """Branch support for the task taxonomy: how often bootstrap dendrograms contain each clade.
 
-The probe images are resampled (:func:`rsa_ray.bootstrap.image_samples`); in each sample the
+The probe images are resampled (:func:`rsa_ray.resampling.image_subsamples`, each image at most
+once, or :func:`rsa_ray.bootstrap.image_samples`, with replacement); in each sample the
 similarity between every two models is the exact Spearman r_s of their resampled RDMs, the
 statistic of :func:`rsa_ray.bootstrap.bootstrap_rsa_scores` (values repeated by pair
 multiplicity, self-pairs dropped, re-ranked per sample). Each sample's similarity matrix is
@@ -16,23 +17,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rsa_ray.bootstrap import (
-    _block_size,
-    _checked_samples,
-    _doubled_centred_ranks,
-    _sample_block,
-    _sorted_vector,
-    _undefined,
-    _Workspace,
-)
 from rsa_ray.errors import model_label
-from rsa_ray.ranks import _as_rows, _check_finite, _default_workers, _for_each_row
+from rsa_ray.ranks import as_rows, check_finite, default_workers, for_each_row
 from rsa_ray.rdm import n_images_from_length
+from rsa_ray.resampled_ranks import (
+    Workspace,
+    block_size,
+    checked_samples,
+    doubled_centred_ranks,
+    sample_block,
+    sorted_vector,
+    undefined_in_sample,
+)
 from rsa_ray.taxonomy import cluster_tasks
 
 
 def _model_chunks(n_models: int, workers: int | None) -> list[range]:
-    parts = max(1, min(n_models, _default_workers() if workers is None else workers))
+    parts = max(1, min(n_models, default_workers() if workers is None else workers))
     bounds = np.linspace(0, n_models, parts + 1).round().astype(int)
     return [range(int(start), int(stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
 
@@ -73,30 +74,30 @@ def bootstrap_similarity(
         >>> similarity.shape, bool(np.allclose(similarity, similarity.transpose(0, 2, 1)))
         ((5, 3, 3), True)
     """
-    rows = _as_rows(vectors, "bootstrap_similarity")
+    rows = as_rows(vectors, "bootstrap_similarity")
     if names is not None and len(names) != rows.shape[0]:
         raise ValueError(f"got {len(names)} names for {rows.shape[0]} models")
     n_images = n_images_from_length(rows.shape[1])
-    samples = _checked_samples(samples, n_images)
-    _check_finite(rows, names, "the RDM")
-    sorted_vectors = [_sorted_vector(rows[index], model_label(names, index)) for index in range(rows.shape[0])]
+    samples = checked_samples(samples, n_images)
+    check_finite(rows, names, "the RDM")
+    sorted_vectors = [sorted_vector(rows[index], model_label(names, index)) for index in range(rows.shape[0])]
     chunks = _model_chunks(rows.shape[0], workers)
     ranks = np.empty(rows.shape, dtype=np.float64)
     variances = np.empty(rows.shape[0])
     result = np.empty((samples.shape[0], rows.shape[0], rows.shape[0]))
-    block_size = _block_size(rows.shape[1])
-    for first in range(0, samples.shape[0], block_size):
-        block = _sample_block(samples[first:first + block_size], n_images)
+    samples_per_block = block_size(rows.shape[1])
+    for first in range(0, samples.shape[0], samples_per_block):
+        block = sample_block(samples[first:first + samples_per_block], n_images)
         for row in range(block.table.shape[0]):
 
             def rank_chunk(chunk_index: int) -> None:
-                work = _Workspace(rows.shape[1])
+                work = Workspace(rows.shape[1])
                 for index in chunks[chunk_index]:
-                    variances[index] = _doubled_centred_ranks(sorted_vectors[index], block, row, work, ranks[index])
+                    variances[index] = doubled_centred_ranks(sorted_vectors[index], block, row, work, ranks[index])
 
-            _for_each_row(rank_chunk, len(chunks), workers)
+            for_each_row(rank_chunk, len(chunks), workers)
             if (variances < 0.25).any():  # a non-constant expanded vector has a variance sum of at least 1/2
-                raise _undefined(model_label(names, int(np.flatnonzero(variances < 0.25)[0])), first + row)
+                raise undefined_in_sample(model_label(names, int(np.flatnonzero(variances < 0.25)[0])), first + row)
             # Σ w (2 r_a)(2 r_b) as one symmetric product of the ranks scaled by sqrt(w).
             ranks *= np.sqrt(block.weights[row].astype(np.float64))
             cross = ranks @ ranks.T

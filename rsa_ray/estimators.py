@@ -4,8 +4,11 @@ Every estimator scores one candidate, higher is better. Two read a target model
 or the target's labels through RDMs (``rsa``, ``rsa-labels``); the others read
 the candidate's features [N, D] on the target's images with one label per image
 (:class:`rsa_ray.target_labels.TargetLabels`). Each is a plain function in its
-own module; this table chooses them by name (an unknown name is a ``ValueError``
-listing the valid ones).
+own module; this table holds the functions and chooses them by name (an unknown
+name is a ``ValueError`` listing the valid ones). It is also the one place that
+says which scores a target can have (:meth:`Estimator.refusal`,
+:func:`applicable_scores`) and each score's ceiling, where it has one
+(:mod:`rsa_ray.score_checks` flags a score saturated at it).
 
 Example:
     >>> sorted(ESTIMATORS)[:3]
@@ -16,13 +19,22 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from rsa_ray.target_labels import TargetLabels
+from rsa_ray.hscore import hscore, shrinkage_hscore
+from rsa_ray.knn_score import knn_score
+from rsa_ray.label_rdm import rsa_labels_score
+from rsa_ray.linear_probe import linear_probe_score
+from rsa_ray.logme import logme_score
+from rsa_ray.rsa_score import rsa_score
+from rsa_ray.sfda import sfda_score
+from rsa_ray.target_labels import TargetLabels, class_codes
+
+#: Why ``rsa`` is absent for a target without a trained model.
+NO_TARGET_MODEL = "the target has no trained model (`rsa-ray train-target` trains one)"
 
 
 @dataclass(frozen=True)
@@ -31,23 +43,22 @@ class Estimator:
 
     Attributes:
         name: The name used on the command line and in tables.
-        module, function: Where the scoring function lives (``rsa_ray.<module>.<function>``).
+        function: The scoring function: ``function(features, reference, *, name, image_ids) -> float``,
+            where ``reference`` is the target's labels or the target model's features.
         reads: ``labels`` (features + the target's labels) or ``target-model`` (features + the
             target model's features on the same images).
         kinds: The label kinds it supports (``classes``, ``regression``).
         summary: One line for tables and ``--help``.
+        ceiling: The highest value it can report for a target with these labels (None: unbounded or
+            unknown), e.g. the H-score's C - 1.
     """
 
     name: str
-    module: str
-    function: str
+    function: Callable[..., float]
     reads: str
     kinds: tuple[str, ...]
     summary: str
-
-    def load(self) -> Callable[..., float]:
-        """The scoring function (imported on first use)."""
-        return getattr(importlib.import_module(f"rsa_ray.{self.module}"), self.function)
+    ceiling: Callable[[TargetLabels | None], float | None] = lambda labels: None
 
     def supports(self, labels: TargetLabels | None) -> bool:
         """Whether it can score a target with these labels (``None``: the target has no labels).
@@ -60,29 +71,97 @@ class Estimator:
             return True
         return labels is not None and labels.kind in self.kinds
 
+    def refusal(self, labels: TargetLabels | None, has_target_model: bool) -> str | None:
+        """Why it cannot score a target with these labels (and with or without a target model); None if it can.
+
+        Example:
+            >>> ESTIMATORS["rsa"].refusal(None, has_target_model=False)
+            'the target has no trained model (`rsa-ray train-target` trains one)'
+        """
+        if self.reads == "target-model":
+            return None if has_target_model else NO_TARGET_MODEL
+        if labels is None:
+            return "the target has no labels"
+        if labels.kind not in self.kinds:
+            return f"it does not support {labels.kind} targets (only {', '.join(self.kinds)})"
+        return None
+
+    def score(self, features: np.ndarray, labels: TargetLabels | None, target_features: np.ndarray | None,
+              model: str = "candidate", image_ids: np.ndarray | None = None) -> float:
+        """Its score of one candidate, from whichever reference it reads. The input it reads is not checked
+        here (:func:`applicable_scores` does, once per request; :func:`score_features` for one call).
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> target = rng.normal(size=(12, 3))
+            >>> ESTIMATORS["rsa"].score(target, None, target)
+            1.0
+        """
+        reference = target_features if self.reads == "target-model" else labels
+        return float(self.function(features, reference, name=model, image_ids=image_ids))
+
+
+def _hscore_ceiling(labels: TargetLabels | None) -> float | None:
+    """C - 1: the H-score of features that span the centred images (features wider than images)."""
+    return None if labels is None or labels.kind != "classes" else float(class_codes(labels)[1].size - 1)
+
+
+def _accuracy_ceiling(labels: TargetLabels | None) -> float | None:
+    """Accuracy 1 for classes; for regression ``knn`` is minus the MSE (ceiling 0)."""
+    if labels is None:
+        return None
+    return 1.0 if labels.kind == "classes" else 0.0
+
+
+def _unit_ceiling(labels: TargetLabels | None) -> float:
+    return 1.0
+
 
 _BOTH = ("classes", "regression")
 ESTIMATORS: dict[str, Estimator] = {
     e.name: e
     for e in (
-        Estimator("rsa", "rsa_score", "rsa_score", "target-model", _BOTH,
-                  "Spearman between the candidate's RDM and the target model's RDM (the paper)"),
-        Estimator("rsa-labels", "label_rdm", "rsa_labels_score", "labels", _BOTH,
-                  "Spearman between the candidate's RDM and the RDM of the target labels"),
-        Estimator("logme", "logme", "logme_score", "labels", _BOTH,
+        Estimator("rsa", rsa_score, "target-model", _BOTH,
+                  "Spearman between the candidate's RDM and the target model's RDM (the paper)", _unit_ceiling),
+        Estimator("rsa-labels", rsa_labels_score, "labels", _BOTH,
+                  "Spearman between the candidate's RDM and the RDM of the target labels", _unit_ceiling),
+        Estimator("logme", logme_score, "labels", _BOTH,
                   "log marginal evidence of a Bayesian linear model on the features (You et al. 2021)"),
-        Estimator("hscore", "hscore", "hscore", "labels", ("classes",),
-                  "H-score: between-class over total feature covariance (Bao et al. 2019)"),
-        Estimator("hscore-shrinkage", "hscore", "shrinkage_hscore", "labels", ("classes",),
+        Estimator("hscore", hscore, "labels", ("classes",),
+                  "H-score: between-class over total feature covariance (Bao et al. 2019)", _hscore_ceiling),
+        Estimator("hscore-shrinkage", shrinkage_hscore, "labels", ("classes",),
                   "H-score with a Ledoit-Wolf shrunk covariance (Ibrahim et al. 2022)"),
-        Estimator("knn", "knn_score", "knn_score", "labels", _BOTH,
-                  "leave-one-out k-nearest-neighbour accuracy (or minus the regression MSE)"),
-        Estimator("linear-probe", "linear_probe", "linear_probe_score", "labels", _BOTH,
-                  "k-fold logistic regression accuracy (or ridge R^2): the expensive reference"),
-        Estimator("sfda", "sfda", "sfda_score", "labels", ("classes",),
-                  "self-challenging Fisher discriminant analysis (Shao et al. 2022)"),
+        Estimator("knn", knn_score, "labels", _BOTH,
+                  "leave-one-out k-nearest-neighbour accuracy (or minus the regression MSE)", _accuracy_ceiling),
+        Estimator("linear-probe", linear_probe_score, "labels", _BOTH,
+                  "k-fold logistic regression accuracy (or ridge R^2): the expensive reference", _unit_ceiling),
+        Estimator("sfda", sfda_score, "labels", ("classes",),
+                  "self-challenging Fisher discriminant analysis (Shao et al. 2022)", lambda labels: 0.0),
     )
 }
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One candidate's value of one score, or why it has none: what the scoring path returns, row by row.
+
+    Attributes:
+        candidate: The candidate's model id.
+        score: The estimator's name.
+        value: The score on every image, or None when it failed.
+        error: None, or the error that left the score undefined (type and message).
+        samples: The score on each resample of the images (float64 [S]), when resamples were asked for.
+
+    Example:
+        >>> ScoreRow("m1", "knn", 0.8).error is None
+        True
+    """
+
+    candidate: str
+    score: str
+    value: float | None
+    error: str | None = None
+    samples: np.ndarray | None = None
 
 
 def estimator(name: str) -> Estimator:
@@ -127,8 +206,8 @@ def score_features(name: str, features: np.ndarray, labels: TargetLabels | None 
         labels: The target's labels (estimators that read labels).
         target_features: The target model's features [N, D'] on the same images (``rsa``).
         model: The candidate's name, for errors.
-        image_ids: One id per row; rows that share an id are copies of one image (a bootstrap
-            sample), which leave-one-out and k-fold estimators keep on the same side of a split.
+        image_ids: One id per row; rows that share an id are copies of one image, which
+            leave-one-out and k-fold estimators keep on the same side of a split.
 
     Raises:
         ValueError: Unknown name, or the input the estimator reads is missing or unsupported.
@@ -142,31 +221,27 @@ def score_features(name: str, features: np.ndarray, labels: TargetLabels | None 
         True
     """
     chosen = estimator(name)
-    function = chosen.load()
-    if chosen.reads == "target-model":
-        if target_features is None:
-            raise ValueError(f"score {name!r} needs a target model (train one with `rsa-ray train-target`)")
-        return float(function(features, target_features, name=model, image_ids=image_ids))
-    if labels is None:
-        raise ValueError(f"score {name!r} needs the target's labels")
-    if labels.kind not in chosen.kinds:
-        raise ValueError(f"score {name!r} does not support {labels.kind} targets (only {', '.join(chosen.kinds)})")
-    return float(function(features, labels, name=model, image_ids=image_ids))
+    why = chosen.refusal(labels, target_features is not None)
+    if why is not None:
+        raise ValueError(f"score {name!r} cannot score this target: {why}")
+    return chosen.score(features, labels, target_features, model, image_ids)
 
 
-def usable_scores(names: Sequence[str], labels: TargetLabels | None, has_target_model: bool) -> tuple[str, ...]:
-    """The subset of ``names`` that can be computed for this target, in the given order.
+def applicable_scores(names: Sequence[str], labels: TargetLabels | None, has_target_model: bool
+                      ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The scores of ``names`` this target can have, in the given order, and the others with why not.
 
     Example:
-        >>> usable_scores(["rsa", "hscore"], TargetLabels.from_array(np.zeros((4, 1))), False)
+        >>> applicable_scores(["rsa", "hscore"], TargetLabels.from_array(np.zeros((4, 1))), False)[0]
         ()
+        >>> applicable_scores(["rsa", "knn"], TargetLabels.from_array(np.arange(4) % 2), False)[1]
+        (('rsa', 'the target has no trained model (`rsa-ray train-target` trains one)'),)
     """
-    kept = []
+    kept, skipped = [], []
     for name in names:
-        chosen = estimator(name)
-        if chosen.reads == "target-model" and not has_target_model:
-            continue
-        if chosen.reads == "labels" and not chosen.supports(labels):
-            continue
-        kept.append(name)
-    return tuple(kept)
+        why = estimator(name).refusal(labels, has_target_model)
+        if why is None:
+            kept.append(name)
+        else:
+            skipped.append((name, why))
+    return tuple(kept), tuple(skipped)

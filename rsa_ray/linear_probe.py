@@ -9,6 +9,17 @@ Features are standardised on each training fold. The score is the accuracy, or R
 (the mean over target columns of 1 - SS_res / SS_tot), of the out-of-fold predictions
 of every image.
 
+The logistic regression is solved in the training features' own coordinates
+(:func:`fit_softmax_rotated`): with the thin SVD X = U S V^T of the (centred) training
+features, the optimal weights lie in the span of V (the gradient of the loss does, and the
+penalty is rotation-invariant), so the same optimum is found on the r = rank(X) <= min(n, D)
+columns of X V = U S, whose columns are orthogonal. There L-BFGS runs on weights scaled by the
+square root of each direction's curvature scale (``2 s_i^2 / n + l2``), which removes most of
+the ill-conditioning of wide, correlated features. The optimisation problem, and so the
+score, is the one of the direct fit (:func:`fit_softmax`, kept as the reference); only the
+cost changes (1.7x to 7x fewer CPU seconds on 300 x 1,280 ReLU features with 2 to 10 classes,
+``bench/linear_probe.py``; most of the gain is cheaper steps, r columns instead of D).
+
 Folds are drawn over image ids, so the copies of one image in a bootstrap sample
 are all on the same side of every split.
 
@@ -26,6 +37,7 @@ import numpy as np
 from scipy import linalg, optimize
 
 from rsa_ray.errors import DegenerateInputError
+from rsa_ray.logme import thin_spectrum
 from rsa_ray.target_labels import TargetLabels, check_features, class_codes, image_groups
 
 # L-BFGS stops when the largest gradient component is below this, or after MAX_ITERATIONS.
@@ -93,6 +105,66 @@ def fit_softmax(features: np.ndarray, codes: np.ndarray, n_classes: int, l2: flo
     return weights, result.x[n_features * n_classes:], float(result.fun)
 
 
+# The preconditioner scales direction i by sqrt(PRECONDITIONER_CURVATURE * s_i^2 / n + l2). Measured on
+# 300 x 1,280 ReLU features with 2, 5 and 10 classes, 2.0 took the fewest L-BFGS steps of 0.25 .. 8
+# (27 / 40 / 48 against 32 / 60 / 90 at 0.25, the bound p (1 - p) <= 1/4; about 90 on all columns unscaled).
+PRECONDITIONER_CURVATURE = 2.0
+
+
+def _scaled_softmax_objective(parameters: np.ndarray, scaled: np.ndarray, scale: np.ndarray, onehot: np.ndarray,
+                              l2: float) -> tuple[float, np.ndarray]:
+    """:func:`softmax_objective` of the weights ``W = scale * V`` on ``scaled = features * scale``, in V."""
+    n_columns, n_classes = scaled.shape[1], onehot.shape[1]
+    weights = parameters[: n_columns * n_classes].reshape(n_columns, n_classes) * scale[:, None]
+    logits = scaled @ parameters[: n_columns * n_classes].reshape(n_columns, n_classes) + parameters[n_columns * n_classes:]
+    logits -= logits.max(axis=1, keepdims=True)
+    log_probabilities = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    loss = -float(np.sum(onehot * log_probabilities)) / scaled.shape[0] + l2 / 2 * float(np.sum(weights**2))
+    residual = (np.exp(log_probabilities) - onehot) / scaled.shape[0]
+    gradient = scaled.T @ residual + l2 * weights * scale[:, None]
+    return loss, np.concatenate([gradient.ravel(), residual.sum(axis=0)])
+
+
+def fit_softmax_rotated(features: np.ndarray, codes: np.ndarray, n_classes: int, l2: float
+                        ) -> tuple[np.ndarray, np.ndarray, float]:
+    """The optimum of :func:`fit_softmax`, found in the span of the features' right singular vectors.
+
+    The gradient of the loss in W is a combination of the rows of X, so with X = U S V^T (rank r)
+    the optimal weights are ``V W'`` with W' [r, C] fitted on ``U S``; L-BFGS runs on
+    ``V' = W' * sqrt(q s^2 / n + l2)`` per direction (a diagonal preconditioner, q =
+    ``PRECONDITIONER_CURVATURE``: the columns of ``U S`` are orthogonal, so the loss's curvature is
+    nearly diagonal there).
+
+    Args:
+        features: Training features [n, D].
+        codes: Class codes [n] in ``0..n_classes-1``.
+        n_classes: C.
+        l2: The penalty weight (> 0).
+
+    Returns:
+        Weights [D, C], intercepts [C] and the loss at the optimum, as :func:`fit_softmax`.
+
+    Example:
+        >>> x = np.array([[-1.0, 0.5], [1.0, -0.5], [-2.0, 1.0], [2.0, -1.0]])
+        >>> fast, direct = fit_softmax_rotated(x, np.array([0, 1, 0, 1]), 2, 0.1), fit_softmax(x, np.array([0, 1, 0, 1]), 2, 0.1)
+        >>> bool(np.allclose(fast[0], direct[0], atol=1e-5)), bool(abs(fast[2] - direct[2]) < 1e-9)
+        (True, True)
+    """
+    n_images = features.shape[0]
+    squares, left = thin_spectrum(features)
+    singular = np.sqrt(squares)
+    scale = 1.0 / np.sqrt(squares / n_images * PRECONDITIONER_CURVATURE + l2)
+    scaled = left * (singular * scale)
+    n_columns = scaled.shape[1]
+    right = (features.T @ left) / singular  # V [D, r]
+    result = optimize.minimize(
+        _scaled_softmax_objective, np.zeros(n_columns * n_classes + n_classes),
+        args=(scaled, scale, np.eye(n_classes)[codes], l2), jac=True, method="L-BFGS-B",
+        options={"maxiter": MAX_ITERATIONS, "gtol": GRADIENT_TOLERANCE, "ftol": 64 * np.finfo(np.float64).eps})
+    rotated = result.x[: n_columns * n_classes].reshape(n_columns, n_classes) * scale[:, None]
+    return right @ rotated, result.x[n_columns * n_classes:], float(result.fun)
+
+
 def fit_ridge(features: np.ndarray, targets: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray]:
     """Ridge weights [D, K] and intercepts [K] minimising ||y - X W - b||^2 / (2n) + l2/2 ||W||^2.
 
@@ -135,7 +207,7 @@ def out_of_fold_predictions(features: np.ndarray, labels: TargetLabels, fold: np
         mean, scale = _standardiser(features[train])
         train_features, test_features = (features[train] - mean) / scale, (features[test] - mean) / scale
         if labels.kind == "classes":
-            weights, intercepts, _ = fit_softmax(train_features, codes[train], counts.size, l2)
+            weights, intercepts, _ = fit_softmax_rotated(train_features, codes[train], counts.size, l2)
             predictions[test] = np.argmax(test_features @ weights + intercepts, axis=1)
         else:
             weights, intercepts = fit_ridge(train_features, labels.values[train], l2)
@@ -229,7 +301,7 @@ def held_out_score(train_features: np.ndarray, train_labels: TargetLabels, test_
     if train_labels.kind == "classes":
         classes = np.unique(train_labels.values)
         codes = np.searchsorted(classes, train_labels.values)
-        weights, intercepts, _ = fit_softmax(train_features, codes, classes.size, l2)
+        weights, intercepts, _ = fit_softmax_rotated(train_features, codes, classes.size, l2)
         predicted = classes[np.argmax(test_features @ weights + intercepts, axis=1)]
         return float(np.mean(predicted == test_labels.values))
     weights, intercepts = fit_ridge(train_features, train_labels.values, l2)

@@ -17,8 +17,19 @@ import numpy as np
 from rsa_ray.errors import DegenerateInputError, model_label
 
 
-def _sorted_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """The argsort of ``values`` and, if there are ties, the start and end of each run of equal values."""
+def sorted_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The argsort of ``values`` and, if there are ties, the start and end of each run of equal values.
+
+    Returns:
+        ``(order, starts, ends)``: sorted position k holds ``values[order[k]]``; run r of equal values
+        covers sorted positions ``starts[r]`` to ``ends[r] - 1``. ``starts`` and ``ends`` are None
+        when all values differ.
+
+    Example:
+        >>> order, starts, ends = sorted_runs(np.array([0.3, 0.1, 0.3]))
+        >>> order.tolist(), starts.tolist(), ends.tolist()
+        ([1, 0, 2], [0, 1], [1, 3])
+    """
     order = np.argsort(values)
     sorted_values = values[order]
     run_starts = np.flatnonzero(sorted_values[1:] != sorted_values[:-1]) + 1
@@ -29,7 +40,7 @@ def _sorted_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.
 
 def _average_ranks_1d(values: np.ndarray, out: np.ndarray) -> None:
     """Writes the 1-based average ranks of ``values`` into ``out`` (float64)."""
-    order, starts, ends = _sorted_runs(values)
+    order, starts, ends = sorted_runs(values)
     if starts is None:  # no ties: ranks are the positions
         out[order] = np.arange(1, values.shape[0] + 1, dtype=np.float64)
         return
@@ -46,7 +57,7 @@ def _standardized_ranks_1d(values: np.ndarray, out: np.ndarray, label: str) -> N
     if not np.isfinite(values).all():
         raise DegenerateInputError(label, "the RDM holds NaN or Inf")
     length = values.shape[0]
-    order, starts, ends = _sorted_runs(values)
+    order, starts, ends = sorted_runs(values)
     if starts is None:
         centred = np.arange(length, dtype=np.float64) - (length - 1) / 2.0
         counts = None
@@ -60,7 +71,17 @@ def _standardized_ranks_1d(values: np.ndarray, out: np.ndarray, label: str) -> N
     out[order] = centred if counts is None else np.repeat(centred, counts)
 
 
-def _as_rows(vectors: np.ndarray | Sequence[np.ndarray], what: str) -> np.ndarray:
+def as_rows(vectors: np.ndarray | Sequence[np.ndarray], what: str) -> np.ndarray:
+    """One vector or stacked vectors as a 2-D array of real numbers [N, L] (not copied when it is one).
+
+    Raises:
+        ValueError: Vectors of different shapes, no vectors, more than 2 dimensions, or values
+            that are not real numbers (``what`` starts the message).
+
+    Example:
+        >>> as_rows([[1, 2], [3, 4]], "rows").shape, as_rows(np.arange(3), "rows").shape
+        ((2, 2), (1, 3))
+    """
     if isinstance(vectors, np.ndarray):
         rows = vectors
     else:
@@ -80,14 +101,31 @@ def _as_rows(vectors: np.ndarray | Sequence[np.ndarray], what: str) -> np.ndarra
     return rows
 
 
-def _check_finite(rows: np.ndarray, names: Sequence[str] | None, what: str) -> None:
+def check_finite(rows: np.ndarray, names: Sequence[str] | None, what: str) -> None:
+    """Refuses the first row holding NaN or Inf, naming its model.
+
+    Raises:
+        DegenerateInputError: ``"model NAME: WHAT holds NaN or Inf"``.
+
+    Example:
+        >>> check_finite(np.array([[1.0, np.nan]]), ["m"], "the RDM")
+        Traceback (most recent call last):
+        ...
+        rsa_ray.errors.DegenerateInputError: model 'm': the RDM holds NaN or Inf
+    """
     finite = np.isfinite(rows).all(axis=1)
     if not finite.all():
         index = int(np.flatnonzero(~finite)[0])
         raise DegenerateInputError(model_label(names, index), f"{what} holds NaN or Inf")
 
 
-def _default_workers() -> int:
+def default_workers() -> int:
+    """Threads to use by default: the cores this process may run on, at most 8.
+
+    Example:
+        >>> 1 <= default_workers() <= 8
+        True
+    """
     return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
@@ -113,7 +151,7 @@ def rank_transform(values: np.ndarray, workers: int | None = None) -> np.ndarray
         [3.5, 1.0, 3.5, 2.0]
     """
     values = np.asarray(values)
-    rows = _as_rows(values, "rank_transform")
+    rows = as_rows(values, "rank_transform")
     if np.isnan(rows).any():
         raise ValueError("rank_transform: values hold NaN")
     ranks = np.empty(rows.shape, dtype=np.float64)
@@ -121,9 +159,18 @@ def rank_transform(values: np.ndarray, workers: int | None = None) -> np.ndarray
     return ranks.reshape(values.shape)
 
 
-def _for_each_row(work, n_rows: int, workers: int | None) -> None:
-    """Runs ``work(index)`` for every row, in threads (numpy releases the GIL while sorting)."""
-    workers = _default_workers() if workers is None else workers
+def for_each_row(work, n_rows: int, workers: int | None) -> None:
+    """Runs ``work(index)`` for every row, in threads (numpy releases the GIL while sorting).
+
+    The first error raised by ``work`` is raised again here.
+
+    Example:
+        >>> seen = []
+        >>> for_each_row(seen.append, 3, workers=1)
+        >>> seen
+        [0, 1, 2]
+    """
+    workers = default_workers() if workers is None else workers
     if workers <= 1 or n_rows == 1:
         for index in range(n_rows):
             work(index)
@@ -133,7 +180,7 @@ def _for_each_row(work, n_rows: int, workers: int | None) -> None:
 
 
 def _rank_rows_into(rows: np.ndarray, ranks: np.ndarray, workers: int | None) -> None:
-    _for_each_row(lambda index: _average_ranks_1d(rows[index], ranks[index]), rows.shape[0], workers)
+    for_each_row(lambda index: _average_ranks_1d(rows[index], ranks[index]), rows.shape[0], workers)
 
 
 def _unit_norm_centred_rows(rows: np.ndarray, names: Sequence[str] | None, what: str) -> np.ndarray:
@@ -168,8 +215,8 @@ def standardize(vectors: np.ndarray | Sequence[np.ndarray], names: Sequence[str]
         >>> round(float((unit @ unit.T)[0, 0]), 12)
         1.0
     """
-    rows = _as_rows(vectors, "standardize").astype(np.float64, copy=True)
-    _check_finite(rows, names, "the vector")
+    rows = as_rows(vectors, "standardize").astype(np.float64, copy=True)
+    check_finite(rows, names, "the vector")
     return _unit_norm_centred_rows(rows, names, "the vector")
 
 
@@ -198,11 +245,16 @@ def standardized_ranks(
         >>> round(float(a[0] @ a[1]), 6)
         0.8
     """
-    rows = _as_rows(vectors, "standardized_ranks")
+    rows = as_rows(vectors, "standardized_ranks")
     vectors_out = np.empty(rows.shape, dtype=np.float64)
-    _for_each_row(
+    for_each_row(
         lambda index: _standardized_ranks_1d(rows[index], vectors_out[index], model_label(names, index)),
         rows.shape[0],
         workers,
     )
     return vectors_out
+
+
+# The names these helpers had before they were shared; kept for callers that still use them.
+_sorted_runs, _as_rows, _check_finite = sorted_runs, as_rows, check_finite
+_for_each_row, _default_workers = for_each_row, default_workers

@@ -23,10 +23,54 @@ class RankedCandidate:
     score: float
 
 
+def competition_ranks(scores: Sequence[float] | np.ndarray, rtol: float = 0.0) -> np.ndarray:
+    """Competition ranks ("1224"), 1 for the highest score; scores tied within ``rtol`` share the better rank.
+
+    A tie group starts at its highest score (its leader); a score joins the group while it is within
+    ``rtol * scale`` of the leader, where ``scale`` is the largest absolute score over all candidates
+    (so round-off on values near zero ties too, and groups never chain). ``rtol = 0`` ties only equal
+    scores. NaN scores get rank 0 (unranked).
+
+    Args:
+        scores: One score per candidate, higher is better.
+        rtol: The relative tolerance within which two scores count as equal (>= 0).
+
+    Returns:
+        int64 ranks, one per score, in the input order.
+
+    Raises:
+        ValueError: A negative tolerance or scores that are not one-dimensional.
+
+    Example:
+        >>> competition_ranks([0.2, 0.9, 0.2, 0.1]).tolist()
+        [2, 1, 2, 4]
+        >>> competition_ranks([7.000000000000002, 6.999999999999998, 5.0], rtol=1e-9).tolist()
+        [1, 1, 3]
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1:
+        raise ValueError(f"scores must be one-dimensional, got shape {scores.shape}")
+    if not rtol >= 0.0:
+        raise ValueError(f"the tie tolerance must be >= 0, got {rtol}")
+    ranks = np.zeros(scores.shape[0], dtype=np.int64)
+    known = np.flatnonzero(~np.isnan(scores))
+    if not known.size:
+        return ranks
+    scale = float(np.max(np.abs(scores[known])))
+    order = known[np.argsort(-scores[known], kind="stable")]
+    leader = scores[order[0]]
+    for position, index in enumerate(order, start=1):
+        if position > 1 and leader - scores[index] <= rtol * scale:
+            ranks[index] = ranks[order[position - 2]]
+        else:
+            ranks[index], leader = position, scores[index]
+    return ranks
+
+
 def rank_candidates(scores: Sequence[float] | np.ndarray, names: Sequence[str]) -> tuple[RankedCandidate, ...]:
     """Candidates ordered from most to least similar to the target.
 
-    Ties keep the input order and share a rank ("competition" ranking: 1, 2, 2, 4).
+    Ties keep the input order and share a rank (:func:`competition_ranks`: 1, 2, 2, 4).
 
     Args:
         scores: One finite similarity per candidate.
@@ -50,13 +94,9 @@ def rank_candidates(scores: Sequence[float] | np.ndarray, names: Sequence[str]) 
     bad = np.flatnonzero(~np.isfinite(scores))
     if bad.size:
         raise ValueError(f"candidate {names[bad[0]]!r} has a non-finite score {scores[bad[0]]}")
+    ranks = competition_ranks(scores)
     order = np.argsort(-scores, kind="stable")
-    ranked = []
-    for position, index in enumerate(order):
-        tied_with_previous = position > 0 and scores[index] == scores[order[position - 1]]
-        rank = ranked[-1].rank if tied_with_previous else position + 1
-        ranked.append(RankedCandidate(rank, str(names[index]), float(scores[index])))
-    return tuple(ranked)
+    return tuple(RankedCandidate(int(ranks[index]), str(names[index]), float(scores[index])) for index in order)
 
 
 @dataclass(frozen=True)

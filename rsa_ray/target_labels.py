@@ -47,7 +47,7 @@ class TargetLabels:
         """Class labels from a 1-D integer array; regression targets from anything else ([N] floats or [N, ...]).
 
         Raises:
-            ValueError: Negative class indices, or an empty array.
+            ValueError: Negative class indices, an empty array, NaN / Inf, or a dtype that is not real numbers.
 
         Example:
             >>> TargetLabels.from_array(np.ones((3, 2, 2))).values.shape
@@ -56,6 +56,10 @@ class TargetLabels:
         targets = np.asarray(targets)
         if targets.size == 0 or targets.ndim == 0:
             raise ValueError(f"target labels must hold one value per image, got shape {targets.shape}")
+        if targets.dtype.kind not in "buif":
+            raise ValueError(f"target labels must be real numbers, got dtype {targets.dtype}")
+        if targets.dtype.kind == "f" and not np.isfinite(targets).all():
+            raise ValueError("target labels hold NaN or Inf; labels must be finite")
         if targets.ndim == 1 and np.issubdtype(targets.dtype, np.integer):
             if targets.min() < 0:
                 raise ValueError(f"class labels must be >= 0, got {int(targets.min())}")

@@ -74,9 +74,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """``storage.ModelEntry`` is ``rsa_ray.models.ModelEntry``, imported on first use (it loads torch)."""
+    """``storage.ModelEntry`` is ``rsa_ray.model_entry.ModelEntry`` (no torch), imported on first use."""
     if name == "ModelEntry":
-        from rsa_ray.models import ModelEntry
+        from rsa_ray.model_entry import ModelEntry
 
         return ModelEntry
     raise AttributeError(f"module 'storage' has no attribute {name!r}")

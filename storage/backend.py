@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -23,7 +24,7 @@ from fsspec.implementations.local import LocalFileSystem
 from zarr.abc.store import Store as ZarrStore
 from zarr.storage import FsspecStore, LocalStore
 
-from storage.errors import StoreUnavailableError
+from storage.errors import CorruptEntryError, StoreUnavailableError
 from storage.redaction import has_credentials, redact_text, redact_url
 
 # Exceptions from these packages mean "the backend failed", not "the data is bad".
@@ -121,9 +122,14 @@ class Backend:
             return
         os.makedirs(os.path.dirname(path), exist_ok=True)
         temporary = f"{path}.{uuid.uuid4().hex}.partial"
-        with open(temporary, "wb") as handle:
-            handle.write(payload)
-        os.replace(temporary, path)
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(payload)
+            os.replace(temporary, path)
+        except BaseException:  # a full disk: no partial file is left behind
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+            raise
 
     def put_many(self, payloads: Mapping[str, bytes]) -> None:
         """Writes several small objects (concurrently where the backend allows)."""
@@ -163,6 +169,31 @@ class Backend:
                 found[relative] = content
         return found
 
+    def get_documents(self, relatives: Iterable[str], hint: str = "") -> dict[str, dict[str, Any] | None]:
+        """Reads several JSON documents (``zarr.json`` files); a missing one maps to None.
+
+        ``hint`` (how to repair it) ends the message of a damaged one.
+
+        Raises:
+            CorruptEntryError: Naming the first document that is empty or not a JSON object
+                (a damaged document is not a missing one).
+
+        Example:
+            >>> backend = Backend.open("memory://get-documents-example", {})
+            >>> backend.put_bytes("models/m1/zarr.json", b"")
+            >>> backend.get_documents(["models/m1/zarr.json"])
+            Traceback (most recent call last):
+            ...
+            storage.errors.CorruptEntryError: models/m1/zarr.json in store memory://get-documents-example is damaged: it is empty
+        """
+        documents: dict[str, dict[str, Any] | None] = {}
+        for relative, payload in self.get_many(relatives).items():
+            problem = None if payload is None else document_damage(relative, self.url, payload)
+            if problem is not None:
+                raise CorruptEntryError(problem + hint, relative)
+            documents[relative] = None if payload is None else json.loads(payload)
+        return documents
+
     def remove(self, relatives: Iterable[str]) -> None:
         """Deletes objects (one DELETE each); ones already gone are fine."""
         for outcome in self._each("rm_file", [self.full_path(relative) for relative in relatives]):
@@ -182,6 +213,26 @@ class Backend:
         except FileNotFoundError:
             return []
         return sorted({entry.rstrip("/").rsplit("/", 1)[-1] for entry in entries})
+
+
+def document_damage(name: str, url: str, payload: bytes) -> str | None:
+    """Why a stored JSON document's bytes are not a JSON object, naming the file; None when they are one.
+
+    Example:
+        >>> document_damage("models/m1/zarr.json", "file:///s", b"")
+        'models/m1/zarr.json in store file:///s is damaged: it is empty'
+        >>> document_damage("zarr.json", "file:///s", b'{"a": 1}') is None
+        True
+    """
+    if not payload.strip():
+        return f"{name} in store {url} is damaged: it is empty"
+    try:
+        document = json.loads(payload)
+    except ValueError as error:
+        return f"{name} in store {url} is damaged: it is not valid JSON ({error})"
+    if not isinstance(document, dict):
+        return f"{name} in store {url} is damaged: it holds a JSON {type(document).__name__}, not an object"
+    return None
 
 
 def is_io_failure(error: BaseException) -> bool:

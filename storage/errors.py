@@ -35,7 +35,23 @@ class EntryConflictError(ValueError):
 
 
 class CorruptEntryError(ValueError):
-    """Stored data fails its checksum or cannot be decoded; names the entry and the rows."""
+    """Stored data fails its checksum, is missing or cannot be decoded; names the entry and the rows.
+
+    Attributes:
+        path: The damaged entry's path in the store (None for a damaged document that is no entry).
+        chunks: Indices of the damaged row chunks (empty where the entry's documents are at fault).
+        checksum: The completion checksum of the entry the damage was found in, if known.
+    """
+
+    def __init__(self, message: str, path: str | None = None, chunks: tuple[int, ...] = (),
+                 checksum: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.chunks = tuple(chunks)
+        self.checksum = checksum  # the completion checksum the damage was found under
+
+    def __reduce__(self):
+        return type(self), (self.args[0] if self.args else "", self.path, self.chunks, self.checksum)
 
 
 class EntryNotFoundError(_MessageKeyError):

@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rsa_ray.names import PRECISIONS, forward_dtype
+from rsa_ray.model_entry import DEFAULT_ROLE
+from rsa_ray.names import FLATTEN, PRECISIONS, forward_dtype
 from storage.names import EntryKind, sha256_of_json
 
 IDENTITY_ATTRIBUTE = "identity"
@@ -143,10 +144,6 @@ def _architecture_inputs(architecture: Mapping[str, Any] | None) -> Mapping[str,
     if not architecture or not architecture.get("config"):
         return architecture
     return {**architecture, "config": {"sha256": architecture["config"].get("sha256")}}
-
-
-DEFAULT_ROLE = "default"  # rsa_ray.models.DEFAULT_ROLE: each model's own default_layer
-FLATTEN = "flatten"
 
 
 def layer_read(registry_document: Mapping[str, Any], role: str) -> tuple[str, str] | None:

@@ -7,6 +7,7 @@ same set twice gives the same id and writes nothing the second time.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,8 +17,11 @@ from storage import entries, entry_documents, reading
 from storage.backend import Backend
 from storage.errors import EntryNotFoundError, EntryShapeError, IncompleteEntryError
 from storage.names import canonical_json, validate_id
+from rsa_ray.probe_bounds import check_probe_shape
 from rsa_ray.target_labels import TargetLabels
 from storage.provenance import Provenance
+
+logger = logging.getLogger("rsa_ray")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ def _check_images(images: np.ndarray, image_ids: Sequence[str]) -> None:
         raise EntryShapeError(f"probe set images must be a numpy array of shape (M, H, W, 3), got {shape}")
     if images.dtype != np.uint8:
         raise EntryShapeError(f"probe set images must have dtype uint8 (shape (M, H, W, 3)), got {images.dtype}")
+    check_probe_shape(*images.shape[:3], "probe set")  # at least 3 images, sizes bounded: before anything is written
     if isinstance(image_ids, str) or len(image_ids) != images.shape[0]:
         raise ValueError(f"probe set needs one image id per image ({images.shape[0]}), got {len(image_ids)}")
     if not all(isinstance(image_id, str) and image_id for image_id in image_ids):
@@ -102,13 +107,34 @@ def add(backend: Backend, images: np.ndarray, image_ids: Sequence[str], source: 
                   "content_hash": full_hash, "provenance": Provenance(probe_hash=full_hash).to_attrs()}
     if labels is not None:
         attributes["label_kind"] = labels.kind
-        entries.write_whole(backend, _labels_path(probe_id), labels.values,
-                            {"kind": "probe-labels", "label_kind": labels.kind, "content_hash": full_hash})
+    created = [folder for folder in (path, _labels_path(probe_id)) if not entry_documents.stored_entry(backend, folder).exists]
+    try:
+        _write(backend, path, images, attributes, rows_per_chunk, labels)
+    except BaseException:
+        _remove_created(backend, created)  # a failed write (a full disk) leaves nothing behind
+        raise
+    return probe_id
+
+
+def _write(backend: Backend, path: str, images: np.ndarray, attributes: dict, rows_per_chunk: int | None,
+           labels: TargetLabels | None) -> None:
+    """Writes the labels (if any), then the images, then the images' completion marker."""
+    if labels is not None:
+        entries.write_whole(backend, _labels_path(path.split("/", 1)[1]), labels.values,
+                            {"kind": "probe-labels", "label_kind": labels.kind, "content_hash": attributes["content_hash"]})
     layout = entries.create(backend, path, images.shape, "uint8", attributes, rows_per_chunk)
     for start, stop in entries.contiguous_runs(layout.pending):
         entries.write_rows(backend, path, start, images[start:stop])
     entries.finalize(backend, path)
-    return probe_id
+
+
+def _remove_created(backend: Backend, folders: Sequence[str]) -> None:
+    """Removes the entries this call created (one an earlier, interrupted call left is kept for its resume)."""
+    for folder in folders:
+        try:
+            backend.remove_tree(folder)
+        except Exception as error:  # the write's own error is the one to report
+            logger.warning("could not remove %s after a failed write: %s", folder, error)
 
 
 def info(backend: Backend, probe_id: str) -> ProbeSetInfo:

@@ -10,12 +10,14 @@ per-array overhead; any other encoding is read through Zarr.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import zarr
 from numcodecs import zstd
 
+from storage import damage
 from storage.backend import Backend, backend_errors, is_io_failure
 from storage.checksums import chunk_matches
 from storage.entries import open_array
@@ -26,12 +28,16 @@ from storage.errors import CorruptEntryError, IncompleteEntryError
 _BATCH_BYTES = 64 * 2**20
 
 
-def read(backend: Backend, path: str, rows: Sequence[int] | slice | None = None) -> np.ndarray:
+def read(backend: Backend, path: str, rows: Sequence[int] | slice | None = None, repair: bool = True) -> np.ndarray:
     """Reads a complete entry (all rows, a slice or a list of rows), verifying every chunk read.
+
+    A damaged entry is withdrawn (:func:`storage.damage.withdraw`) unless ``repair`` is False:
+    it then counts as missing, and the next run recomputes it.
 
     Raises:
         IncompleteEntryError: If the entry is not marked complete.
-        CorruptEntryError: If a chunk fails its checksum, is missing or cannot be decoded.
+        CorruptEntryError: If a chunk fails its checksum, is missing or cannot be decoded; one line
+            naming the entry, the chunk and what recomputes it.
 
     Example:
         >>> from storage.entries import write_whole
@@ -40,9 +46,41 @@ def read(backend: Backend, path: str, rows: Sequence[int] | slice | None = None)
         >>> read(backend, "ranks/p/m/out", slice(1, 4))
         array([1., 2., 3.], dtype=float32)
     """
-    with backend_errors(backend.url, path, "reading"):
-        stored = _complete(backend, [path])[path]
-    return _read_selection(backend, path, stored, _selection(rows, stored.shape[0], path))
+    with withdrawing_damaged(backend, repair):
+        with backend_errors(backend.url, path, "reading"):
+            stored = _complete(backend, [path])[path]
+        return _read_selection(backend, path, stored, _selection(rows, stored.shape[0], path))
+
+
+@contextlib.contextmanager
+def withdrawing_damaged(backend: Backend, repair: bool = True) -> Iterator[None]:
+    """Withdraws the entry a :class:`CorruptEntryError` inside the block names, and says so in its message.
+
+    Example:
+        >>> with withdrawing_damaged(backend):  # doctest: +SKIP
+        ...     reading.read(backend, "ranks/p1/m1/out", repair=False)
+    """
+    try:
+        yield
+    except CorruptEntryError as error:
+        if not repair or error.path is None:
+            raise
+        raise _withdrawn(backend, error) from None
+
+
+def _withdrawn(backend: Backend, error: CorruptEntryError) -> CorruptEntryError:
+    """The error of a damaged entry once it is withdrawn (or why it could not be)."""
+    path, message = error.path, str(error)
+    try:
+        withdrawn = damage.withdraw(backend, path, error.chunks, message,
+                                    None if error.checksum is None else {"checksum": error.checksum})
+    except Exception as failure:  # e.g. read-only credentials: the damage is still reported
+        outcome = (f"it could not be marked incomplete ({type(failure).__name__}: {_one_line(failure)}); "
+                   "`rsa-ray verify --repair` with write access does")
+    else:
+        outcome = (f"marked incomplete: {damage.describe(path)} ({damage.recomputed_by(path)})" if withdrawn
+                   else f"{damage.describe(path)} was already withdrawn, or rewritten since; read it again")
+    return CorruptEntryError(f"{message}; {outcome}", path, error.chunks, error.checksum)
 
 
 def _read_selection(backend: Backend, path: str, stored: StoredEntry, selection: slice | np.ndarray) -> np.ndarray:
@@ -95,6 +133,11 @@ def read_many(backend: Backend, paths: Sequence[str], rows: slice | None = None,
     paths = list(paths)
     if not paths:
         raise ValueError("read_many needs at least one entry path")
+    with withdrawing_damaged(backend):
+        return _read_many(backend, paths, rows, out)
+
+
+def _read_many(backend: Backend, paths: list[str], rows: slice | None, out: np.ndarray | None) -> np.ndarray:
     with backend_errors(backend.url, paths[0], "reading"):
         stored = _complete(backend, paths)
     first = stored[paths[0]]
@@ -126,13 +169,54 @@ def read_many(backend: Backend, paths: Sequence[str], rows: slice | None = None,
     return result
 
 
+def check(backend: Backend, path: str) -> CorruptEntryError | None:
+    """Reads every chunk of a complete entry and checks it; the damage found (all its damaged chunks), or None.
+
+    Reads a few tens of MB at a time; withdraws nothing (:func:`storage.damage.withdraw` does).
+
+    Raises:
+        IncompleteEntryError: If the entry is not marked complete.
+
+    Example:
+        >>> from storage.entries import write_whole
+        >>> backend = Backend.open("memory://check-example", {})
+        >>> _ = write_whole(backend, "ranks/p/m/out", np.arange(5, dtype=np.float32), {}, rows_per_chunk=2)
+        >>> check(backend, "ranks/p/m/out") is None
+        True
+    """
+    try:
+        with backend_errors(backend.url, path, "checking"):
+            stored = _complete(backend, [path])[path]
+    except CorruptEntryError as error:
+        return error
+    step, n_rows = stored.rows_per_chunk, stored.shape[0]
+    per_batch = step * max(1, _BATCH_BYTES // max(1, _chunk_bytes(stored)))
+    found: list[CorruptEntryError] = []
+    for start in range(0, n_rows, per_batch):
+        try:
+            _read_selection(backend, path, stored, slice(start, min(start + per_batch, n_rows)))
+        except CorruptEntryError:  # find every damaged chunk of the batch, one at a time
+            for chunk_start in range(start, min(start + per_batch, n_rows), step):
+                try:
+                    _read_selection(backend, path, stored, slice(chunk_start, min(chunk_start + step, n_rows)))
+                except CorruptEntryError as error:
+                    found.append(error)
+    if not found:
+        return None
+    more = f" (and {len(found) - 1} more damaged chunks)" if len(found) > 1 else ""
+    return CorruptEntryError(f"{found[0]}{more}", path, tuple(c for error in found for c in error.chunks),
+                             found[0].checksum)
+
+
 def _complete(backend: Backend, paths: Sequence[str]) -> dict[str, StoredEntry]:
     stored = stored_many(backend, paths)
     for path, entry in stored.items():
         if entry.marker is None:
             raise IncompleteEntryError(f"entry {path!r} is not complete in store {backend.url}; (re)compute it")
-        if not entry.exists or [list(entry.shape), entry.dtype] != [entry.marker["shape"], entry.marker["dtype"]]:
-            raise CorruptEntryError(f"entry {path!r}: array metadata {entry.shape}/{entry.dtype} disagrees with its marker")
+        if not entry.exists or [list(entry.shape), entry.dtype] != [entry.marker.get("shape"), entry.marker.get("dtype")]:
+            found = f"{entry.shape}/{entry.dtype}" if entry.exists else "(missing or unreadable zarr.json)"
+            raise CorruptEntryError(f"entry {path!r}: array metadata {found} disagrees with its completion marker",
+                                    path, (), entry.marker.get("checksum"))
     return stored
 
 
@@ -179,7 +263,9 @@ def _read_chunks(backend: Backend, path: str, entry: StoredEntry, chunks: np.nda
     except Exception as error:
         if is_io_failure(error):
             raise
-        raise CorruptEntryError(f"entry {path!r}: a chunk cannot be decoded ({error})") from error
+        raise CorruptEntryError(f"entry {path!r}: a chunk of chunks {int(chunks[0])}..{int(chunks[-1])} cannot be "
+                                f"decoded ({_one_line(error)})", path, tuple(int(c) for c in chunks),
+                                entry.marker.get("checksum")) from error
     offset = 0
     for chunk in chunks:
         length = min(step, n_rows - chunk * step)
@@ -196,17 +282,15 @@ def _decode_raw(path: str, entry: StoredEntry, chunks: np.ndarray, payloads: dic
         payload = payloads[chunk]
         length = min(step, n_rows - chunk * step)
         if payload is None:
-            raise CorruptEntryError(f"entry {path!r}: the chunk of rows {chunk * step}:{chunk * step + length} is missing")
+            raise _chunk_damage(path, entry, chunk, length, "is missing")
         if entry.codec == "zstd":
             try:
                 payload = zstd.decompress(payload)
             except RuntimeError as error:
-                raise CorruptEntryError(f"entry {path!r}: the chunk of rows {chunk * step}:{chunk * step + length} "
-                                        f"cannot be decoded ({error})") from error
-        values = np.frombuffer(payload, dtype=dtype)
+                raise _chunk_damage(path, entry, chunk, length, f"cannot be decoded ({_one_line(error)})") from error
+        values = np.frombuffer(payload, dtype=dtype) if len(payload) % dtype.itemsize == 0 else np.zeros(0, dtype)
         if values.size != step * int(np.prod(entry.shape[1:], dtype=np.int64)):
-            raise CorruptEntryError(f"entry {path!r}: the chunk of rows {chunk * step}:{chunk * step + length} "
-                                    f"holds {len(payload)} bytes, not {_chunk_bytes(entry)}")
+            raise _chunk_damage(path, entry, chunk, length, f"holds {len(payload)} bytes, not {_chunk_bytes(entry)}")
         rows = values.reshape(step, *entry.shape[1:])[:length]
         _verify(path, entry, chunk, rows)
         pieces.append(rows)
@@ -216,13 +300,27 @@ def _decode_raw(path: str, entry: StoredEntry, chunks: np.ndarray, payloads: dic
     return block.astype(np.dtype(entry.dtype), copy=False)
 
 
+def _chunk_damage(path: str, entry: StoredEntry, chunk: int, length: int, what: str) -> CorruptEntryError:
+    start = chunk * entry.rows_per_chunk
+    return CorruptEntryError(f"entry {path!r}: the chunk of rows {start}:{start + length} {what} (chunk {chunk})",
+                             path, (chunk,), entry.marker.get("checksum"))
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200]
+
+
 def _verify(path: str, entry: StoredEntry, chunk: int, rows: np.ndarray) -> None:
-    if not chunk_matches(entry.marker, chunk, rows):
+    try:
+        matches = chunk_matches(entry.marker, chunk, rows)
+    except (KeyError, IndexError, TypeError):  # a marker without this chunk's checksum
+        matches = False
+    if not matches:
         step = entry.rows_per_chunk
         algorithm = "sha256" if entry.marker["format"] == 1 else "CRC-32C"
         raise CorruptEntryError(
-            f"entry {path!r}: rows {chunk * step}:{chunk * step + len(rows)} fail their {algorithm} checksum"
-        )
+            f"entry {path!r}: rows {chunk * step}:{chunk * step + len(rows)} fail their {algorithm} checksum "
+            f"(chunk {chunk})", path, (chunk,), entry.marker.get("checksum"))
 
 
 def _read_covered(array: zarr.Array, covered: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The model registry in the store: one Zarr group ``models/{model_id}`` per model, its model entry as attributes.
 
-Entries are ``rsa_ray.models.ModelEntry`` values, stored as ``entry_to_dict(entry)`` under the
+Entries are ``rsa_ray.model_entry.ModelEntry`` values (no torch needed to read them), stored as ``entry_to_dict(entry)`` under the
 ``registry_entry`` attribute and read back with ``entry_from_dict``; what the commands' checks found
 (each role's output shape and reduced width) is kept beside it as ``layer_shapes``, metadata that is
 no part of the model's identity. The group documents are
@@ -12,26 +12,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rsa_ray.model_entry import (
+    MANIFEST_FORMAT,
+    ModelEntry,
+    check_unique_ids,
+    entry_from_dict,
+    entry_to_dict,
+    fail,
+    is_location_independent,
+    parse_entry,
+)
 from storage.backend import Backend, backend_errors
 from storage.entry_documents import group_document
-from storage.errors import CorruptEntryError, EntryConflictError, EntryNotFoundError, ManifestError
-from storage.manifest import is_location_independent, parse_entry
+from storage.errors import CorruptEntryError, EntryConflictError, EntryNotFoundError
 from storage.names import validate_id
 from storage.provenance import utc_now
 from storage.redaction import has_credentials, redact_url
 
-if TYPE_CHECKING:
-    from rsa_ray.models import ModelEntry
+_DAMAGED_HINT = "; `rsa-ray verify --repair` removes it, then `rsa-ray models add` registers the model again"
+
 
 def _attributes(backend: Backend, model_ids: list[str]) -> dict[str, dict[str, Any] | None]:
     """The attributes of each model's group document (None where it is not registered)."""
-    payloads = backend.get_many(f"models/{model_id}/zarr.json" for model_id in model_ids)
+    documents = backend.get_documents((f"models/{model_id}/zarr.json" for model_id in model_ids), _DAMAGED_HINT)
     found: dict[str, dict[str, Any] | None] = {}
     for model_id in model_ids:
-        payload = payloads[f"models/{model_id}/zarr.json"]
-        found[model_id] = json.loads(payload).get("attributes", {}) if payload else None
+        document = documents[f"models/{model_id}/zarr.json"]
+        found[model_id] = document.get("attributes", {}) if document is not None else None
     return found
 
 
@@ -42,8 +51,6 @@ def _documents(backend: Backend, model_ids: list[str]) -> dict[str, dict[str, An
 
 
 def _entry(backend: Backend, model_id: str, document: dict[str, Any]) -> ModelEntry:
-    from rsa_ray.models import entry_from_dict
-
     try:
         return entry_from_dict(document)
     except ValueError as error:
@@ -55,7 +62,7 @@ def check_registrable(model_entry: Any, position: int = 0, allow_torchscript: bo
     """The stored form of a model entry, once it passes the manifest's checks and its weights path is absolute.
 
     Raises:
-        TypeError: If ``model_entry`` is not an ``rsa_ray.models.ModelEntry``.
+        TypeError: If ``model_entry`` is not an ``rsa_ray.model_entry.ModelEntry``.
         ManifestError: Naming the entry and field (e.g. no weights sha256, a relative weights path,
             credentials in the weights URL).
 
@@ -68,9 +75,6 @@ def check_registrable(model_entry: Any, position: int = 0, allow_torchscript: bo
         ...
         rsa_ray.errors.ManifestError: manifest entry 'depth-small': field 'weights.sha256' must be 64 ...
     """
-    from rsa_ray.models import ModelEntry, entry_to_dict
-    from rsa_ray.models.manifest_fields import fail
-
     if not isinstance(model_entry, ModelEntry):
         raise TypeError(f"register_models takes rsa_ray.models.ModelEntry values, got {type(model_entry).__name__} "
                         f"at position {position}")
@@ -86,13 +90,9 @@ def check_registrable(model_entry: Any, position: int = 0, allow_torchscript: bo
 
 
 def _checked_documents(models: list[ModelEntry], allow_torchscript: bool) -> dict[str, dict[str, Any]]:
-    documents: dict[str, dict[str, Any]] = {}
-    for position, entry in enumerate(models):
-        document = check_registrable(entry, position, allow_torchscript)
-        if entry.model_id in documents:
-            raise ManifestError(f"manifest entry {entry.model_id!r}: field 'model_id' is used by more than one entry")
-        documents[entry.model_id] = document
-    return documents
+    documents = [check_registrable(entry, position, allow_torchscript) for position, entry in enumerate(models)]
+    check_unique_ids(entry.model_id for entry in models)
+    return {entry.model_id: document for entry, document in zip(models, documents)}
 
 
 def _changed(backend: Backend, models: list[ModelEntry], documents: dict[str, dict[str, Any]],
@@ -142,8 +142,6 @@ def register(backend: Backend, models: Iterable[ModelEntry], replace: bool = Fal
         EntryConflictError: If a model id is registered with a different entry and ``replace`` is False;
             nothing is written then.
     """
-    from rsa_ray.models import MANIFEST_FORMAT
-
     models = list(models)
     documents = _checked_documents(models, allow_torchscript)
     shapes = layer_shapes or {}

@@ -3,12 +3,14 @@
 Each version holds its ordered model ids, the method and the inputs it was
 computed from (entry paths and their completion checksums). Writing never
 changes an existing version: adding models writes version n+1 and the history
-stays. Versions are numbered by the driver that writes them (one writer per
+stays; writing the latest version's matrix again, of the same complete inputs, writes
+nothing and returns that version's number. Versions are numbered by the driver that writes them (one writer per
 (probe set, layer)); an interrupted version is never read and its number is not reused.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +21,8 @@ from storage.backend import Backend, backend_errors
 from storage.errors import EntryNotFoundError, EntryShapeError
 from storage.names import EntryKey, EntryKind, validate_id
 from storage.provenance import Provenance
+
+logger = logging.getLogger("rsa_ray")
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,10 @@ def write(backend: Backend, probe_id: str, layer: str, model_ids: Sequence[str],
           identities: Mapping[str, str] | None = None, fence: Callable[[], None] | None = None) -> int:
     """Writes a new version and returns its number.
 
+    If the latest complete version holds this same matrix of the same complete inputs (model
+    ids, method, each input's checksum and identity), nothing is written and its number is
+    returned: a rerun over an unchanged store writes no version.
+
     Args:
         inputs: Entry paths the matrix was computed from; default the rank-vector
             entries of ``model_ids``. Their completion checksums are recorded.
@@ -127,6 +135,10 @@ def write(backend: Backend, probe_id: str, layer: str, model_ids: Sequence[str],
                        for key, checksum in checksums.items()],
             "provenance": (provenance or Provenance()).to_attrs(),
         }
+        same = _same_as_latest(backend, probe_id, layer, list(model_ids), matrix, method, attributes["inputs"])
+        if same is not None:
+            logger.info("similarity %s: version %d already holds this matrix of these inputs; nothing written", folder, same)
+            return same
         # The next number, claimed by creating its array exclusively: runs writing at once get
         # different numbers, and a number once claimed (even by a run that then died) is never reused.
         version = max((n for n in map(_version_number, backend.list_names(folder)) if n is not None), default=0) + 1
@@ -138,6 +150,25 @@ def write(backend: Backend, probe_id: str, layer: str, model_ids: Sequence[str],
         fence()
     entries.finalize(backend, path)
     return version
+
+
+def _same_as_latest(backend: Backend, probe_id: str, layer: str, model_ids: list[str], matrix: np.ndarray,
+                    method: str, inputs: list[dict]) -> int | None:
+    """The latest complete version's number if it holds exactly this matrix of exactly these complete inputs.
+
+    A rerun over unchanged inputs then writes no new version. Inputs that are not complete entries
+    (no checksum to tell them apart) never match: such a matrix is written as a new version.
+    """
+    if not inputs or any(item["checksum"] is None for item in inputs):
+        return None
+    available = versions(backend, probe_id, layer)
+    if not available:
+        return None
+    latest = read(backend, probe_id, layer, available[-1])
+    recorded = [{"path": item.path, "checksum": item.checksum, "identity": item.identity} for item in latest.inputs]
+    if (list(latest.model_ids), latest.method, recorded) != (model_ids, method, inputs):
+        return None
+    return latest.version if np.array_equal(latest.matrix, matrix) else None
 
 
 def read(backend: Backend, probe_id: str, layer: str, version: int | None = None) -> SimilarityMatrix:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from storage import claims, entries, entry_documents, locks, probes, reading, registry, similarity, tables, targets, weights, work_log
+from storage import (claims, damage, entries, entry_documents, locks, probes, reading, registry, similarity, tables, targets,
+                     verification, weights, work_log)
 from storage.backend import Backend, backend_errors, local_folder, normalize_url
 from storage.entries import EntryLayout
 from storage.entry_documents import group_document
@@ -38,7 +39,7 @@ from rsa_ray.target_labels import TargetLabels
 if TYPE_CHECKING:
     import pandas as pd
 
-    from rsa_ray.models import ModelEntry
+    from rsa_ray.model_entry import ModelEntry
 
 ACTIVATION_DTYPES = ("float16", "float32")
 # Terms per stored chunk of an RDM or rank vector (1 MiB of float32): small enough that one chunk
@@ -46,6 +47,8 @@ ACTIVATION_DTYPES = ("float16", "float32")
 VECTOR_CHUNK_TERMS = 2**16
 # The root group and its top-level groups (docs/design.md, "The store"), created when a store is first opened.
 _GROUPS = ("", "probes/", "models/", "activations/", "rdms/", "ranks/", "similarity/")
+_ROOT_HINT = ("; restore it from a backup, or delete it and the next command writes a new one "
+              "(with the default settings: `rsa-ray settings` shows them)")
 
 
 def _protocol(url: str) -> str:
@@ -83,6 +86,7 @@ class Store:
         Raises:
             ValueError: If the URL embeds credentials.
             StoreUnavailableError: If the backend cannot be reached.
+            CorruptEntryError: If the root document ``zarr.json`` is damaged (naming it).
 
         Example:
             >>> Store.open("memory://example").url
@@ -91,7 +95,7 @@ class Store:
         store = cls(normalize_url(url), dict(storage_options or {}))
         with backend_errors(store.url, "zarr.json", "opening the root group of"):
             backend = store._backend  # inside: a local root that cannot be created is an unreachable store
-            if backend.get_many(["zarr.json"])["zarr.json"] is None:
+            if backend.get_documents(["zarr.json"], _ROOT_HINT)["zarr.json"] is None:  # a damaged one: raises
                 backend.put_many({f"{folder}zarr.json": group_document({}) for folder in _GROUPS if folder})
                 backend.put_bytes("zarr.json", group_document({}))  # last: its presence means all are there
         locks.probe_exclusive_writes(backend)  # once per URL and process; warns if create-only writes are ignored
@@ -130,9 +134,9 @@ class Store:
 
         Example:
             >>> store = Store.open("memory://probes-example")
-            >>> probe_id = store.add_probe_set(np.zeros((2, 4, 4, 3), np.uint8), ["a", "b"], "zeros")
+            >>> probe_id = store.add_probe_set(np.zeros((3, 4, 4, 3), np.uint8), ["a", "b", "c"], "zeros")
             >>> store.probe_set(probe_id).n_images
-            2
+            3
         """
         return probes.add(self._backend, images, ids, source, rows_per_chunk, labels)
 
@@ -159,10 +163,10 @@ class Store:
 
         Example:
             >>> store = Store.open("memory://labels-example")
-            >>> labels = TargetLabels.from_array(np.array([0, 1]))
-            >>> probe_id = store.add_probe_set(np.zeros((2, 4, 4, 3), np.uint8), ["a", "b"], "t", labels=labels)
+            >>> labels = TargetLabels.from_array(np.array([0, 1, 1]))
+            >>> probe_id = store.add_probe_set(np.zeros((3, 4, 4, 3), np.uint8), ["a", "b", "c"], "t", labels=labels)
             >>> store.read_probe_labels(probe_id).values.tolist()
-            [0, 1]
+            [0, 1, 1]
         """
         return probes.read_labels(self._backend, probe_id)
 
@@ -266,8 +270,8 @@ class Store:
         """Changes some of the store's settings; returns them all.
 
         Example:
-            >>> Store.open("memory://update-settings").update_settings(allow_torchscript=True)
-            StoreSettings(allow_torchscript=True)
+            >>> Store.open("memory://update-settings").update_settings(allow_torchscript=True).allow_torchscript
+            True
         """
         updated = dataclasses.replace(self.settings(), **changes)
         store_settings.write(self._backend, updated)
@@ -324,22 +328,39 @@ class Store:
             return None
         return self.fetch_weights_at(reference["path"], reference["sha256"], cache_dir)
 
-    def fetch_weights_at(self, uri: str, sha256: str, cache_dir: str | None = None) -> str:
+    def fetch_weights_at(self, uri: str, sha256: str, cache_dir: str | None = None, size: int | None = None) -> str:
         """A local, sha256-verified copy of a weights file at ``uri`` (e.g. of a model not yet registered).
 
-        Weights on the store's own protocol are read with the store's storage options.
+        Weights on the store's own protocol are read with the store's storage options. Only the sources
+        and sizes the store's settings allow are fetched (:meth:`StoreSettings.weights_policy`).
 
         Raises:
             rsa_ray.models.WeightsIntegrityError: If the bytes do not match ``sha256``.
+            storage.weights.WeightsRefusedError: For a source not allowed or a file over the size limit.
             FileNotFoundError: If there is nothing at ``uri``.
 
         Example:
-            >>> Store.open("s3://bucket/store").fetch_weights_at("s3://zoo/m1.safetensors", "0" * 64)  # doctest: +SKIP
+            >>> Store.open("s3://bucket/store").fetch_weights_at("s3://bucket/zoo/m1.safetensors", "0" * 64)  # doctest: +SKIP
             '/root/.cache/rsa_ray/weights/000.../m1.safetensors'
         """
+        return weights.fetch_weights(uri, sha256, cache_dir or weights.default_cache_dir(), *self._weights_access(uri),
+                                     size=size)
+
+    def provisional_weights_at(self, uri: str, sha256: str, cache_dir: str | None = None,
+                               size: int | None = None) -> AbstractContextManager[str]:
+        """As :meth:`fetch_weights_at`, for a block: the copy stays in the cache only if the block succeeds.
+
+        Example:
+            >>> with store.provisional_weights_at("s3://bucket/zoo/m1.safetensors", "0" * 64) as path:  # doctest: +SKIP
+            ...     check_model(entry, path, image)
+        """
+        return weights.provisional_weights(uri, sha256, cache_dir or weights.default_cache_dir(),
+                                           *self._weights_access(uri), size=size)
+
+    def _weights_access(self, uri: str) -> tuple[Mapping[str, Any] | None, weights.WeightsPolicy]:
+        """The storage options for ``uri`` (the store's own, on its protocol) and the store's weights policy."""
         same_protocol = _protocol(uri) == _protocol(self.url)
-        return weights.fetch_weights(uri, sha256, cache_dir or weights.default_cache_dir(),
-                                     self.storage_options if same_protocol else None)
+        return self.storage_options if same_protocol else None, self.settings().weights_policy(self.url)
 
     # Entries: one array per (probe set, model, layer) and kind -------------------------------------
 
@@ -565,8 +586,8 @@ class Store:
 
         Example:
             >>> store = Store.open("memory://missing-example")
-            >>> probe_id = store.add_probe_set(np.zeros((2, 2, 2, 3), np.uint8), ["a", "b"], "zeros")
-            >>> store.write_activations(EntryKey(probe_id, "m1", "out"), np.ones((2, 4), np.float32),
+            >>> probe_id = store.add_probe_set(np.zeros((3, 2, 2, 3), np.uint8), ["a", "b", "c"], "zeros")
+            >>> store.write_activations(EntryKey(probe_id, "m1", "out"), np.ones((3, 4), np.float32),
             ...                         provenance=Provenance())  # doctest: +ELLIPSIS
             '...'
             >>> [key.model_id for key in store.missing(probe_id, ["m1", "m2"], ["out"])]
@@ -617,7 +638,7 @@ class Store:
 
         Example:
             >>> store = Store.open("memory://similarity-example")
-            >>> probe_id = store.add_probe_set(np.zeros((2, 2, 2, 3), np.uint8), ["a", "b"], "zeros")
+            >>> probe_id = store.add_probe_set(np.zeros((3, 2, 2, 3), np.uint8), ["a", "b", "c"], "zeros")
             >>> store.write_similarity(probe_id, "out", ["m1", "m2"], np.eye(2), "spearman")
             1
             >>> store.read_similarity(probe_id, "out").model_ids
@@ -689,8 +710,10 @@ class Store:
         """Appends one record of a computation that ran to the store's work log (:mod:`storage.work_log`)."""
         work_log.record(self._backend, stage, key, details)
 
-    def work_records(self, stage: str | None = None) -> list[dict[str, Any]]:
-        """The work log's records (of one stage, or all), oldest first.
+    def work_records(self, stage: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
+        """The work log's records (of one stage, or all), oldest first; with ``since`` (a UTC time
+        as :func:`storage.provenance.utc_now` writes it), only those written at or after it: what one
+        run computed, for the counts a command prints.
 
         Example:
             >>> store = Store.open("memory://work-log-example")
@@ -698,7 +721,46 @@ class Store:
             >>> [record["model_id"] for record in store.work_records("rdm")]
             ['m1']
         """
-        return work_log.read(self._backend, stage)
+        return work_log.read(self._backend, stage, since)
+
+    # Damage and repair ---------------------------------------------------------------------------
+
+    def verify(self) -> verification.Scan:
+        """Reads every chunk of every complete entry and every document, checking them; writes nothing.
+
+        Example:
+            >>> Store.open("memory://verify-example").verify().problems
+            ()
+        """
+        return verification.scan(self._backend)
+
+    def repair(self, found: verification.Scan) -> list[tuple[verification.Problem, str]]:
+        """Withdraws the damaged entries :meth:`verify` found (the next run recomputes exactly them).
+
+        Returns each problem with what was done; see :func:`storage.verification.repair`.
+
+        Example:
+            >>> store = Store.open("memory://repair-example")
+            >>> store.repair(store.verify())
+            []
+        """
+        return verification.repair(self._backend, found)
+
+    def withdraw_damaged(self, key: EntryKey, kind: EntryKind | str, reason: str) -> bool:
+        """Withdraws an entry found damaged elsewhere (its completion, and an RDM's rank vector's), recording why.
+
+        Readers of this store do this themselves when a chunk fails its checksum; True if it was
+        complete and is now withdrawn.
+
+        Example:
+            >>> Store.open("memory://withdraw-example").withdraw_damaged(EntryKey("p", "m", "out"), "rdms", "x")
+            False
+        """
+        return damage.withdraw(self._backend, key.path(EntryKind(kind)), (), reason)
+
+    def damage_records(self) -> list[dict[str, Any]]:
+        """The work log's records of damaged entries found and withdrawn, oldest first."""
+        return damage.damaged_records(self._backend)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         """Replaces result table ``name`` (Parquet beside the group).

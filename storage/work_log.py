@@ -52,17 +52,37 @@ def record(backend: Backend, stage: str, key: EntryKey | None, details: Mapping[
         **json.loads(json.dumps(dict(details))),
     }
     # Time first, so names sort by when the work finished; the random part keeps names unique.
-    name = f"{_FOLDER}/{stage}/{now.replace(':', '').replace('+', 'p')}-{uuid.uuid4().hex[:12]}.json"
+    name = f"{_FOLDER}/{stage}/{_name_time(now)}-{uuid.uuid4().hex[:12]}.json"
     with backend_errors(backend.url, name, "recording work in"):
         backend.put_bytes(name, json.dumps(document, sort_keys=True).encode())
 
 
-def read(backend: Backend, stage: str | None = None) -> list[dict[str, Any]]:
-    """Every record of ``stage`` (or of all stages), oldest first."""
+def read(backend: Backend, stage: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
+    """Every record of ``stage`` (or of all stages), oldest first; with ``since``, those written at or after it.
+
+    ``since`` is a UTC time as :func:`storage.provenance.utc_now` gives it (records name their
+    time so, and the names of older records are skipped unread).
+
+    Example:
+        >>> backend = Backend.open("memory://work-log-since", {})
+        >>> record(backend, "rdm", None, {})
+        >>> start = utc_now()
+        >>> record(backend, "rdm", None, {"second": True})
+        >>> [item.get("second") for item in read(backend, "rdm", since=start)]
+        [True]
+    """
     stages = [validate_id(stage, "work stage")] if stage else sorted(backend.list_names(_FOLDER))
+    earliest = None if since is None else _name_time(since)
     names = [f"{_FOLDER}/{item}/{name}" for item in stages for name in backend.list_names(f"{_FOLDER}/{item}")
-             if name.endswith(".json")]
+             if name.endswith(".json") and (earliest is None or name[:len(earliest)] >= earliest)]
     with backend_errors(backend.url, _FOLDER, "reading the work log of"):
         payloads = backend.get_many(names)
     records = [json.loads(payloads[name]) for name in names if payloads[name] is not None]
+    if since is not None:
+        records = [item for item in records if item["time"] >= since]
     return sorted(records, key=lambda item: (item["time"], item["stage"]))
+
+
+def _name_time(time: str) -> str:
+    """A record time as it starts the record's name."""
+    return time.replace(":", "").replace("+", "p")

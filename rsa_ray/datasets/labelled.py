@@ -69,6 +69,53 @@ def _resize_dense(targets: np.ndarray, size: int) -> np.ndarray:
     return np.stack([_resize_dense(targets[..., c], size) for c in range(targets.shape[-1])], axis=-1)
 
 
+def _npz_examples(source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``images`` and ``labels`` of an .npz, checked: real finite pixels, as many labels as images, labels
+    that are numbers (finite) or class names (strings, mapped to classes 0..C-1 in sorted order)."""
+    import zipfile
+
+    from rsa_ray.probe_bounds import check_pixel_values
+
+    try:
+        with np.load(source, allow_pickle=False) as archive:
+            missing = {"images", "labels"} - set(archive.files)
+            if missing:
+                raise ValueError(f"{source}: missing arrays {sorted(missing)} (found {archive.files})")
+            raw_images, labels = archive["images"], archive["labels"]
+    except (EOFError, OSError, zipfile.BadZipFile, AttributeError, TypeError) as error:  # a lone .npy: no context
+        raise ValueError(f"{source}: not a readable .npz file of named arrays: {error or type(error).__name__}") from None
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise ValueError(f"{source}: holds Python objects (pickles are not loaded); labels must be numbers or strings") from None
+        raise
+    if len(raw_images) != len(labels) or len(labels) == 0:
+        raise ValueError(f"{source}: {len(raw_images)} images but {len(labels)} labels")
+    if raw_images.ndim not in (3, 4):
+        raise ValueError(f"{source}['images'] must be [N, H, W] or [N, H, W, 3], got {raw_images.shape}")
+    check_pixel_values(raw_images, f"{source}['images']")
+    return raw_images, _checked_labels(labels, source)
+
+
+def _checked_labels(labels: np.ndarray, source: str) -> np.ndarray:
+    """Labels as numbers: class names (strings) become classes 0..C-1 in sorted order, booleans 0 / 1.
+
+    Example:
+        >>> _checked_labels(np.array(["dog", "cat", "dog"]), "t.npz").tolist()
+        [1, 0, 1]
+    """
+    if labels.dtype.kind in "US":
+        if labels.ndim != 1:
+            raise ValueError(f"{source}: class names must be one string per image ([N]), got shape {labels.shape}")
+        return np.unique(labels, return_inverse=True)[1].astype(np.int64).reshape(-1)
+    if labels.dtype.kind == "b":
+        return labels.astype(np.int64)
+    if labels.dtype.kind not in "uif":
+        raise ValueError(f"{source}: labels have dtype {labels.dtype}; they must be integers, floats or class names (strings)")
+    if labels.dtype.kind == "f" and not np.isfinite(labels).all():
+        raise ValueError(f"{source}: labels hold NaN or Inf at {int((~np.isfinite(labels)).sum())} values; labels must be finite")
+    return labels
+
+
 def load_labelled_task(source: str, name: str, task_type: str = "semantic", size: int = 64) -> LabelledTask:
     """Loads a new task's labelled examples.
 
@@ -98,13 +145,7 @@ def load_labelled_task(source: str, name: str, task_type: str = "semantic", size
         raw_images, labels = list(digits.images), np.asarray(digits.target)
         images = np.stack([square_resize(to_uint8_rgb(image, 16.0), size) for image in raw_images])
     elif source.endswith(".npz"):
-        with np.load(source, allow_pickle=False) as archive:
-            missing = {"images", "labels"} - set(archive.files)
-            if missing:
-                raise ValueError(f"{source}: missing arrays {sorted(missing)} (found {archive.files})")
-            raw_images, labels = archive["images"], archive["labels"]
-        if len(raw_images) != len(labels) or len(labels) == 0:
-            raise ValueError(f"{source}: {len(raw_images)} images but {len(labels)} labels")
+        raw_images, labels = _npz_examples(source)
         images = np.stack([square_resize(to_uint8_rgb(image), size) for image in raw_images])
         labels = _resize_dense(labels, size)
     elif os.path.isdir(source):

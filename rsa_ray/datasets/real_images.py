@@ -162,29 +162,51 @@ def load_image_folder(folder: str | os.PathLike, size: int = 64) -> ProbeImages:
 
     Raises:
         FileNotFoundError: If ``folder`` is not a directory.
-        ValueError: If it holds no image files, or one cannot be decoded (named).
+        ValueError: If it holds no image files, fewer than 3 or more than
+            :data:`~rsa_ray.probe_bounds.MAX_PROBE_IMAGES`, or one cannot be decoded (named).
 
     Example:
         >>> load_image_folder("photos/", size=64)  # doctest: +SKIP
     """
     from PIL import Image, UnidentifiedImageError
 
+    from rsa_ray.probe_bounds import check_probe_count
+
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder {os.fspath(root)!r} does not exist")
     paths = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if paths:  # an empty folder is named by _stack; the count is checked before any image is decoded
+        check_probe_count(len(paths), f"image folder {os.fspath(root)!r}")
     images = []
     for path in paths:
         try:
             with Image.open(path) as handle:
                 images.append(np.asarray(handle.convert("RGB")))
-        except (UnidentifiedImageError, OSError) as error:
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
             raise ValueError(f"cannot decode image {os.fspath(path)!r}: {error}") from error
     return _stack(images, [p.name for p in paths], size, f"folder:{os.fspath(root)}")
 
 
+def _npz_header(archive: np.lib.npyio.NpzFile, key: str, what: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype of ``archive[key]`` read from its header alone (nothing of the data is loaded)."""
+    with archive.zip.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    if dtype.hasobject:
+        raise ValueError(f"{what} holds Python objects (pickles are not loaded); images must be real numbers")
+    return shape, dtype
+
+
 def load_npz_images(path: str | os.PathLike, key: str = "images", size: int | None = None) -> ProbeImages:
     """Images from an .npz array (no pickles): uint8 or float in [0, 1], [M, H, W] or [M, H, W, 3].
+
+    The array's header is checked before its data is read: its rank, dtype (real numbers only) and
+    image count (:data:`~rsa_ray.probe_bounds.MIN_PROBE_IMAGES` to ``MAX_PROBE_IMAGES``); then its
+    values (finite, in range).
 
     Args:
         path: The .npz file.
@@ -192,19 +214,42 @@ def load_npz_images(path: str | os.PathLike, key: str = "images", size: int | No
         size: Resize to ``size``×``size``; None keeps square images as they are.
 
     Raises:
-        ValueError: If the key is missing or the array has another shape.
+        ValueError: A file that is not a readable .npz, a missing key, another shape, a dtype that is not
+            real numbers, NaN / Inf or out-of-range values, too few or too many images (each naming the file).
 
     Example:
         >>> load_npz_images("probes.npz")  # doctest: +SKIP
     """
-    with np.load(path, allow_pickle=False) as archive:
+    import zipfile
+
+    from rsa_ray.probe_bounds import check_pixel_values, check_probe_count
+
+    name = os.fspath(path)
+    what = f"{name!r}[{key!r}]"
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{name!r} is not a readable .npz file: {error or type(error).__name__}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{name!r} is a single .npy array, not an .npz file of named arrays")
+    with archive:
         if key not in archive:
-            raise ValueError(f"{os.fspath(path)!r} has no array {key!r}; it has {sorted(archive.files)}")
+            raise ValueError(f"{name!r} has no array {key!r}; it has {sorted(archive.files)}")
+        shape, dtype = _npz_header(archive, key, what)
+        check_pixel_values(np.empty(0, dtype), what)  # the dtype, from the header: before any data is read
+        if len(shape) not in (3, 4):
+            raise ValueError(f"{what} must be [M, H, W] or [M, H, W, C], got {shape}")
+        if len(shape) == 4 and shape[-1] not in (1, 3, 4):
+            raise ValueError(f"{what} is {shape}: C must be 1 (grey), 3 (RGB) or 4 (RGBA)")
+        check_probe_count(shape[0], what)
         array = archive[key]
         ids = [str(i) for i in archive["image_ids"]] if "image_ids" in archive else [f"{i:05d}" for i in range(len(array))]
-    if array.ndim not in (3, 4):
-        raise ValueError(f"{os.fspath(path)!r}[{key!r}] must be [M, H, W] or [M, H, W, C], got {array.shape}")
-    source = f"npz:{os.fspath(path)}"
+    check_pixel_values(array, what)
+    if len(ids) != len(array):
+        raise ValueError(f"{name!r}['image_ids'] holds {len(ids)} ids for {len(array)} images")
+    if array.ndim == 4 and array.shape[-1] == 1:
+        array = array[..., 0]
+    source = f"npz:{name}"
     if size is None:
         images = np.stack([to_uint8_rgb(image) for image in array])
         if images.shape[1] != images.shape[2]:

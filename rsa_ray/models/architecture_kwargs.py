@@ -7,11 +7,11 @@ is refused by name, since weights come only from the entry's checked file.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 
-_SCALAR_TYPES = (str, int, float, bool, type(None))
-_HUB_URL_PREFIXES = ("hf-hub:", "hf_hub:")
+from rsa_ray.model_entry.kwarg_values import looks_like_url, value_problem
+
+__all__ = ["ArchitectureError", "UnknownArchitectureError", "check_kwargs", "looks_like_url", "value_problem"]
 
 
 class ArchitectureError(ValueError):
@@ -46,32 +46,6 @@ class ArchitectureError(ValueError):
 
 class UnknownArchitectureError(ArchitectureError):
     """The target names no registered architecture builder."""
-
-
-def looks_like_url(value: object) -> bool:
-    """Whether a value is a string that points somewhere to download from.
-
-    Example:
-        >>> looks_like_url("https://example.org/w.pth"), looks_like_url("hf-hub:org/model"), looks_like_url("dense")
-        (True, True, False)
-    """
-    return isinstance(value, str) and ("://" in value or value.strip().lower().startswith(_HUB_URL_PREFIXES))
-
-
-def value_problem(value: object) -> str | None:
-    """What is wrong with one argument's value, or None if it is a finite scalar that is not a URL.
-
-    Example:
-        >>> value_problem(2) is None, value_problem([1, 2])
-        (True, 'must be a scalar (str, int, float, bool, null), got [1, 2]')
-    """
-    if not isinstance(value, _SCALAR_TYPES):
-        return f"must be a scalar (str, int, float, bool, null), got {value!r}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number, got {value!r}"
-    if looks_like_url(value):
-        return "must not be a URL: weights come only from the entry's checked weights file"
-    return None
 
 
 def check_kwargs(kwargs: Mapping[str, object], builder_name: str, accepted: Collection[str],

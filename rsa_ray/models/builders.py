@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from rsa_ray.model_entry.paths import resolve_path
 from rsa_ray.models.architecture_kwargs import ArchitectureError
 from rsa_ray.models.architectures import build_architecture, check_architecture
 from rsa_ray.models.entry import ArchitectureSpec, ModelEntry, ModelSource
@@ -48,15 +49,14 @@ def _weights_path(entry: ModelEntry, weights_path: str | os.PathLike | None, bas
         return Path(weights_path)
     if entry.weights is None:
         raise ValueError(f"model {entry.model_id!r} has no weights file")
-    path = Path(entry.weights.path)
-    return path if path.is_absolute() or base_dir is None else Path(base_dir) / path
+    return Path(resolve_path(entry.weights.path, None if base_dir is None else os.fspath(base_dir)))
 
 
 def _with_local_config(spec: ArchitectureSpec, base_dir: str | os.PathLike | None) -> ArchitectureSpec:
     """The spec with a relative config path made relative to ``base_dir`` (as for weights)."""
-    if spec.config is None or base_dir is None or Path(spec.config.path).is_absolute():
+    if spec.config is None or base_dir is None:
         return spec
-    config = dataclasses.replace(spec.config, path=os.fspath(Path(base_dir) / spec.config.path))
+    config = dataclasses.replace(spec.config, path=resolve_path(spec.config.path, os.fspath(base_dir)))
     return dataclasses.replace(spec, config=config)
 
 

@@ -6,7 +6,7 @@ file through the registry entry like any other state dict. Arguments that would
 fetch weights (torchvision ``weights*``, timm ``pretrained``, ``pretrained_cfg*``,
 ``checkpoint_path``, ``cache_dir``, a URL or an ``hf-hub:`` name) are refused; the
 explicit "no weights" forms (``weights: null``, ``pretrained: false``) are allowed
-and change nothing.
+and change nothing. The model is built with the hub off (:mod:`rsa_ray.models.hub_offline`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from types import ModuleType
 from torch import nn
 
 from rsa_ray.models.architecture_kwargs import UnknownArchitectureError, check_kwargs
+from rsa_ray.models.hub_offline import hub_offline
 
 TORCHVISION = "torchvision"
 TIMM = "timm"
@@ -120,7 +121,9 @@ def _build_hub_model(library: str, name: str, kwargs: Mapping[str, object] | Non
     passed = check_hub_kwargs(library, dict(kwargs or {}))
     check_hub_name(library, name)
     module_name, construct = _CONSTRUCTORS[library]
-    return construct(_import_optional(module_name, library), name, passed)
+    module = _import_optional(module_name, library)
+    with hub_offline(module_name):  # the hub is off and its download functions refuse while the model is built
+        return construct(module, name, passed)
 
 
 def build_torchvision_model(name: str, kwargs: Mapping[str, object] | None = None) -> nn.Module:

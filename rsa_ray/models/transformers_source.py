@@ -12,14 +12,18 @@ An entry of source ``transformers`` names a model class from :data:`TRANSFORMERS
 
 The model is built from that config (``Model(config)``, what ``from_config`` does), never with
 ``from_pretrained`` of a hub id; its weights come through the entry's checked safetensors file
-like any state dict. The hub is switched off (``HF_HUB_OFFLINE=1``) before transformers is imported.
+like any state dict. The config may name no code, kernels or hub location (checked before transformers
+is imported: :mod:`rsa_ray.models.transformers_config`), and the hub is off while the model is built
+(:mod:`rsa_ray.models.hub_offline`), whatever the local hub cache holds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -28,7 +32,9 @@ from torch import nn
 
 from rsa_ray.models.architecture_kwargs import ArchitectureError, UnknownArchitectureError, check_kwargs
 from rsa_ray.models.entry import ArchitectureSpec
-from rsa_ray.models.weights import verify_sha256
+from rsa_ray.models.hub_offline import hub_offline
+from rsa_ray.models.transformers_config import (MAX_CONFIG_BYTES, check_config_document, check_config_keys)
+from rsa_ray.models.weights import WeightsIntegrityError
 
 # Model class -> its config class, both attributes of the ``transformers`` package.
 TRANSFORMERS_MODELS: Mapping[str, str] = MappingProxyType({
@@ -36,7 +42,6 @@ TRANSFORMERS_MODELS: Mapping[str, str] = MappingProxyType({
     "Dinov2Model": "Dinov2Config",
     "CLIPVisionModel": "CLIPVisionConfig",
 })
-_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 def check_transformers_spec(spec: ArchitectureSpec) -> None:
@@ -60,22 +65,35 @@ def check_transformers_spec(spec: ArchitectureSpec) -> None:
                                 "path and its sha256)")
 
 
-def _offline_transformers():
-    for variable in _OFFLINE_VARIABLES:
-        os.environ[variable] = "1"  # before the import: the library reads them once
+def _read_bounded(path: str | os.PathLike) -> bytes:
+    """A regular file's bytes, refused by its size before they are read (and while they are)."""
+    shown = os.fspath(path)
     try:
-        return importlib.import_module("transformers")
-    except ImportError as error:
-        raise ImportError("transformers is needed for this model but is not installed; install it (e.g. "
-                          "`pip install transformers`)") from error
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise ArchitectureError("architecture.config", f"{shown!r} does not exist") from None
+    except OSError as error:
+        raise ArchitectureError("architecture.config", f"{shown!r} cannot be read: {type(error).__name__}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise ArchitectureError("architecture.config", f"{shown!r} is not a regular file")
+    too_large = ArchitectureError("architecture.config", f"{shown!r} is larger than "
+                                  f"{MAX_CONFIG_BYTES >> 20} MiB, the limit for a config file")
+    if status.st_size > MAX_CONFIG_BYTES:
+        raise too_large
+    with open(path, "rb") as handle:
+        payload = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(payload) > MAX_CONFIG_BYTES:
+        raise too_large
+    return payload
 
 
 def read_config_document(path: str | os.PathLike, sha256: str | None) -> dict:
-    """The config file's JSON object, after its sha256 is checked.
+    """The config file's JSON object, after its size and sha256 are checked (it is read once).
 
     Raises:
-        WeightsIntegrityError: If the file's sha256 differs.
-        ArchitectureError: If it is not a JSON object (naming ``architecture.config``).
+        WeightsIntegrityError: If the file's sha256 differs (the file's own digest is not shown).
+        ArchitectureError: If it is over 16 MiB, not a regular file or not a JSON object (naming
+            ``architecture.config``).
 
     Example:
         >>> import tempfile
@@ -84,25 +102,50 @@ def read_config_document(path: str | os.PathLike, sha256: str | None) -> dict:
         >>> read_config_document(path, None)
         {'hidden_size': 32}
     """
-    verify_sha256(path, sha256)
+    payload = _read_bounded(path)
+    if sha256 is not None and hashlib.sha256(payload).hexdigest() != sha256.lower():
+        raise WeightsIntegrityError(f"sha256 mismatch for {os.fspath(path)!r}: expected {sha256.lower()}, which the "
+                                    "file's bytes do not match")
     try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise ArchitectureError("architecture.config", f"{os.fspath(path)!r} is not readable JSON: {error}") from None
+        document = json.loads(payload)
+    except (ValueError, RecursionError) as error:
+        problem = "nests too deeply" if isinstance(error, RecursionError) else str(error)
+        raise ArchitectureError("architecture.config", f"{os.fspath(path)!r} is not readable JSON: {problem}") from None
     if not isinstance(document, dict):
         raise ArchitectureError("architecture.config", f"{os.fspath(path)!r} must hold a JSON object")
     return document
 
 
+def _config(transformers, target: str, document: dict, attention: str | None):
+    """The config object, from a document that passed :func:`check_config_document`."""
+    config_class = getattr(transformers, TRANSFORMERS_MODELS[target])
+    model_type = document.get("model_type", config_class.model_type)
+    if model_type != config_class.model_type:
+        raise ArchitectureError("architecture.config", f"is a {model_type!r} config, but {target} needs "
+                                f"{config_class.model_type!r}")
+    check_config_keys(document, config_class.__name__, frozenset(config_class().to_dict()))
+    try:  # the attention and experts implementations passed explicitly: only built-in ones
+        return config_class.from_dict(document, attn_implementation=attention, experts_implementation=None)
+    except ArchitectureError:
+        raise
+    except (TypeError, ValueError, KeyError) as error:
+        raise ArchitectureError("architecture.config", f"does not fit {target}: {error}") from None
+
+
 def build_transformers_model(spec: ArchitectureSpec) -> nn.Module:
     """A randomly initialised transformers model of an allowed class, from the spec's checked config file.
+
+    The config may name no code, kernels or hub location (:mod:`rsa_ray.models.transformers_config`,
+    checked before transformers is imported), and the model is built with the hub off
+    (:func:`rsa_ray.models.hub_offline.hub_offline`).
 
     Args:
         spec: The architecture: ``target`` a class of :data:`TRANSFORMERS_MODELS`, ``config`` its
             config.json (a local path) and sha256.
 
     Raises:
-        ArchitectureError: If the class is not allowed or the config does not fit it.
+        ArchitectureError: If the class is not allowed, the config names code or a hub location, or it
+            does not fit the class.
         WeightsIntegrityError: If the config file's sha256 differs.
         ImportError: If transformers is not installed.
 
@@ -110,15 +153,13 @@ def build_transformers_model(spec: ArchitectureSpec) -> nn.Module:
         >>> build_transformers_model(ArchitectureSpec("ViTModel", config=WeightsRef("config.json")))  # doctest: +SKIP
     """
     check_transformers_spec(spec)
-    document = read_config_document(spec.config.path, spec.config.sha256)
-    transformers = _offline_transformers()
-    config_class = getattr(transformers, TRANSFORMERS_MODELS[spec.target])
-    model_type = document.get("model_type", config_class.model_type)
-    if model_type != config_class.model_type:
-        raise ArchitectureError("architecture.config", f"is a {model_type!r} config, but {spec.target} needs "
-                                f"{config_class.model_type!r}")
-    try:
-        config = config_class.from_dict(document)
-    except (TypeError, ValueError) as error:
-        raise ArchitectureError("architecture.config", f"does not fit {spec.target}: {error}") from None
-    return getattr(transformers, spec.target)(config)
+    document, attention = check_config_document(read_config_document(spec.config.path, spec.config.sha256))
+    with hub_offline("transformers", "transformers.modeling_utils"):  # imported inside: they see the switches
+        transformers = importlib.import_module("transformers")
+        config = _config(transformers, spec.target, document, attention)
+        try:
+            return getattr(transformers, spec.target)(config)
+        except ArchitectureError:
+            raise
+        except (TypeError, ValueError, KeyError) as error:
+            raise ArchitectureError("architecture.config", f"does not fit {spec.target}: {error}") from None

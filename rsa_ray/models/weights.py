@@ -47,7 +47,8 @@ def verify_sha256(path: str | os.PathLike, expected: str | None) -> None:
     """Checks a file against its expected sha256 (no check when ``expected`` is None).
 
     Raises:
-        WeightsIntegrityError: If the digests differ; the message names the file and both digests.
+        WeightsIntegrityError: If the digests differ; the message names the file and the expected digest
+            (never the file's own: it would tell something about any file a path could name).
         FileNotFoundError: If the file does not exist.
 
     Example:
@@ -57,7 +58,8 @@ def verify_sha256(path: str | os.PathLike, expected: str | None) -> None:
         return
     actual = sha256_of_file(path)
     if actual != expected.lower():
-        raise WeightsIntegrityError(f"sha256 mismatch for {os.fspath(path)!r}: expected {expected.lower()}, got {actual}")
+        raise WeightsIntegrityError(f"sha256 mismatch for {os.fspath(path)!r}: expected {expected.lower()}, which the "
+                                    "file's bytes do not match")
 
 
 def load_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -158,7 +158,11 @@ def test_checksum_mismatch_names_the_entry_and_rows(populated, damage):
     expected = "rows 4:8 fail their CRC-32C checksum" if damage == "overwritten" else "the chunk of rows 4:8 is missing"
     with pytest.raises(CorruptEntryError, match=rf"'activations/.*/m2/out': {expected}"):
         store.read_activations(entry_key)
-    np.testing.assert_array_equal(store.read_activations(entry_key, [0, 9]), features[[0, 9]])  # other chunks fine
+    # the damaged entry is withdrawn: missing now, and a rerun rewrites only the damaged chunk
+    assert store.missing(probe_id, ["m2"], ["out"]) == (entry_key,)
+    assert store.layout(entry_key).pending == ((4, 8),)
+    store.write_activations(entry_key, features, rows_per_chunk=4)
+    np.testing.assert_array_equal(store.read_activations(entry_key), features)
 
 
 def test_wrong_shape_or_dtype_is_rejected_naming_entry_and_expected_shape(populated):

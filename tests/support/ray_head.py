@@ -41,6 +41,7 @@ def ray_head(num_cpus: int = 2) -> Iterator[str]:
         ray_binary, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}", f"--num-cpus={num_cpus}",
         f"--temp-dir={temp_dir}", "--disable-usage-stats", "--include-dashboard=true",
+        f"--dashboard-agent-listen-port={free_port()}",  # not the fixed default: another head may hold it
     ]
     # Token authentication would need the client to carry the head's token; on a loopback test head it is off.
     # Jobs run `python` from PATH, as on a cluster image: put this interpreter's environment first.

@@ -87,4 +87,6 @@ def manifest_entry(case: RefusedArchitecture, model_id: str = "evil") -> dict[st
                              "layers": ["encoder.output"]}
     if case.source in ("safetensors", "torch_state_dict"):
         entry["weights"] = {"path": "/zoo/evil.safetensors", "sha256": "0" * 64}
+    else:
+        entry["seed"] = 0  # a library model without weights needs its initialisation seed
     return entry

@@ -25,18 +25,19 @@ def test_no_subcommand_prints_help(capsys):
     assert "usage: rsa-ray" in capsys.readouterr().out
 
 
-# --- a quick command: what answers from the parser alone imports neither torch nor Ray ---------------
+# --- a quick command: what answers from the parser alone imports neither pandas, matplotlib, torch nor Ray ---
 
+HEAVY = ("matplotlib", "pandas", "ray", "torch")
 LOADS = (
     "import atexit, runpy, sys; "
-    "atexit.register(lambda: print('LOADED', ','.join(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'ray'})), "
-    "file=sys.stderr)); "
+    "atexit.register(lambda: print('LOADED', ','.join(sorted({m.split('.')[0] for m in sys.modules} & "
+    f"{set(HEAVY)!r})), file=sys.stderr)); "
     "sys.argv = ['rsa-ray', *sys.argv[1:]]; runpy.run_module('jobs.cli', run_name='__main__')"
 )
 
 
 def run_and_list_heavy_imports(*argv: str) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """Runs ``rsa-ray ARGV`` in a fresh interpreter; returns the result and which of torch and ray it imported."""
+    """Runs ``rsa-ray ARGV`` in a fresh interpreter; returns the result and which of :data:`HEAVY` it imported."""
     result = subprocess.run([sys.executable, "-c", LOADS, *argv], capture_output=True, text=True, timeout=120)
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("LOADED ")]
     return result, [name for name in line.removeprefix("LOADED ").split(",") if name]
@@ -49,21 +50,22 @@ def run_and_list_heavy_imports(*argv: str) -> tuple[subprocess.CompletedProcess,
     (["no-such-command"], 2),
     (["--store", "/nowhere", "submit", "--", "taxonomy"], 2),  # submit takes no --store
 ])
-def test_help_and_usage_errors_import_neither_torch_nor_ray(argv, code):
+def test_help_and_usage_errors_import_nothing_heavy(argv, code):
     result, heavy = run_and_list_heavy_imports(*argv)
     assert result.returncode == code, result.stderr
     assert heavy == [], f"rsa-ray {' '.join(argv)} imported {heavy}"
 
 
-def test_every_subcommand_help_but_train_zoo_imports_neither_torch_nor_ray():
-    """``train-zoo``'s flags show the defaults of cluster's zoo configuration, which imports torch."""
-    for ref in SUBCOMMANDS:
-        if ref.name == "train-zoo":
-            continue
-        result, heavy = run_and_list_heavy_imports(ref.name, "--help")
-        assert result.returncode == 0, result.stderr
-        assert f"usage: rsa-ray {ref.name}" in result.stdout
-        assert heavy == [], f"rsa-ray {ref.name} --help imported {heavy}"
+@pytest.mark.parametrize("name", [ref.name for ref in SUBCOMMANDS])
+def test_every_subcommand_usage_error_and_help_import_nothing_heavy(name):
+    bogus, heavy = run_and_list_heavy_imports(name, "--bogus")
+    assert bogus.returncode == 2, bogus.stderr
+    assert bogus.stderr.startswith("usage: rsa-ray") and "error:" in bogus.stderr, bogus.stderr
+    assert heavy == [], f"rsa-ray {name} --bogus imported {heavy}"
+    shown, heavy = run_and_list_heavy_imports(name, "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert f"usage: rsa-ray {name}" in shown.stdout
+    assert heavy == [], f"rsa-ray {name} --help imported {heavy}"
 
 
 def test_models_list_reads_the_registry_without_torch_in_the_same_format(tmp_path):

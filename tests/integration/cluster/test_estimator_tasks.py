@@ -1,11 +1,13 @@
-"""Transferability scores on real Ray, one task per batch of candidates, against in-process score_features."""
+"""Transferability scores on real Ray, one task per batch of candidates (every score, rsa included, by its
+function in the estimator table), against in-process score_features."""
 
 import numpy as np
 import pytest
 
-from cluster.estimator_tasks import score_batch, score_candidates
+from cluster.estimator_tasks import rows_frame, score_batch, score_candidates
 from rsa_ray.errors import DegenerateInputError
-from rsa_ray.estimators import ESTIMATORS, score_features, usable_scores
+from rsa_ray.resampling import image_subsamples
+from rsa_ray.estimators import ESTIMATORS, applicable_scores, score_features
 from rsa_ray.target_labels import TargetLabels
 from storage import EntryKey
 from tests.integration.cluster.helpers import make_store, registry_entries
@@ -25,7 +27,7 @@ def zoo(tmp_path):
 
 
 def in_process(features, model_id, labels, score, rows=None):
-    """score_features on every image, or on one bootstrap sample's rows."""
+    """score_features on every image, or on one resample's rows."""
     if rows is None:
         return score_features(score, features[model_id], labels, target_features=features["target"], model=model_id)
     return score_features(score, features[model_id][rows], labels.subset(rows),
@@ -36,7 +38,8 @@ def test_every_score_of_every_candidate_matches_the_in_process_result(zoo):
     store, probe_id, features = zoo
     labels = TargetLabels.from_array(np.arange(24) % 3)
     scores = list(ESTIMATORS)
-    table = score_candidates(store, probe_id, "out", CANDIDATES, labels, scores, target_model="target", batch_size=2)
+    table = rows_frame(score_candidates(store, probe_id, "out", CANDIDATES, labels, scores, target_model="target",
+                                        batch_size=2))
     assert list(zip(table["candidate"], table["score"])) == [(m, s) for m in CANDIDATES for s in scores]
     for row in table.itertuples(index=False):
         assert row.error is None and row.samples is None, row
@@ -46,8 +49,8 @@ def test_every_score_of_every_candidate_matches_the_in_process_result(zoo):
 def test_a_degenerate_or_missing_candidate_does_not_sink_the_others(zoo):
     store, probe_id, _ = zoo
     labels = TargetLabels.from_array(np.arange(24) % 2)
-    table = score_candidates(store, probe_id, "out", ["c0", "flat", "missing", "c1"], labels, ["rsa", "logme", "knn"],
-                             target_model="target")
+    table = rows_frame(score_candidates(store, probe_id, "out", ["c0", "flat", "missing", "c1"], labels,
+                                        ["rsa", "logme", "knn"], target_model="target"))
     assert table.shape == (12, 5)
     by_candidate = {name: group for name, group in table.groupby("candidate")}
     assert by_candidate["c0"]["error"].isna().all() and by_candidate["c1"]["error"].isna().all()
@@ -56,15 +59,15 @@ def test_a_degenerate_or_missing_candidate_does_not_sink_the_others(zoo):
     assert by_candidate["missing"]["error"].str.match("(EntryNotFoundError|IncompleteEntryError): ").all()
 
 
-def test_bootstrap_samples_score_each_resampled_set_of_images(zoo):
+def test_resamples_score_each_subsample_of_images_by_the_same_function(zoo):
     store, probe_id, features = zoo
     targets = features["target"][:, :2].astype(np.float64) + np.random.default_rng(0).normal(size=(24, 2))
     labels = TargetLabels.from_array(targets)
-    scores = list(usable_scores(list(ESTIMATORS), labels, has_target_model=True))
+    scores = list(applicable_scores(list(ESTIMATORS), labels, has_target_model=True)[0])
     assert "sfda" not in scores and "logme" in scores
-    samples = np.sort(np.random.default_rng(1).integers(0, 24, size=(3, 24)), axis=1)  # rows repeat: copies
-    table = score_candidates(store, probe_id, "out", CANDIDATES[:3], labels, scores, target_model="target",
-                             samples=samples)
+    samples = image_subsamples(24, 3, seed=1)  # half the images each, without replacement
+    table = rows_frame(score_candidates(store, probe_id, "out", CANDIDATES[:3], labels, scores, target_model="target",
+                                        samples=samples))
     for row in table.itertuples(index=False):
         assert row.error is None, row
         assert row.value == pytest.approx(in_process(features, row.candidate, labels, row.score), rel=1e-9, abs=1e-12)
@@ -77,26 +80,26 @@ def test_a_score_undefined_on_one_sample_names_the_sample(zoo):
     labels = TargetLabels.from_array(np.arange(24) % 2)
     samples = np.stack([np.arange(24), np.zeros(24, dtype=np.int64)])  # sample 1: one image 24 times
     (row,) = score_batch(store, probe_id, "out", ["c0"], labels, ["knn"], samples=samples)
-    assert row.value is None and row.error.endswith("(bootstrap sample 1)")
+    assert row.value is None and row.error.endswith("(resample 1)")
 
 
 def test_a_score_the_target_cannot_have_is_refused_before_any_task(zoo):
     store, probe_id, _ = zoo
     regression = TargetLabels.from_array(np.random.default_rng(0).normal(size=24))
-    with pytest.raises(ValueError, match="score 'sfda' cannot score a target with regression targets"):
+    with pytest.raises(ValueError, match=r"score 'sfda' cannot score this target: it does not support regression targets \(only classes\)"):
         score_candidates(store, probe_id, "out", CANDIDATES, regression, ["knn", "sfda"])
-    with pytest.raises(ValueError, match="needs a target model"):
+    with pytest.raises(ValueError, match="score 'rsa' cannot score this target: the target has no trained model"):
         score_candidates(store, probe_id, "out", CANDIDATES, regression, ["rsa"])
     with pytest.raises(ValueError, match="the target has 23 labels, the probe set"):
         score_candidates(store, probe_id, "out", CANDIDATES, TargetLabels.from_array(np.arange(23) % 2), ["knn"])
-    with pytest.raises(ValueError, match="bootstrap samples index images outside 0..23"):
+    with pytest.raises(ValueError, match="resamples index images outside 0..23"):
         score_candidates(store, probe_id, "out", CANDIDATES, regression, ["knn"], samples=np.full((2, 24), 24))
 
 
 def test_the_degenerate_error_is_the_one_score_features_raises(zoo):
     store, probe_id, _ = zoo
     labels = TargetLabels.from_array(np.arange(24) % 2)
-    table = score_candidates(store, probe_id, "out", ["flat"], labels, ["sfda"])
+    table = rows_frame(score_candidates(store, probe_id, "out", ["flat"], labels, ["sfda"]))
     with pytest.raises(DegenerateInputError) as raised:
         score_features("sfda", store.read_activations(EntryKey(probe_id, "flat", "out")), labels, model="flat")
     assert table["error"].tolist() == [f"DegenerateInputError: {raised.value}"]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from cluster.extract import ExtractionOptions, extract_all
-from cluster.pipeline import read_layer_inputs, run_similarity
+from cluster.inputs import read_layer_inputs
+from cluster.pipeline import run_similarity
 from cluster.resolvers import ManifestResolver
 from cluster.wide_layers import pooled_layer
 from rsa_ray import compute_rdm, compute_rdms, similarity_matrix

@@ -36,7 +36,9 @@ def test_rank_scores_every_candidate_on_the_targets_images(tmp_path, capsys):
     assert main(["rank", "--store", store_url, "--target", "bright", "--data", data, "--score", "all",
                  "--bootstrap", "20", "--target-images", "40", "--image-size", "32", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "score rsa skipped" in printed and "best sources to finetune bright from (40 target images" in printed
+    assert ("score rsa absent: the target has no trained model (`rsa-ray train-target` trains one)" in printed
+            and "best sources to finetune bright from (40 target images" in printed)
+    assert printed.splitlines()[-2].startswith("decided: ")  # then the line naming the table
 
     store = Store.open(store_url)
     record = store.target("bright")
@@ -46,11 +48,16 @@ def test_rank_scores_every_candidate_on_the_targets_images(tmp_path, capsys):
     assert set(table.index) == set(first)
     label_scores = ["rsa-labels", "logme", "hscore", "hscore-shrinkage", "knn", "linear-probe", "sfda"]
     for name in label_scores:
-        assert sorted(table[f"{name}.rank"]) == sorted(table[f"{name}.rank"].tolist())  # defined for every candidate
         assert (table[f"{name}.low"] <= table[f"{name}.high"]).all()
+        if table[f"{name}.check"].iloc[0] != "ok":  # found uninformative: said so, no ranks, no best claim
+            assert f"score {name}: uninformative (" in printed
+            assert table[f"{name}.rank"].isna().all() and table[f"{name}.p_best"].isna().all()
+            continue
+        assert table[f"{name}.rank"].notna().all()  # defined for every candidate
         assert table[f"{name}.p_best"].sum() == pytest.approx(1.0)
-        top = table[f"{name}.rank"].idxmin()
+        top = table[f"{name}.rank"].astype(int).idxmin()
         assert bool(table.loc[top, f"{name}.top_tie"])
+        assert table[f"{name}.top_set"].iloc[0] == table[f"{name}.top_tie"].sum()
     # Each value is the estimator run here on the stored features of the target's images.
     for candidate in first:
         features = store.read_activations(EntryKey(record.probe_id, candidate, LAYER)).reshape(40, -1)

@@ -39,3 +39,24 @@ def test_taxonomy_job_through_job_submission(tmp_path):
     ]
     np.testing.assert_allclose(stored.matrix, similarity_matrix(compute_rdms(features)), atol=1e-5)
     assert (tmp_path / "report" / "report.html").is_file()
+
+
+def test_a_failed_job_prints_its_last_log_lines_and_exits_non_zero(tmp_path, capsys):
+    from jobs.cli import main
+
+    missing = tmp_path / "absent.npz"
+    command = ["probes", "add", str(missing), "--store", str(tmp_path / "store")]
+    with ray_head() as address:
+        code = main(["submit", "--address", address, "--wait", "--", *command])
+        first = capsys.readouterr()
+        again = main(["submit", "--address", address, "--", *command])  # a resubmit reports the same failure
+        second = capsys.readouterr()
+    assert code == 1 and again == 1
+    for printed in (first, second):
+        lines = printed.err.splitlines()
+        assert lines[-1].startswith(f"rsa-ray submit: error: job {submission_id(command)} FAILED")
+        assert "log lines are above" in lines[-1] and "ray job logs --address" in lines[-1]
+        shown = [line for line in lines[:-1] if line.startswith("    | ")]
+        assert 1 <= len(shown) <= 20, printed.err
+        assert any(f"rsa-ray probes: error: '{missing}' is not a readable .npz file" in line for line in shown), printed.err
+    assert not (tmp_path / "store").exists()  # the refused job wrote nothing

@@ -5,9 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cluster.plan import LayerState, incremental_tiles, plan_run, plan_similarity_work, task_bytes
+from cluster.plan import LayerState, incremental_tiles, plan_inputs, plan_similarity, plan_similarity_work, task_bytes
 
 MODEL_POOL = [f"m{i}" for i in range(12)]
+
+
+def plan_both(models, states, block_size=64):
+    """What a run plans: its inputs, and each layer's next similarity version (as the pipeline asks them)."""
+    return plan_inputs(models, states), [plan_similarity(state, models, block_size) for state in states]
 
 
 def covered_cells(tiles, n_models):
@@ -48,7 +53,7 @@ layer_states = st.builds(
     block_size=st.integers(1, 5),
 )
 def test_plan_equals_brute_force(models, states, block_size):
-    plan = plan_run(models, states, block_size=block_size)
+    plan, similarities = plan_both(models, states, block_size=block_size)
     extraction_of = {task.model_id: set(task.layers) for task in plan.extractions}
     assert len(extraction_of) == len(plan.extractions)  # one task per model: one forward pass for all its layers
     for state in states:
@@ -57,7 +62,7 @@ def test_plan_equals_brute_force(models, states, block_size):
             assert ((model, state.layer) in plan.rdms) == needs_rdm
             needs_activations = needs_rdm and model not in state.complete_activations
             assert (state.layer in extraction_of.get(model, set())) == needs_activations
-        similarity = next(s for s in plan.similarities if s.layer == state.layer)
+        similarity = next(s for s in similarities if s.layer == state.layer)
         assert sorted(similarity.model_order) == sorted(models)
         reusable = [m for m in state.previous_models if m in models and m in state.complete_rdms]
         assert list(similarity.model_order[: similarity.n_reused]) == reusable or similarity.up_to_date
@@ -68,31 +73,30 @@ def test_plan_equals_brute_force(models, states, block_size):
                 computed = counts[i, j]
                 needed = not similarity.up_to_date and (i >= similarity.n_reused or j >= similarity.n_reused)
                 assert computed == int(needed), (i, j)
-    assert plan.is_empty == (not plan.rdms and not plan.extractions and all(s.up_to_date for s in plan.similarities))
 
 
 def test_a_complete_store_plans_nothing():
     state = LayerState("out", frozenset({"a", "b"}), frozenset({"a", "b"}), ("b", "a"))
-    plan = plan_run(["a", "b"], [state])
-    assert plan.is_empty
-    assert plan.similarities[0].model_order == ("b", "a")
+    plan, similarities = plan_both(["a", "b"], [state])
+    assert not plan.extractions and not plan.rdms and similarities[0].up_to_date
+    assert similarities[0].model_order == ("b", "a")
 
 
 def test_adding_one_model_computes_one_row():
     previous = tuple(MODEL_POOL[:10])
     state = LayerState("out", frozenset(previous), frozenset(previous), previous)
-    plan = plan_run(list(previous) + ["new"], [state], block_size=4)
+    plan, similarities = plan_both(list(previous) + ["new"], [state], block_size=4)
     assert [t.model_id for t in plan.extractions] == ["new"]
-    similarity = plan.similarities[0]
+    similarity = similarities[0]
     assert similarity.model_order[-1] == "new" and similarity.n_reused == 10
     assert sum((t.row_stop - t.row_start) * (t.col_stop - t.col_start) for t in similarity.tiles) == 11
 
 
 def test_bad_requests_are_named():
     with pytest.raises(ValueError, match="unique"):
-        plan_run(["a", "a"], [LayerState("out")])
+        plan_inputs(["a", "a"], [LayerState("out")])
     with pytest.raises(ValueError, match="at least one layer"):
-        plan_run(["a"], [])
+        plan_inputs(["a"], [])
     with pytest.raises(ValueError, match="n_reused must lie in 0..3"):
         incremental_tiles(3, 4, 2)
 

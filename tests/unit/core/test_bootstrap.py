@@ -8,7 +8,7 @@ from scipy import stats
 from scipy.spatial.distance import squareform
 
 from rsa_ray import DegenerateInputError, compute_rdms, similarity_to, standardized_ranks
-from rsa_ray import bootstrap
+from rsa_ray import bootstrap, resampled_ranks
 from rsa_ray.bootstrap import (
     BootstrapSummary,
     bootstrap_rsa_scores,
@@ -122,9 +122,9 @@ def test_threads_chunks_blocks_and_the_float_dot_give_the_same_scores(monkeypatc
     samples = image_samples(14, 10, seed=2)
     expected = bootstrap_rsa_scores(rdms[1:], rdms[0], samples, workers=1)
     monkeypatch.setattr(bootstrap, "CANDIDATE_CHUNK", 3)
-    monkeypatch.setattr(bootstrap, "_block_size", lambda length: 4)
+    monkeypatch.setattr(bootstrap, "block_size", lambda length: 4)
     np.testing.assert_allclose(bootstrap_rsa_scores(rdms[1:], rdms[0], samples, workers=2), expected, atol=1e-12)
-    monkeypatch.setattr(bootstrap, "EXACT_INTEGER_LIMIT", 0.0)
+    monkeypatch.setattr(resampled_ranks, "EXACT_INTEGER_LIMIT", 0.0)
     np.testing.assert_allclose(bootstrap_rsa_scores(rdms[1:], rdms[0], samples, workers=2), expected, atol=1e-12)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rsa_ray.errors import DegenerateInputError
-from rsa_ray.estimators import ESTIMATORS, estimator, parse_scores, score_features, usable_scores
+from rsa_ray.estimators import ESTIMATORS, applicable_scores, estimator, parse_scores, score_features
 from rsa_ray.label_rdm import label_rdm, rsa_labels_score
 from rsa_ray.rsa_score import rsa_score
 from rsa_ray.target_labels import TargetLabels, image_groups
@@ -36,28 +36,38 @@ def regression_task(rng, n_images=60, n_features=8, n_targets=2):
     return TargetLabels.from_array(targets), informative, rng.normal(size=(n_images, n_features))
 
 
-def test_every_registered_estimator_loads_and_scores(rng):
+def test_every_registered_estimator_holds_its_function_and_scores(rng):
     labels, informative, _ = classes_task(rng)
     target = informative @ rng.normal(size=(8, 5))
+    assert ESTIMATORS["rsa"].function is rsa_score and ESTIMATORS["rsa-labels"].function is rsa_labels_score
     for name, chosen in ESTIMATORS.items():
-        assert callable(chosen.load()), name
+        assert callable(chosen.function) and chosen.function.__module__.startswith("rsa_ray."), name
         value = score_features(name, informative, labels, target_features=target, model="m1")
         assert isinstance(value, float) and np.isfinite(value), name
+        reference = target if chosen.reads == "target-model" else labels
+        assert value == chosen.function(informative, reference, name="m1", image_ids=None), name
 
 
 def test_registry_refuses_unknown_or_unsupported_input(rng):
     labels, informative, _ = classes_task(rng)
     with pytest.raises(ValueError, match="unknown score 'nope'; choose from rsa, rsa-labels"):
         estimator("nope")
-    with pytest.raises(ValueError, match="needs a target model"):
+    with pytest.raises(ValueError, match=r"score 'rsa' cannot score this target: the target has no trained model "
+                                         r"\(`rsa-ray train-target` trains one\)"):
         score_features("rsa", informative, labels)
-    with pytest.raises(ValueError, match="needs the target's labels"):
+    with pytest.raises(ValueError, match="score 'logme' cannot score this target: the target has no labels"):
         score_features("logme", informative)
     regression = TargetLabels.from_array(rng.normal(size=(60, 2)))
-    with pytest.raises(ValueError, match="does not support regression targets"):
+    with pytest.raises(ValueError, match=r"it does not support regression targets \(only classes\)"):
         score_features("sfda", informative, regression)
     assert parse_scores("all") == tuple(ESTIMATORS)
-    assert usable_scores(list(ESTIMATORS), regression, has_target_model=False) == tuple(REGRESSION_SCORES)
+    kept, skipped = applicable_scores(list(ESTIMATORS), regression, has_target_model=False)
+    assert kept == tuple(REGRESSION_SCORES)
+    assert dict(skipped) == {"rsa": "the target has no trained model (`rsa-ray train-target` trains one)",
+                             "hscore": "it does not support regression targets (only classes)",
+                             "hscore-shrinkage": "it does not support regression targets (only classes)",
+                             "sfda": "it does not support regression targets (only classes)"}
+    assert applicable_scores(["rsa", "knn"], labels, has_target_model=True) == (("rsa", "knn"), ())
 
 
 @pytest.mark.parametrize("name", LABEL_SCORES)

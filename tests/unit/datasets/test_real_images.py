@@ -61,8 +61,50 @@ def test_image_folder_errors(tmp_path):
     with pytest.raises(ValueError, match="no images"):
         load_image_folder(tmp_path)
     (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="1 images; a probe set needs at least 3"):  # counted before decoding
+        load_image_folder(tmp_path)
+    for name in ("a.png", "c.png"):
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / name)
     with pytest.raises(ValueError, match="broken.png"):
         load_image_folder(tmp_path)
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.full((3, 4, 4, 3), np.nan), "holds NaN or Inf; pixel values must be finite"),
+    (np.full((3, 4, 4), -np.inf), "holds NaN or Inf; pixel values must be finite"),
+    (np.full((3, 4, 4, 3), 1.5), "holds values from 1.5 to 1.5; float pixels must be in \\[0, 1\\]"),
+    (np.full((3, 4, 4, 3), 300, np.int32), "integer pixels must be in \\[0, 255\\]"),
+    (np.ones((3, 4, 4, 3), bool), "has dtype bool; images must be real numbers"),
+    (np.ones((3, 4, 4, 3), np.complex128), "has dtype complex128; images must be real numbers"),
+    (np.zeros((2, 4, 4, 3), np.uint8), "2 images; a probe set needs at least 3"),
+    (np.zeros((0, 4, 4, 3), np.uint8), "0 images; a probe set needs at least 3"),
+    (np.zeros((3, 4, 4, 2), np.uint8), "C must be 1 \\(grey\\), 3 \\(RGB\\) or 4 \\(RGBA\\)"),
+])
+def test_npz_images_refused_naming_the_file_and_the_rule(tmp_path, images, message):
+    np.savez(tmp_path / "p.npz", images=images)
+    with pytest.raises(ValueError, match=message) as refused:
+        load_npz_images(tmp_path / "p.npz")
+    assert str(refused.value).startswith(f"'{tmp_path / 'p.npz'}'")
+
+
+def test_npz_files_that_are_not_npz_are_named(tmp_path):
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.npz' is not a readable .npz file"):
+        load_npz_images(tmp_path / "empty.npz")
+    with open(tmp_path / "single.npz", "wb") as handle:
+        np.save(handle, np.zeros((3, 4, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match="single.npz' is a single .npy array"):
+        load_npz_images(tmp_path / "single.npz")
+
+
+def test_npz_grey_images_with_one_channel_and_ids_checked(tmp_path):
+    grey = np.arange(3 * 4 * 4, dtype=np.uint8).reshape(3, 4, 4, 1)
+    np.savez(tmp_path / "g.npz", images=grey)
+    loaded = load_npz_images(tmp_path / "g.npz")
+    np.testing.assert_array_equal(loaded.images, np.repeat(grey, 3, axis=-1))
+    np.savez(tmp_path / "ids.npz", images=grey, image_ids=np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="\\['image_ids'\\] holds 2 ids for 3 images"):
+        load_npz_images(tmp_path / "ids.npz")
 
 
 def test_npz_round_trip_uint8_and_float(tmp_path):

@@ -134,7 +134,10 @@ def _weights_mismatch_remote(folder: Path):
 
     with fsspec.open("memory://catalogue/w.safetensors", "wb") as handle:
         handle.write(b"other bytes")
-    return lambda store: fetch_weights("memory://catalogue/w.safetensors", "0" * 64, folder / "cache")
+    from storage.weights import WeightsPolicy
+
+    return lambda store: fetch_weights("memory://catalogue/w.safetensors", "0" * 64, folder / "cache",
+                                       policy=WeightsPolicy(("memory://catalogue/",)))
 
 
 def _weights_missing(folder: Path):
@@ -151,7 +154,7 @@ def _second_probe_set(*argv: str) -> Callable[[Path], Callable[[Any], Any]]:
     def make(folder: Path):
         from storage import Store
 
-        Store.open(str(folder / "store")).add_probe_set(np.ones((2, 4, 4, 3), np.uint8), ["x", "y"], "second")
+        Store.open(str(folder / "store")).add_probe_set(np.ones((3, 4, 4, 3), np.uint8), ["x", "y", "z"], "second")
         return [part.replace("{tmp}", str(folder)) for part in argv]
     return make
 
@@ -166,7 +169,7 @@ def _empty_store(folder: Path) -> list[str]:
 def _bare_store_with_probes(folder: Path) -> list[str]:
     from storage import Store
 
-    Store.open(str(folder / "bare")).add_probe_set(np.ones((2, 4, 4, 3), np.uint8), ["x", "y"], "bare")
+    Store.open(str(folder / "bare")).add_probe_set(np.ones((3, 4, 4, 3), np.uint8), ["x", "y", "z"], "bare")
     return ["similarity", "--store", str(folder / "bare")]
 
 
@@ -272,18 +275,60 @@ BAD_INPUTS: tuple[BadInput, ...] = (
              ("'{tmp}/probes.npz'['images'] must be [M, H, W] or [M, H, W, C], got (2, 4)",)),
     BadInput("probe-npz-not-square", PROBES,
              _npz("probes.npz", "probes", "add", "{tmp}/probes.npz", "--store", STORE_MARK,
-                  images=np.zeros((2, 4, 6, 3), np.uint8)),
+                  images=np.zeros((3, 4, 6, 3), np.uint8)),
              ("npz:{tmp}/probes.npz images are (4, 6); pass size to crop them square",)),
     BadInput("probe-image-undecodable", PROBES,
-             _folder("photos", {"a.png": _png(4, 4), "b.png": b"not a png"}, "probes", "add", "{tmp}/photos",
+             _folder("photos", {"a.png": _png(4, 4), "b.png": b"not a png", "c.png": _png(4, 4)}, "probes", "add", "{tmp}/photos",
                      "--store", STORE_MARK),
              ("cannot decode image '{tmp}/photos/b.png'",)),
     BadInput("probe-array-not-uint8", PROBES, _probe_array(np.zeros((2, 4, 4, 3), np.float32), ["a", "b"]),
              ("probe set images must have dtype uint8", "got float32"), code=None),
-    BadInput("probe-image-ids-repeated", PROBES, _probe_array(np.zeros((2, 4, 4, 3), np.uint8), ["a", "a"]),
+    BadInput("probe-image-ids-repeated", PROBES, _probe_array(np.zeros((3, 4, 4, 3), np.uint8), ["a", "a", "b"]),
              ("probe set image ids must be unique",), code=None),
-    BadInput("probe-image-ids-count", PROBES, _probe_array(np.zeros((2, 4, 4, 3), np.uint8), ["a"]),
-             ("probe set needs one image id per image (2), got 1",), code=None),
+    BadInput("probe-image-ids-count", PROBES, _probe_array(np.zeros((3, 4, 4, 3), np.uint8), ["a", "b"]),
+             ("probe set needs one image id per image (3), got 2",), code=None),
+    BadInput("probe-npz-nan", PROBES,
+             _npz("p.npz", "probes", "add", "{tmp}/p.npz", "--store", STORE_MARK,
+                  images=np.where(np.eye(4)[None, :, :, None] > 0, np.nan, 0.5) * np.ones((3, 4, 4, 3))),
+             ("'{tmp}/p.npz'['images'] holds NaN or Inf; pixel values must be finite",)),
+    BadInput("probe-npz-inf", PROBES,
+             _npz("p.npz", "probes", "add", "{tmp}/p.npz", "--store", STORE_MARK,
+                  images=np.full((3, 4, 4, 3), np.inf)),
+             ("'{tmp}/p.npz'['images'] holds NaN or Inf; pixel values must be finite",)),
+    BadInput("probe-npz-out-of-range", PROBES,
+             _npz("p.npz", "probes", "add", "{tmp}/p.npz", "--store", STORE_MARK,
+                  images=np.full((3, 4, 4, 3), 255.0)),
+             ("'{tmp}/p.npz'['images'] holds values from 255.0 to 255.0; float pixels must be in [0, 1]",)),
+    BadInput("probe-npz-bool", PROBES,
+             _npz("p.npz", "probes", "add", "{tmp}/p.npz", "--store", STORE_MARK, images=np.ones((3, 4, 4, 3), bool)),
+             ("'{tmp}/p.npz'['images'] has dtype bool; images must be real numbers",)),
+    BadInput("probe-npz-complex", PROBES,
+             _npz("p.npz", "probes", "add", "{tmp}/p.npz", "--store", STORE_MARK,
+                  images=np.ones((3, 4, 4, 3), np.complex64)),
+             ("'{tmp}/p.npz'['images'] has dtype complex64; images must be real numbers",)),
+    BadInput("probe-npz-too-few", PROBES,
+             _npz("p.npz", "probes", "add", "{tmp}/p.npz", "--store", STORE_MARK, images=np.zeros((1, 4, 4, 3), np.uint8)),
+             ("'{tmp}/p.npz'['images']: 1 images; a probe set needs at least 3",)),
+    BadInput("probe-npz-no-images", PROBES,
+             _npz("p.npz", "probes", "add", "{tmp}/p.npz", "--store", STORE_MARK, images=np.zeros((0, 4, 4, 3), np.uint8)),
+             ("'{tmp}/p.npz'['images']: 0 images; a probe set needs at least 3",)),
+    BadInput("probe-npz-empty-file", PROBES, _bytes_file("p.npz", b"", "probes", "add", "{tmp}/p.npz", "--store", STORE_MARK),
+             ("'{tmp}/p.npz' is not a readable .npz file",)),
+    BadInput("probe-folder-too-few", PROBES,
+             _folder("photos", {"a.png": _png(4, 4), "b.png": _png(4, 4)}, "probes", "add", "{tmp}/photos",
+                     "--store", STORE_MARK),
+             ("image folder '{tmp}/photos': 2 images; a probe set needs at least 3",)),
+    BadInput("probe-count-too-few", PROBES, _command("probes", "add", "--count", "2", "--store", STORE_MARK),
+             ("--count: 2 images; a probe set needs at least 3",)),
+    BadInput("probe-count-unbounded", PROBES, _command("probes", "add", "--count", "1000000000000", "--store", STORE_MARK),
+             ("--count: 1000000000000 images; a probe set holds at most 100000",)),
+    BadInput("probe-size-unbounded", PROBES, _command("probes", "add", "--size", "100000", "--store", STORE_MARK),
+             ("--size is 100000 pixels; a probe image side must be between 1 and 1024",)),
+    BadInput("probe-set-too-bytes", PROBES, _command("probes", "add", "--count", "100000", "--size", "1024",
+                                                     "--store", STORE_MARK),
+             ("--count: 100000 images of 1024x1024 are 293 GiB; a probe set holds at most 8 GiB",)),
+    BadInput("probe-array-too-few", PROBES, _probe_array(np.zeros((2, 4, 4, 3), np.uint8), ["a", "b"]),
+             ("probe set: 2 images; a probe set needs at least 3",), code=None),
     # Labelled data (train-target) ---------------------------------------------------------------
     BadInput("labelled-source-unknown", LABELLED,
              _command("train-target", "--data", "mnist-online", "--name", "digits", "--store", STORE_MARK),
@@ -307,6 +352,18 @@ BAD_INPUTS: tuple[BadInput, ...] = (
     BadInput("labelled-empty-folder", LABELLED,
              _folder("classes", {}, "train-target", "--data", "{tmp}/classes", "--name", "t", "--store", STORE_MARK),
              ("{tmp}/classes: no class folders with images",)),
+    BadInput("labelled-nan-labels", LABELLED,
+             _npz("task.npz", "train-target", "--data", "{tmp}/task.npz", "--name", "t", "--store", STORE_MARK,
+                  images=np.zeros((4, 16, 16, 3), np.uint8), labels=np.array([[0.5], [np.nan], [0.1], [0.2]])),
+             ("{tmp}/task.npz: labels hold NaN or Inf at 1 values; labels must be finite",)),
+    BadInput("labelled-complex-labels", LABELLED,
+             _npz("task.npz", "train-target", "--data", "{tmp}/task.npz", "--name", "t", "--store", STORE_MARK,
+                  images=np.zeros((4, 16, 16, 3), np.uint8), labels=np.ones(4, np.complex64)),
+             ("{tmp}/task.npz: labels have dtype complex64; they must be integers, floats or class names (strings)",)),
+    BadInput("labelled-nan-images", LABELLED,
+             _npz("task.npz", "train-target", "--data", "{tmp}/task.npz", "--name", "t", "--store", STORE_MARK,
+                  images=np.full((4, 16, 16, 3), np.nan), labels=np.arange(4)),
+             ("{tmp}/task.npz['images'] holds NaN or Inf; pixel values must be finite",)),
     # Store URLs and store contents --------------------------------------------------------------
     BadInput("store-url-with-credentials", STORES, _command("models", "list", "--store", f"s3://AKIAEXAMPLE:{SECRET}@bucket/x"),
              ("store URL 's3://***@bucket/x' must not hold credentials",)),
@@ -352,6 +409,22 @@ BAD_INPUTS: tuple[BadInput, ...] = (
              ("argument --task-memory-mb: expected a number >= 1, got 0",), code=2, usage=True),
     BadInput("every-not-a-duration", FLAGS, _command("rerank", "--store", STORE_MARK, "--every", "soon"),
              ("--every 'soon' is not a duration like 90s, 10m or 1h30m",)),
+    BadInput("every-too-short", FLAGS, _command("rerank", "--store", STORE_MARK, "--every", "0s"),
+             ("--every '0s' is shorter than the shortest interval, 10s",)),
+    BadInput("store-url-empty", FLAGS, _command("models", "list", "--store", ""),
+             ("argument --store: the store URL must not be empty, got ''",), code=2, usage=True),
+    BadInput("config-value-nested", FLAGS,
+             _bytes_file("nested.yaml", b"count: {a: 1}\n", "probes", "add", "--config", "{tmp}/nested.yaml"),
+             ("config file '{tmp}/nested.yaml': key 'count' must be a value, got a mapping",), code=2),
+    BadInput("config-value-list-for-one", FLAGS,
+             _bytes_file("list.yaml", b"count: [1, 2]\n", "probes", "add", "--config", "{tmp}/list.yaml"),
+             ("config file '{tmp}/list.yaml': key 'count' takes one value, got a list",), code=2),
+    BadInput("config-value-refused", FLAGS,
+             _bytes_file("bad.yaml", b"method: magic\n", "similarity", "--config", "{tmp}/bad.yaml"),
+             ("config file '{tmp}/bad.yaml': key 'method' must be one of spearman, pearson, kendall_tau_a, got 'magic'",),
+             code=2),
+    BadInput("top-below-one", FLAGS, _command("rank", "--store", STORE_MARK, "--target", "zoo-a", "--top", "-3"),
+             ("argument --top: expected a number >= 1, got -3",), code=2, usage=True),
     BadInput("models-from-neither", FLAGS, _command("rerank", "--store", STORE_MARK, "--models-from", "{tmp}/nothing"),
              ("--models-from '{tmp}/nothing' is neither a manifest (.yaml, .yml, .json) nor a folder of manifests",)),
     BadInput("models-from-with-credentials", FLAGS,

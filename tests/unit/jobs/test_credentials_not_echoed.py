@@ -42,7 +42,7 @@ ARGV_WITH_SECRETS = {
 @pytest.mark.parametrize("name", sorted(ARGV_WITH_SECRETS))
 def test_a_secret_in_a_url_appears_nowhere(name, tmp_path, capsys, caplog):
     store = Store.open(str(tmp_path / "store"))
-    store.add_probe_set(np.zeros((2, 4, 4, 3), np.uint8), ["a", "b"], "tiny")
+    store.add_probe_set(np.zeros((3, 4, 4, 3), np.uint8), ["a", "b", "c"], "tiny")
     argv = ARGV_WITH_SECRETS[name](tmp_path, store.url)
     with caplog.at_level(logging.INFO):  # what a run logs (libraries' DEBUG traces are off in production)
         code = main(argv)

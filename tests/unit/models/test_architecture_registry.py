@@ -1,8 +1,9 @@
 """The architecture registry: manifests name registered builders; nothing a manifest says is imported or run.
 
-Refused forms go through the library's doors (``storage.parse_manifest``, ``Store.register_models``) and
-through ``build_model`` with hand-made entries that skip the manifest checks (an entry edited in a
-store); a canary file shows their code never ran. Entry-point builders are real entry points of a
+Reading a manifest checks the document alone; the registry is asked at admission
+(``check_registered_architectures``, which ``models add`` and ``rerank --models-from`` call on what
+they load) and again by ``build_model``, also for hand-made entries that skip the manifest checks (an
+entry edited in a store); a canary file shows their code never ran. Entry-point builders are real entry points of a
 distribution written to a temporary folder on ``sys.path``.
 """
 
@@ -31,6 +32,7 @@ from rsa_ray.models import (
     build_architecture,
     build_model,
     build_zoo_model,
+    check_registered_architectures,
     find_architecture,
     read_shipped_zoo,
     registered_architecture_names,
@@ -88,6 +90,13 @@ def plugin(tmp_path, monkeypatch):
     sys.modules.pop(PLUGIN_MODULE, None)
 
 
+def _admitted(document) -> tuple[ModelEntry, ...]:
+    """The entries of a manifest document that reading and the registry both accept (as ``models add`` asks)."""
+    entries = parse_manifest(document)
+    check_registered_architectures(entries)
+    return entries
+
+
 def _assert_one_line_naming(message: str, model_id: str, field: str) -> None:
     assert "\n" not in message, message
     assert repr(model_id) in message and repr(field) in message, message
@@ -100,10 +109,10 @@ def _hand_made_entry(case, weights_path) -> ModelEntry:
 
 
 @pytest.mark.parametrize("case_id", CASE_IDS)
-def test_parse_manifest_refuses_with_one_line_naming_model_and_field(case_id, canary):
+def test_admission_refuses_with_one_line_naming_model_and_field(case_id, canary):
     case = next(case for case in refused_architectures(canary) if case.case_id == case_id)
     with pytest.raises(ManifestError) as caught:
-        parse_manifest([manifest_entry(case)])
+        _admitted([manifest_entry(case)])
     _assert_one_line_naming(str(caught.value), "evil", case.field)
     assert not canary.exists() and CANARY_MODULE not in sys.modules
 
@@ -119,16 +128,17 @@ def test_build_model_refuses_hand_made_entries_that_skip_the_manifest_checks(cas
     assert not canary.exists() and CANARY_MODULE not in sys.modules
 
 
-def test_store_registration_refuses_hand_made_entries(canary, tmp_path):
+def test_the_registry_check_refuses_hand_made_entries_and_reading_them_imports_nothing(canary, tmp_path):
     store = Store.open(str(tmp_path / "store"))
     for case in refused_architectures(canary):
         hub = case.source in ("torchvision", "timm")
         hashed = None if hub else WeightsRef("/zoo/evil.safetensors", "0" * 64)
-        entry = dataclasses.replace(_hand_made_entry(case, "/zoo/evil.safetensors"), weights=hashed, task_type="2d")
+        entry = dataclasses.replace(_hand_made_entry(case, "/zoo/evil.safetensors"), weights=hashed, task_type="2d",
+                                    seed=0 if hub else None)
         with pytest.raises(ManifestError) as caught:
-            store.register_models([entry])
+            check_registered_architectures([entry])
         _assert_one_line_naming(str(caught.value), "evil", case.field)
-    assert store.model_ids() == () and not canary.exists()
+    assert store.model_ids() == () and not canary.exists() and CANARY_MODULE not in sys.modules
 
 
 def test_the_canaries_are_live(canary):
@@ -155,12 +165,12 @@ def test_missing_required_arguments_are_named_when_built_and_non_finite_ones_ref
     missing = {"model_id": "m1", "source": "safetensors", "task_type": "2d", "layers": ["encoder.output"],
                "weights": {"path": "/zoo/m1.safetensors", "sha256": "0" * 64},
                "architecture": {"target": ENCODER_DECODER, "kwargs": {"width": 1}}}
-    entry = parse_manifest([missing])[0]  # registrable; building names what is missing
+    entry = _admitted([missing])[0]  # registrable; building names what is missing
     with pytest.raises(ArchitectureError, match=r"'m1'.*'architecture\.kwargs\.out_channels' is required"):
         build_model(entry)
     missing["architecture"]["kwargs"] = {"out_channels": 1, "width": float("nan")}
     with pytest.raises(ManifestError, match=r"'m1'.*'architecture\.kwargs\.width' must be a finite number"):
-        parse_manifest([missing])
+        _admitted([missing])
 
 
 def test_an_entry_point_builder_validates_builds_and_loads_its_weights(plugin, tmp_path):
@@ -173,14 +183,14 @@ def test_an_entry_point_builder_validates_builds_and_loads_its_weights(plugin, t
     document = {"model_id": "tiny", "source": "safetensors", "task_type": "other",
                 "architecture": {"target": "testlab.tiny", "kwargs": {"width": 4, "bias": False}},
                 "weights": {"path": str(weights), "sha256": sha256_of_file(weights)}, "layers": ["weight"]}
-    entry = parse_manifest([document])[0]
+    entry = _admitted([document])[0]
     assert PLUGIN_MODULE in sys.modules  # loaded when its name was asked for
     model = build_model(entry)
     probe = torch.rand(2, 3)
     with torch.no_grad():
         assert torch.equal(model(probe), trained(probe))
     with pytest.raises(ManifestError, match=r"'tiny'.*'architecture\.kwargs\.depth' is not an argument"):
-        parse_manifest([{**document, "architecture": {"target": "testlab.tiny", "kwargs": {"depth": 2}}}])
+        _admitted([{**document, "architecture": {"target": "testlab.tiny", "kwargs": {"depth": 2}}}])
 
 
 def test_entry_points_load_only_when_asked_and_broken_ones_fail_in_one_line(plugin):
@@ -200,12 +210,12 @@ def test_a_builder_with_var_kwargs_needs_declared_argument_names(plugin):
                   "weights": {"path": "/w.safetensors", "sha256": "0" * 64},
                   "architecture": {"target": "testlab.any", "kwargs": {"width": 3}}}
     with pytest.raises(ManifestError, match=r"'any'.*'architecture\.target'.*\*\*kwargs.*accepted_kwargs"):
-        parse_manifest([undeclared])
+        _admitted([undeclared])
     declared = {**undeclared, "architecture": {"target": "testlab.any-declared", "kwargs": {"width": 3}}}
-    assert parse_manifest([declared])[0].architecture.kwargs_dict() == {"width": 3}
+    assert _admitted([declared])[0].architecture.kwargs_dict() == {"width": 3}
     declared["architecture"]["kwargs"] = {"width": 3, "command": "true"}
     with pytest.raises(ManifestError, match=r"'any'.*'architecture\.kwargs\.command'"):
-        parse_manifest([declared])
+        _admitted([declared])
     assert build_architecture(ArchitectureSpec("testlab.any-declared", {"width": 3})).out_features == 3
 
 
@@ -248,10 +258,10 @@ def test_hub_names_are_checked_where_the_library_is_installed(source, fake_hub_l
     document = {"model_id": "hub", "source": source, "task_type": "semantic", "layers": ["weight"],
                 "architecture": {"target": "resnet99"}, "seed": 0}
     with pytest.raises(ManifestError, match=rf"'hub'.*'architecture\.target' 'resnet99' is not a {source} model"):
-        parse_manifest([document])
+        _admitted([document])
     no_weights = {"weights": None} if source == "torchvision" else {"pretrained": False}
     document["architecture"] = {"target": "resnet18", "kwargs": {"num_classes": 3, **no_weights}}
-    entry = parse_manifest([document])[0]
+    entry = _admitted([document])[0]
     assert build_model(entry).out_features == 3
     forced = {"weights": None} if source == "torchvision" else {"pretrained": False}
     assert fake_hub_libraries == [(source, "resnet18", {**forced, "num_classes": 3})]
@@ -262,11 +272,11 @@ def test_torchscript_is_refused_at_the_door_unless_the_run_enables_it(monkeypatc
     document = {"model_id": "scripted", "source": "torchscript", "task_type": "2d", "layers": ["out"],
                 "weights": {"path": "/zoo/scripted.pt", "sha256": "ab" * 32}}
     with pytest.raises(ManifestError) as caught:
-        parse_manifest([document])
+        _admitted([document])
     _assert_one_line_naming(str(caught.value), "scripted", "source")
     assert "TorchScript is disabled" in str(caught.value) and "RSA_RAY_ALLOW_TORCHSCRIPT=1" in str(caught.value)
     entry = ModelEntry("scripted", "torchscript", None, WeightsRef(str(tmp_path / "s.pt")), ("out",), "out")
     with pytest.raises(TorchScriptDisabledError, match="'scripted'.*RSA_RAY_ALLOW_TORCHSCRIPT=1"):
         build_model(entry)
     monkeypatch.setenv("RSA_RAY_ALLOW_TORCHSCRIPT", "1")
-    assert parse_manifest([document])[0].source.value == "torchscript"
+    assert _admitted([document])[0].source.value == "torchscript"

@@ -1,4 +1,5 @@
-"""The examples in the docstrings of rsa_ray.models, rsa_ray.datasets, rsa_ray.training and the train-zoo modules run."""
+"""The examples in the docstrings of rsa_ray.model_entry, rsa_ray.models, rsa_ray.datasets, rsa_ray.training and the
+train-zoo modules run."""
 
 import doctest
 import importlib
@@ -7,12 +8,13 @@ import pkgutil
 import pytest
 
 import rsa_ray.datasets
+import rsa_ray.model_entry
 import rsa_ray.models
 import rsa_ray.training
 
 MODULES = sorted(
     f"{package.__name__}.{info.name}"
-    for package in (rsa_ray.models, rsa_ray.datasets, rsa_ray.training)
+    for package in (rsa_ray.model_entry, rsa_ray.models, rsa_ray.datasets, rsa_ray.training)
     for info in pkgutil.iter_modules(package.__path__)
 ) + ["jobs.train_zoo", "cluster.train_zoo"]
 

@@ -111,3 +111,18 @@ def test_roles_sharing_a_module_read_it_once_and_reduce_each_their_way():
                                                       LayerSpec("pooled", "encoder.block2", "avg")], PreprocessingSpec())
     whole = features["whole"].reshape(3, 32, -1)
     np.testing.assert_allclose(features["pooled"], whole.mean(axis=2), rtol=1e-5, atol=1e-6)
+
+
+def test_an_entry_keeps_each_role_as_its_layer_spec_whichever_way_it_is_given():
+    from rsa_ray.model_entry import ArchitectureSpec, ModelEntry
+
+    specs = (LayerSpec("mid", "features.14", "avg"), LayerSpec("output", "classifier.0"), LayerSpec("fc", "fc"))
+    given_as_specs = ModelEntry("m1", "timm", ArchitectureSpec("resnet18"), None, specs, "output", task_type="2d", seed=0)
+    given_as_roles = ModelEntry("m1", "timm", ArchitectureSpec("resnet18"), None, ("mid", "output", "fc"), "output",
+                                task_type="2d", seed=0, modules={"mid": "features.14", "output": "classifier.0"},
+                                reductions={"mid": "avg"})
+    assert given_as_specs == given_as_roles and given_as_specs.specs == specs == given_as_roles.specs
+    assert given_as_specs.layer("default") is given_as_specs.specs[1]
+    assert entry_from_dict(entry_to_dict(given_as_specs)) == given_as_specs
+    with pytest.raises(ValueError, match="either all LayerSpec values"):
+        ModelEntry("m1", "timm", ArchitectureSpec("resnet18"), None, (specs[0], "fc"), "fc", seed=0)

@@ -10,7 +10,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from rsa_ray.models import WeightsIntegrityError, build_model, capture_layers, sha256_of_file
+from rsa_ray.models import (
+    WeightsIntegrityError,
+    build_model,
+    capture_layers,
+    check_registered_architectures,
+    sha256_of_file,
+)
 from storage import parse_manifest
 from storage.errors import ManifestError
 
@@ -51,7 +57,7 @@ def test_tiny_model_from_config_and_safetensors_equals_the_model_in_memory(class
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     built = build_model(entry)
-    assert os.environ["HF_HUB_OFFLINE"] == "1"  # the hub is off on the building path
+    assert "HF_HUB_OFFLINE" not in os.environ  # off for the build only (tests/unit/models/test_transformers_config.py)
     images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     with torch.no_grad(), capture_layers(in_memory, [layer]) as expected_layer:
         expected = in_memory(pixel_values=images).last_hidden_state
@@ -74,8 +80,9 @@ def test_a_config_file_with_another_sha256_is_refused(tmp_path):
     config, weights = _saved(getattr(transformers, "ViTModel")(TINY_MODELS["ViTModel"][0]()), tmp_path / "tiny")
     wrong = {**config, "sha256": "0" * 64}
     (entry,) = parse_manifest([_document("ViTModel", "layernorm", wrong, weights=weights)], base_url=str(tmp_path))
-    with pytest.raises(WeightsIntegrityError, match="0" * 64):
+    with pytest.raises(WeightsIntegrityError, match="0" * 64) as caught:
         build_model(entry)
+    assert sha256_of_file(tmp_path / "tiny" / "config.json") not in str(caught.value)  # the file's digest is not shown
 
 
 def test_a_config_of_another_model_type_is_refused(tmp_path):
@@ -97,8 +104,8 @@ def test_a_config_of_another_model_type_is_refused(tmp_path):
 def test_only_allowed_classes_with_a_checked_config_go_in(architecture, field):
     document = {"model_id": "hf", "source": "transformers", "task_type": "semantic", "architecture": architecture,
                 "layers": ["layernorm"], "seed": 0}
-    with pytest.raises(ManifestError) as caught:
-        parse_manifest([document])
+    with pytest.raises(ManifestError) as caught:  # read, then asked of the registry as at admission
+        check_registered_architectures(parse_manifest([document]))
     assert "\n" not in str(caught.value) and "'hf'" in str(caught.value) and f"field {field!r}" in str(caught.value)
 
 

@@ -2,8 +2,10 @@
 
 Each check takes the raw value and the entry's label (its id, or ``#position``)
 and returns the typed value, or raises :class:`ManifestError` naming the entry
-and the field. :mod:`rsa_ray.models.manifest_entry` puts them together into the one
-strict reader of an entry.
+and the field. :mod:`rsa_ray.model_entry.entry_reader` puts them together into the one
+strict reader of an entry. The checks read the document alone: which architecture builders
+exist is the registry's answer (``rsa_ray.models.architectures``), asked when a model is
+admitted and built.
 """
 
 from __future__ import annotations
@@ -12,16 +14,24 @@ import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from rsa_ray.errors import ManifestError
-from rsa_ray.models.entry import DEFAULT_ROLE, LayerSpec
-from rsa_ray.models.reductions import FLATTEN, check_reduction
-from rsa_ray.names import safe_name_problem
-
-if TYPE_CHECKING:
-    from rsa_ray.models import ArchitectureSpec, ModelSource, PreprocessingSpec, TrainingRecord, WeightsRef
+from rsa_ray.model_entry.kwarg_values import SCALAR_TYPES, value_problem
+from rsa_ray.model_entry.preprocessing_spec import PreprocessingSpec
+from rsa_ray.model_entry.specs import (
+    DEFAULT_ROLE,
+    LIBRARY_SOURCES,
+    ArchitectureSpec,
+    LayerSpec,
+    ModelSource,
+    TrainingRecord,
+    WeightsRef,
+    missing_seed_problem,
+)
+from rsa_ray.model_entry.torchscript_gate import torchscript_allowed, torchscript_disabled_problem
+from rsa_ray.names import FLATTEN, check_reduction, safe_name_problem
 
 TASK_TYPES = ("2d", "3d", "semantic", "geometric", "other")
 ENTRY_FIELDS = ("model_id", "source", "architecture", "weights", "layers", "default_layer", "preprocessing", "task",
@@ -30,7 +40,6 @@ ENTRY_FIELDS = ("model_id", "source", "architecture", "weights", "layers", "defa
 FILE_SOURCES = ("safetensors", "torch_state_dict", "torchscript")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PREPROCESSING_FIELDS = ("resize", "crop", "mean", "std", "channel_order", "value_range", "interpolation")
-_SCALAR = (str, int, float, bool, type(None))
 
 
 def fail(entry: str, field: str, problem: str) -> ManifestError:
@@ -52,9 +61,26 @@ def _mapping(raw: Any, entry: str, field: str, allowed: Sequence[str]) -> Mappin
     return raw
 
 
+def printable_problem(value: str) -> str | None:
+    r"""What makes a name unfit to show in one line (a control, format or bidi character), or None.
+
+    The value is shown with such characters escaped, so the message itself stays one plain line.
+
+    Example:
+        >>> printable_problem("depth") is None, printable_problem("depth\u202e")
+        (True, "must be printable text (no control, format or bidirectional characters), got 'depth\\u202e'")
+    """
+    if value.isprintable():
+        return None
+    return f"must be printable text (no control, format or bidirectional characters), got {ascii(value)}"
+
+
 def _text(raw: Any, entry: str, field: str) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise fail(entry, field, f"must be a non-empty string, got {raw!r}")
+    problem = printable_problem(raw)
+    if problem is not None:
+        raise fail(entry, field, problem)
     return raw
 
 
@@ -68,6 +94,8 @@ def check_task(raw: Mapping[str, Any], entry: str) -> tuple[str, str]:
     task = raw.get("task", "")
     if not isinstance(task, str):
         raise fail(entry, "task", f"must be a string, got {task!r}")
+    if printable_problem(task) is not None:
+        raise fail(entry, "task", printable_problem(task))
     if "task_type" not in raw:
         raise fail(entry, "task_type", f"is required (one of {', '.join(TASK_TYPES)})")
     if raw["task_type"] not in TASK_TYPES:
@@ -82,37 +110,32 @@ def check_source(raw: Any, entry: str) -> ModelSource:
         >>> check_source("safetensors", "'m1'").value
         'safetensors'
     """
-    from rsa_ray.models import ModelSource
-
     names = [source.value for source in ModelSource]
     if raw not in names:
         raise fail(entry, "source", f"must be one of {', '.join(names)}, got {raw!r}")
     return ModelSource(raw)
 
 
-def check_architecture(raw: Any, entry: str, source: ModelSource) -> ArchitectureSpec | None:
-    """``{target, kwargs}``; required for every source but TorchScript.
+def read_architecture(raw: Any, entry: str, source: ModelSource) -> ArchitectureSpec | None:
+    """``{target, kwargs, config}``; required for every source but TorchScript.
 
-    The target must name a builder of the architecture registry (``rsa_ray.models.architectures``:
-    built-ins, the ``rsa_ray.architectures`` entry points, torchvision/timm names) and the kwargs
-    must be scalars that builder accepts; nothing is imported from what the entry says.
+    The target is a name, the kwargs are finite scalars that are no URL, and a config file (with its
+    sha256) is only for ``transformers``. Whether the name is a registered builder that accepts those
+    arguments is asked of the registry when the model is admitted and built; nothing is imported here.
 
     Example:
-        >>> spec = check_architecture({"target": "rsa_ray.models.encoder_decoder:build_encoder_decoder",
-        ...                            "kwargs": {"out_channels": 2}}, "'m1'", check_source("safetensors", "'m1'"))
+        >>> spec = read_architecture({"target": "rsa_ray.models.encoder_decoder:build_encoder_decoder",
+        ...                           "kwargs": {"out_channels": 2}}, "'m1'", check_source("safetensors", "'m1'"))
         >>> spec.kwargs
         (('out_channels', 2),)
-        >>> check_architecture({"target": "os:system", "kwargs": {"command": "true"}}, "'m1'",
-        ...                    check_source("safetensors", "'m1'"))  # doctest: +ELLIPSIS
+        >>> read_architecture({"target": "b", "kwargs": {"width": float("nan")}}, "'m1'",
+        ...                   check_source("safetensors", "'m1'"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        rsa_ray.errors.ManifestError: manifest entry 'm1': field 'architecture.target' 'os:system' is not a registered ...
+        rsa_ray.errors.ManifestError: manifest entry 'm1': field 'architecture.kwargs.width' must be a finite number, got nan
     """
-    from rsa_ray.models import ArchitectureError, ArchitectureSpec
-    from rsa_ray.models import check_architecture as check_registered
-
     if raw is None:
-        if source.value != "torchscript":
+        if source is not ModelSource.TORCHSCRIPT:
             raise fail(entry, "architecture", f"is required for source {source.value}")
         return None
     raw = _mapping(raw, entry, "architecture", ("target", "kwargs", "config"))
@@ -120,17 +143,15 @@ def check_architecture(raw: Any, entry: str, source: ModelSource) -> Architectur
     kwargs = raw.get("kwargs") or {}
     if not isinstance(kwargs, Mapping):
         raise fail(entry, "architecture.kwargs", f"must be a mapping of names to scalars, got {kwargs!r}")
-    for name, value in kwargs.items():
-        if not isinstance(name, str) or not isinstance(value, _SCALAR):
-            raise fail(entry, f"architecture.kwargs.{name}",
-                       f"must be a scalar (str, int, float, bool, null), got {value!r}")
+    for name in sorted(kwargs, key=str):
+        problem = "is not a valid argument name" if not isinstance(name, str) or not name.isidentifier() else (
+            value_problem(kwargs[name]))
+        if problem is not None:
+            raise fail(entry, f"architecture.kwargs.{name}", problem)
     config = None if raw.get("config") is None else _checked_file(raw["config"], entry, "architecture.config")
-    spec = ArchitectureSpec(target, dict(kwargs), config)
-    try:
-        check_registered(spec, source)
-    except ArchitectureError as error:
-        raise fail(entry, error.field, error.problem) from None
-    return spec
+    if config is not None and source is not ModelSource.TRANSFORMERS:
+        raise fail(entry, "architecture.config", f"is only for source transformers, not {source.value}")
+    return ArchitectureSpec(target, dict(kwargs), config)
 
 
 def check_torchscript_allowed(source: ModelSource, entry: str, allowed: bool = False) -> None:
@@ -140,10 +161,7 @@ def check_torchscript_allowed(source: ModelSource, entry: str, allowed: bool = F
     Example:
         >>> check_torchscript_allowed(check_source("safetensors", "'m1'"), "'m1'")
     """
-    from rsa_ray.models import torchscript_allowed
-    from rsa_ray.models.torchscript import torchscript_disabled_problem
-
-    if source.value == "torchscript" and not torchscript_allowed(allowed):
+    if source is ModelSource.TORCHSCRIPT and not torchscript_allowed(allowed):
         raise fail(entry, "source", torchscript_disabled_problem())
 
 
@@ -153,8 +171,6 @@ def _has_credentials(path: str) -> bool:
 
 def _checked_file(raw: Any, entry: str, field: str) -> WeightsRef:
     """``{path, sha256}`` of an untrusted file: a path without credentials and its sha256 (required)."""
-    from rsa_ray.models import WeightsRef
-
     raw = _mapping(raw, entry, field, ("path", "sha256"))
     path = _text(raw.get("path"), entry, f"{field}.path")
     if _has_credentials(path):
@@ -165,23 +181,20 @@ def _checked_file(raw: Any, entry: str, field: str) -> WeightsRef:
     return WeightsRef(path, sha256)
 
 
-def check_seed(raw: Any, entry: str, source: ModelSource, weights: WeightsRef | None) -> int | None:
+def read_seed(raw: Any, entry: str, source: ModelSource, weights: WeightsRef | None) -> int | None:
     """The optional initialisation seed: a whole number >= 0, required for a library model without weights.
 
     torchvision, timm and transformers models without a weights file are randomly initialised;
     the seed makes that the same network in every run.
 
     Example:
-        >>> check_seed(7, "'r18'", check_source("timm", "'r18'"), None)
+        >>> read_seed(7, "'r18'", check_source("timm", "'r18'"), None)
         7
-        >>> check_seed(None, "'r18'", check_source("timm", "'r18'"), None)  # doctest: +ELLIPSIS
+        >>> read_seed(None, "'r18'", check_source("timm", "'r18'"), None)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         rsa_ray.errors.ManifestError: manifest entry 'r18': field 'seed' is required for a timm model without weights ...
     """
-    from rsa_ray.models.entry import LIBRARY_SOURCES
-    from rsa_ray.models.seeding import missing_seed_problem
-
     if raw is None:
         if source in LIBRARY_SOURCES and weights is None:
             raise ManifestError(f"manifest entry {entry}: {missing_seed_problem(source.value)}")
@@ -199,8 +212,6 @@ def check_weights(raw: Any, entry: str, source: ModelSource) -> WeightsRef | Non
         ...               check_source("safetensors", "'m1'")).path
         'w.safetensors'
     """
-    from rsa_ray.models import WeightsRef
-
     if raw is None:
         if source.value in FILE_SOURCES:
             raise fail(entry, "weights", f"is required for source {source.value} (a path and its sha256)")
@@ -290,8 +301,6 @@ def check_preprocessing(raw: Any, entry: str) -> PreprocessingSpec:
         >>> check_preprocessing({"resize": 64, "crop": 64}, "'m1'").crop
         64
     """
-    from rsa_ray.models import PreprocessingSpec
-
     if raw is None:
         return PreprocessingSpec()
     raw = _mapping(raw, entry, "preprocessing", _PREPROCESSING_FIELDS)
@@ -317,8 +326,6 @@ def check_training(raw: Any, entry: str) -> TrainingRecord | None:
         >>> check_training(None, "'m1'") is None
         True
     """
-    from rsa_ray.models import TrainingRecord
-
     if raw is None:
         return None
     names = tuple(field.name for field in dataclasses.fields(TrainingRecord))
