@@ -135,8 +135,8 @@ def test_the_probe_image_is_the_stores_own_when_it_holds_one_set(tmp_path):
 
     store = Store.open(str(tmp_path / "store"))
     assert store_probe_images(store) is None
-    images = np.arange(2 * 16 * 16 * 3, dtype=np.uint8).reshape(2, 16, 16, 3)
-    store.add_probe_set(images, ["a", "b"], "tiny")
+    images = (np.arange(3 * 16 * 16 * 3) % 256).astype(np.uint8).reshape(3, 16, 16, 3)
+    store.add_probe_set(images, ["a", "b", "c"], "tiny")
     np.testing.assert_array_equal(store_probe_images(store), images[:1])
 
 
