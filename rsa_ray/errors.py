@@ -70,3 +70,22 @@ class ManifestError(ValueError):
         >>> str(ManifestError("manifest entry 'm1': field 'layers' must not be empty"))
         "manifest entry 'm1': field 'layers' must not be empty"
     """
+
+
+class WeightsIntegrityError(ValueError):
+    """A weights (or config) file's sha256 is not the one its registry entry expects.
+
+    It lives here, beside the core's other errors, so that the store can raise it without the torch side.
+    """
+
+
+def sha256_mismatch(what: str, expected: str) -> WeightsIntegrityError:
+    """The one refusal for bytes that do not match their declared sha256: names the file and the expected
+    digest, never the file's own (it would tell something about any file a path could name).
+
+    Example:
+        >>> str(sha256_mismatch("'w.safetensors'", "AB12"))
+        "sha256 mismatch for 'w.safetensors': expected ab12, which the file's bytes do not match"
+    """
+    return WeightsIntegrityError(f"sha256 mismatch for {what}: expected {expected.lower()}, which the file's bytes "
+                                 "do not match")

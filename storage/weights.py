@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import fsspec
 
+from rsa_ray.errors import WeightsIntegrityError
 from storage.backend import is_io_failure
 from storage.errors import StoreUnavailableError
 from storage.redaction import redact_text, redact_url
@@ -65,9 +66,7 @@ def is_local(uri: str) -> bool:
     return "://" not in uri or uri.startswith("file://")
 
 
-def _integrity_error(uri: str, expected: str) -> ValueError:
-    from rsa_ray.models.weights import WeightsIntegrityError  # imported only to raise: it loads torch
-
+def _integrity_error(uri: str, expected: str) -> WeightsIntegrityError:
     return WeightsIntegrityError(f"weights {redact_url(uri)}: sha256 mismatch: expected {expected}, which the "
                                  "file's bytes do not match")
 

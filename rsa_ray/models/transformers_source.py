@@ -34,7 +34,7 @@ from rsa_ray.models.architecture_kwargs import ArchitectureError, UnknownArchite
 from rsa_ray.models.entry import ArchitectureSpec
 from rsa_ray.models.hub_offline import hub_offline
 from rsa_ray.models.transformers_config import (MAX_CONFIG_BYTES, check_config_document, check_config_keys)
-from rsa_ray.models.weights import WeightsIntegrityError
+from rsa_ray.errors import sha256_mismatch
 
 # Model class -> its config class, both attributes of the ``transformers`` package.
 TRANSFORMERS_MODELS: Mapping[str, str] = MappingProxyType({
@@ -104,8 +104,7 @@ def read_config_document(path: str | os.PathLike, sha256: str | None) -> dict:
     """
     payload = _read_bounded(path)
     if sha256 is not None and hashlib.sha256(payload).hexdigest() != sha256.lower():
-        raise WeightsIntegrityError(f"sha256 mismatch for {os.fspath(path)!r}: expected {sha256.lower()}, which the "
-                                    "file's bytes do not match")
+        raise sha256_mismatch(repr(os.fspath(path)), sha256)
     try:
         document = json.loads(payload)
     except (ValueError, RecursionError) as error:

@@ -16,11 +16,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from rsa_ray.errors import WeightsIntegrityError, sha256_mismatch
+
 _CHUNK = 1 << 20
-
-
-class WeightsIntegrityError(ValueError):
-    """The weights file's sha256 is not the one the registry entry expects."""
 
 
 class UnsafeCheckpointError(ValueError):
@@ -58,8 +56,7 @@ def verify_sha256(path: str | os.PathLike, expected: str | None) -> None:
         return
     actual = sha256_of_file(path)
     if actual != expected.lower():
-        raise WeightsIntegrityError(f"sha256 mismatch for {os.fspath(path)!r}: expected {expected.lower()}, which the "
-                                    "file's bytes do not match")
+        raise sha256_mismatch(repr(os.fspath(path)), expected)
 
 
 def load_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:

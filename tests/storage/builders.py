@@ -46,6 +46,19 @@ def key(probe_id: str, model_id: str = "m1", layer: str = "out") -> EntryKey:
     return EntryKey(probe_id, model_id, layer)
 
 
+def unit_vector(seed: int, terms: int = 45) -> np.ndarray:
+    """A seeded float32 vector of unit norm, as a stored rank vector is."""
+    values = np.random.default_rng(seed).normal(size=terms)
+    return (values / np.linalg.norm(values)).astype(np.float32)
+
+
+def flip_byte(store, name: str, offset: int = 3) -> None:
+    """Flips one byte of a stored object behind the store's back (damage the checksums must catch)."""
+    payload = bytearray(store._backend.get_many([name])[name])
+    payload[offset] ^= 0xFF
+    store._backend.put_bytes(name, bytes(payload))
+
+
 def run_writer(target, job: dict, **popen_kwargs):
     """Starts ``tests.storage.writer_process`` for ``job`` against ``target``; returns the Popen."""
     root = Path(__file__).resolve().parents[2]

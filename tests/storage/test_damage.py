@@ -14,18 +14,7 @@ from storage import CorruptEntryError, EntryKind, IncompleteEntryError, Store, S
 from storage import damage
 from storage.backend import Backend
 from storage.entry_documents import chunk_key
-from tests.storage.builders import features_for, key, probe_images
-
-
-def _vector(seed: int, terms: int = 45) -> np.ndarray:
-    values = np.random.default_rng(seed).normal(size=terms)
-    return (values / np.linalg.norm(values)).astype(np.float32)
-
-
-def _flip_byte(store: Store, name: str, offset: int = 3) -> None:
-    payload = bytearray(store._backend.get_many([name])[name])
-    payload[offset] ^= 0xFF
-    store._backend.put_bytes(name, bytes(payload))
+from tests.storage.builders import features_for, flip_byte, key, probe_images, unit_vector
 
 
 def _one_line(error: pytest.ExceptionInfo) -> str:
@@ -37,9 +26,9 @@ def _one_line(error: pytest.ExceptionInfo) -> str:
 def test_a_flipped_byte_in_a_rank_vector_withdraws_exactly_that_entry(populated):
     store, probe_id = populated
     for index, model_id in enumerate(["m1", "m2", "m3"]):
-        store.write_rank_vector(key(probe_id, model_id), _vector(index))
+        store.write_rank_vector(key(probe_id, model_id), unit_vector(index))
     damaged = key(probe_id, "m2")
-    _flip_byte(store, chunk_key(damaged.path(EntryKind.RANKS), 0, 1), offset=40)
+    flip_byte(store, chunk_key(damaged.path(EntryKind.RANKS), 0, 1), offset=40)
     with pytest.raises(CorruptEntryError) as error:
         store.read_rank_vectors(probe_id, "out", ["m1", "m2", "m3"])
     message = _one_line(error)
@@ -53,8 +42,8 @@ def test_a_flipped_byte_in_a_rank_vector_withdraws_exactly_that_entry(populated)
     assert failures[["model_id", "layer", "stage"]].values.tolist() == [["m2", "out", "damage"]]
     with pytest.raises(IncompleteEntryError, match="ranks/.*/m2/out"):
         store.read_rank_vectors(probe_id, "out", ["m2"])
-    store.write_rank_vector(damaged, _vector(1))  # the rerun
-    np.testing.assert_array_equal(store.read_rank_vectors(probe_id, "out", ["m2"])[0], _vector(1))
+    store.write_rank_vector(damaged, unit_vector(1))  # the rerun
+    np.testing.assert_array_equal(store.read_rank_vectors(probe_id, "out", ["m2"])[0], unit_vector(1))
     assert len(store.damage_records()) == 1
 
 
@@ -64,7 +53,7 @@ def test_a_damaged_activation_chunk_is_rewritten_alone(populated):
     features = features_for("m1", 10)
     store.write_activations(entry_key, features, rows_per_chunk=4)
     path = entry_key.path(EntryKind.ACTIVATIONS)
-    _flip_byte(store, chunk_key(path, 1, 2), offset=10)  # a compressed chunk: undecodable or a wrong checksum
+    flip_byte(store, chunk_key(path, 1, 2), offset=10)  # a compressed chunk: undecodable or a wrong checksum
     with pytest.raises(CorruptEntryError, match=rf"'{path}': .*rows 4:8 .*\(chunk 1\); marked incomplete: the "
                                                 rf"activations of model 'm1', layer 'out' on probe set '{probe_id}' "
                                                 r"\(the next run extracts model 'm1', layer 'out' again\)"):
@@ -81,8 +70,8 @@ def test_a_damaged_activation_chunk_is_rewritten_alone(populated):
 def test_a_deleted_rdm_chunk_withdraws_the_rdm_and_its_rank_vector(populated):
     store, probe_id = populated
     for index, model_id in enumerate(["m1", "m2"]):
-        store.write_rdm(key(probe_id, model_id), np.abs(_vector(index)) + 0.1)
-        store.write_rank_vector(key(probe_id, model_id), _vector(index))
+        store.write_rdm(key(probe_id, model_id), np.abs(unit_vector(index)) + 0.1)
+        store.write_rank_vector(key(probe_id, model_id), unit_vector(index))
     damaged = key(probe_id, "m1")
     store._backend.remove([chunk_key(damaged.path(EntryKind.RDMS), 0, 1)])
     with pytest.raises(CorruptEntryError) as error:
@@ -96,7 +85,7 @@ def test_a_deleted_rdm_chunk_withdraws_the_rdm_and_its_rank_vector(populated):
 def test_a_damaged_similarity_version_is_not_read_again(populated):
     store, probe_id = populated
     assert store.write_similarity(probe_id, "out", ["m1", "m2"], np.eye(2), "spearman") == 1
-    _flip_byte(store, f"similarity/{probe_id}/out/v00001/c/0/0", offset=1)
+    flip_byte(store, f"similarity/{probe_id}/out/v00001/c/0/0", offset=1)
     with pytest.raises(CorruptEntryError, match="similarity version 1 of layer 'out'.*writes a new version"):
         store.read_similarity(probe_id, "out")
     assert store.similarity_versions(probe_id, "out") == ()
@@ -106,8 +95,8 @@ def test_a_damaged_similarity_version_is_not_read_again(populated):
 def test_a_store_that_cannot_be_written_still_reports_the_damage(populated, monkeypatch):
     store, probe_id = populated
     entry_key = key(probe_id, "m1")
-    store.write_rank_vector(entry_key, _vector(0))
-    _flip_byte(store, chunk_key(entry_key.path(EntryKind.RANKS), 0, 1))
+    store.write_rank_vector(entry_key, unit_vector(0))
+    flip_byte(store, chunk_key(entry_key.path(EntryKind.RANKS), 0, 1))
 
     def refuse(self, relatives):
         raise PermissionError("read-only credentials")
@@ -124,7 +113,7 @@ def test_a_store_that_cannot_be_written_still_reports_the_damage(populated, monk
 def test_an_entry_completed_again_since_is_not_withdrawn(populated):
     store, probe_id = populated
     entry_key = key(probe_id, "m1")
-    store.write_rank_vector(entry_key, _vector(0))
+    store.write_rank_vector(entry_key, unit_vector(0))
     path = entry_key.path(EntryKind.RANKS)
     assert not damage.withdraw(store._backend, path, [0], "stale report", {"checksum": "not-the-current-one"})
     assert store.is_complete(entry_key, EntryKind.RANKS) and store.damage_records() == []

@@ -8,18 +8,7 @@ import pytest
 from jobs.cli import main
 from storage import EntryKind, Store, parse_manifest
 from storage.entry_documents import chunk_key
-from tests.storage.builders import features_for, key, model_manifest, probe_images
-
-
-def _vector(seed: int, terms: int = 45) -> np.ndarray:
-    values = np.random.default_rng(seed).normal(size=terms)
-    return (values / np.linalg.norm(values)).astype(np.float32)
-
-
-def _flip_byte(store: Store, name: str, offset: int = 3) -> None:
-    payload = bytearray(store._backend.get_many([name])[name])
-    payload[offset] ^= 0xFF
-    store._backend.put_bytes(name, bytes(payload))
+from tests.storage.builders import features_for, flip_byte, key, model_manifest, probe_images, unit_vector
 
 
 def _snapshot(root) -> dict[str, int]:
@@ -35,8 +24,8 @@ def filled(tmp_path):
     store.register_models(parse_manifest(model_manifest("m1", "m2", "m3")))
     for index, model_id in enumerate(["m1", "m2", "m3"]):
         store.write_activations(key(probe_id, model_id), features_for(model_id, 10), rows_per_chunk=4)
-        store.write_rdm(key(probe_id, model_id), np.abs(_vector(index)) + 0.1)
-        store.write_rank_vector(key(probe_id, model_id), _vector(index))
+        store.write_rdm(key(probe_id, model_id), np.abs(unit_vector(index)) + 0.1)
+        store.write_rank_vector(key(probe_id, model_id), unit_vector(index))
     store.write_similarity(probe_id, "out", ["m1", "m2", "m3"], np.eye(3), "spearman")
     store.create_activations(key(probe_id, "m1", "block4"), 6)  # one incomplete entry
     return store, probe_id, tmp_path / "store"
@@ -47,9 +36,9 @@ def _damage(store, probe_id):
     activations = key(probe_id, "m1").path(EntryKind.ACTIVATIONS)
     rdm = key(probe_id, "m2").path(EntryKind.RDMS)
     ranks = key(probe_id, "m3").path(EntryKind.RANKS)
-    _flip_byte(store, chunk_key(activations, 2, 2), offset=12)
+    flip_byte(store, chunk_key(activations, 2, 2), offset=12)
     store._backend.remove([chunk_key(rdm, 0, 1)])
-    _flip_byte(store, chunk_key(ranks, 0, 1), offset=20)
+    flip_byte(store, chunk_key(ranks, 0, 1), offset=20)
     return activations, rdm, ranks
 
 
