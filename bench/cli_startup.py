@@ -1,13 +1,16 @@
 """Benchmark: how long ``rsa-ray`` takes to answer, and how much memory, when it only parses or lists.
 
-For ``rsa-ray --help``, ``rsa-ray models --help``, a usage error (``rsa-ray models``, no action)
-and ``rsa-ray models list`` on a small store (the shipped zoo's manifest, registered once), it runs
+For ``rsa-ray --help``, every subcommand's ``--help`` and usage error (``NAME --bogus``) and
+``rsa-ray models list`` on a small store (the shipped zoo's manifest, registered once), it runs
 each command several times in a fresh interpreter and prints the median wall time and the peak
-RSS of that process (``os.wait4``'s resource usage of the child), for this tree and for an earlier
-one, with the ratios. Both trees list the same store; the script checks their listings agree.
+RSS of that process (``os.wait4``'s resource usage of the child), next to ``python -c pass``
+measured in the same run (the interpreter's own start, the floor no command can go under), with
+the ratio to it and whether the command answered within the 0.5 s target. With ``--base`` it
+also runs an earlier tree and prints the ratios to it; both trees list the same store, and the
+script checks their listings agree.
 
-Run: ``git worktree add /tmp/cli-base <commit>`` (or ``git archive <commit> | tar -x -C /tmp/cli-base``) then
-``python bench/cli_startup.py --base /tmp/cli-base`` (``--repeats 5`` by default).
+Run: ``python bench/cli_startup.py`` (``--repeats 5`` by default), or to compare with an earlier
+commit: ``git archive <commit> | tar -x -C /tmp/cli-base`` then ``python bench/cli_startup.py --base /tmp/cli-base``.
 """
 
 from __future__ import annotations
@@ -22,27 +25,33 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = {
-    "rsa-ray --help": ["--help"],
-    "rsa-ray models --help": ["models", "--help"],
-    "usage error (rsa-ray models)": ["models"],
-    **{f"rsa-ray {name} --bogus": [name, "--bogus"]
-       for name in ("taxonomy", "rank", "rerank", "report", "settings", "train-target", "train-zoo", "demo",
-                    "validate")},
-    "rsa-ray models list": ["models", "list", "--store", "{store}"],
-}
+TARGET_SECONDS = 0.5  # what a usage error or --help may take (issue: usage errors answer in under 0.5 s)
+
+
+def commands() -> dict[str, list[str]]:
+    """Each measured command's label and arguments (``{store}`` stands for the small store)."""
+    sys.path.insert(0, str(ROOT))
+    from jobs.subcommands import SUBCOMMANDS
+
+    table = {"rsa-ray --help": ["--help"]}
+    for ref in SUBCOMMANDS:
+        table[f"{ref.name} --help"] = [ref.name, "--help"]
+        table[f"{ref.name} --bogus"] = [ref.name, "--bogus"]
+    table["models list"] = ["models", "list", "--store", "{store}"]
+    return table
 
 
 def run_once(tree: Path, argv: list[str]) -> tuple[float, float, str]:
-    """Runs ``python -m jobs.cli ARGV`` from ``tree``; returns (seconds, peak RSS in MiB, stdout).
+    """Runs ``python -m jobs.cli ARGV`` (``python -c pass`` for ``["-c", "pass"]``) from ``tree``; returns (seconds, peak RSS in MiB, stdout).
 
     Example:
         >>> run_once(ROOT, ["--version"])[2].startswith("rsa-ray")  # doctest: +SKIP
         True
     """
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    command = [sys.executable, "-c", "pass"] if argv == ["-c", "pass"] else [sys.executable, "-m", "jobs.cli", *argv]
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "jobs.cli", *argv], cwd=tree, env=env,
+    process = subprocess.Popen(command, cwd=tree, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     stdout = process.stdout.read()
     process.stdout.close()
@@ -68,27 +77,41 @@ def small_store(folder: Path, tree: Path) -> str:
     return store
 
 
+def measure_all(base: Path | None, repeats: int) -> tuple[tuple[float, float, str], list[tuple]]:
+    """``python -c pass`` and every command (on this tree, and on ``base`` when given), in one run."""
+    floor = measure(ROOT, ["-c", "pass"], repeats)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        store = small_store(Path(folder), base or ROOT)
+        for label, template in commands().items():
+            argv = [part.format(store=store) for part in template]
+            before = measure(base.resolve(), argv, repeats) if base else None
+            current = measure(ROOT, argv, repeats)
+            if before and template[:2] == ["models", "list"] and before[2] != current[2]:
+                raise SystemExit("the two trees list the store differently:\n" + before[2] + "\n---\n" + current[2])
+            rows.append((label, before, current))
+    return floor, rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", required=True, type=Path, help="checkout of the earlier tree to compare with")
+    parser.add_argument("--base", type=Path, help="checkout of an earlier tree to compare with")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        store = small_store(Path(folder), args.base)
-        rows = []
-        for label, template in COMMANDS.items():
-            argv = [part.format(store=store) for part in template]
-            base = measure(args.base.resolve(), argv, args.repeats)
-            current = measure(ROOT, argv, args.repeats)
-            if template[:2] == ["models", "list"] and base[2] != current[2]:
-                raise SystemExit("the two trees list the store differently:\n" + base[2] + "\n---\n" + current[2])
-            rows.append((label, base, current))
-    print(f"{'command':<30} {'before s':>9} {'now s':>7} {'faster':>7} {'before MiB':>11} {'now MiB':>8} {'smaller':>8}")
-    for label, base, current in rows:
-        print(f"{label:<30} {base[0]:>9.2f} {current[0]:>7.2f} {base[0] / current[0]:>6.1f}x "
-              f"{base[1]:>11.0f} {current[1]:>8.0f} {base[1] / current[1]:>7.1f}x")
+    floor, rows = measure_all(args.base, args.repeats)
+    print(f"python -c pass: {floor[0]:.3f} s, {floor[1]:.0f} MiB (the floor, measured in this run)")
+    header = f"{'command':<26} {'now s':>7} {'x pass':>7} {'<0.5s':>6} {'now MiB':>8}"
+    print(header + (f" {'before s':>9} {'faster':>7} {'before MiB':>11}" if args.base else ""))
+    for label, before, current in rows:
+        line = (f"{label:<26} {current[0]:>7.3f} {current[0] / floor[0]:>6.1f}x "
+                f"{'yes' if current[0] < TARGET_SECONDS else 'NO':>6} {current[1]:>8.0f}")
+        if before:
+            line += f" {before[0]:>9.3f} {before[0] / current[0]:>6.2f}x {before[1]:>11.0f}"
+        print(line)
+    slow = [label for label, _, current in rows if current[0] >= TARGET_SECONDS and label != "models list"]
     print(f"(median of {args.repeats} runs each after a warm-up; peak RSS of the command's process; "
-          f"models list on {len(rows and rows[-1][2][2].splitlines())} registered models)")
+          f"models list on {len(rows[-1][2][2].splitlines())} registered models; "
+          f"{len(slow)} usage/help commands at or over {TARGET_SECONDS} s{': ' + ', '.join(slow) if slow else ''})")
 
 
 if __name__ == "__main__":

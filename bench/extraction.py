@@ -9,8 +9,8 @@ the images through it with every core (``torch.set_num_threads(os.cpu_count())``
 model's default layer. Prints models/min and the ratio (goal ≥ 1.5×).
 
 Then one actor extracts ResNet-50 ``layer1`` with ``flatten`` (802,816 values an image), a wide
-layer (:mod:`cluster.wide_layers`), and its peak resident memory is printed beside the bound of
-docs/pipeline.md.
+layer (:mod:`cluster.wide_layers`), and its peak resident memory is printed beside what the bound of
+docs/pipeline.md adds to one forward pass (``bench/wide_layer_memory.py`` measures the whole bound).
 
 Run: ``python bench/extraction.py --images 500 --resnets 20`` (smaller counts for a quick run).
 """
@@ -144,12 +144,13 @@ def main() -> None:
             print(f"| {name} | {n} | {loop:.1f} | {60 * n / loop:.1f} | {actors:.1f} | {60 * n / actors:.1f} | "
                   f"{loop / actors:.2f}× |", flush=True)
         m, width = args.wide_images, 256 * 56 * 56
-        bound = args.batch_size * width * 4 * 3 + m * m * 8 + GRAM_BLOCK_BYTES
+        gram_and_block = m * m * 8 + GRAM_BLOCK_BYTES  # beyond one forward pass of one batch (docs/pipeline.md)
         peak, seconds = wide_layer_peak(root / "store-wide", zoos[f"{args.resnets} ResNet-50s"][0], images[:m],
                                         args.batch_size)
         print(f"\nResNet-50 layer1 flatten, {m} images ({m * width * 4 / 2**30:.2f} GiB if stored whole): "
-              f"one actor's peak RSS {peak / 2**20:.0f} MiB in {seconds:.1f} s; per-layer bound "
-              f"{bound / 2**20:.0f} MiB (3 × batch × D × 4 + M² × 8 + one block) beside the model and probe images")
+              f"one actor's peak RSS {peak / 2**20:.0f} MiB in {seconds:.1f} s; the bound is the peak of one "
+              f"forward pass of one batch up to the layer + {gram_and_block / 2**20:.0f} MiB (M² × 8 + one block); "
+              f"bench/wide_layer_memory.py measures that forward pass and prints measured / bound")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,19 @@ from dataclasses import dataclass
 
 import ray
 
+from cluster.ray_watch import watch_ray
+
 # Each Ray worker gets one BLAS/OpenMP thread: with more, workers sharing cores stall each other.
 WORKER_ENV_VARS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class RayUnavailableError(ConnectionError):
+    """Ray could not be started, or the cluster at the given address could not be reached.
+
+    Example:
+        >>> isinstance(RayUnavailableError("cannot reach Ray at 'head:6379': refused"), ConnectionError)
+        True
+    """
 
 
 @dataclass(frozen=True)
@@ -37,16 +48,36 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> ClusterR
     Returns:
         The cluster's :class:`ClusterResources`.
 
+    Raises:
+        RayUnavailableError: A local Ray could not be started, or the address could not be reached.
+
     Example:
         >>> connect(num_cpus=2).cpus  # doctest: +SKIP
         2
     """
     address = address or os.environ.get("RAY_ADDRESS") or None
     if not ray.is_initialized():
-        runtime_env = {"env_vars": dict(WORKER_ENV_VARS)}
-        if address is None:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env, log_to_driver=True)
-        else:
-            ray.init(address=address, runtime_env=runtime_env)
+        _init(address, num_cpus)
+    from storage.redaction import redact_url
+
+    watch_ray(None if address is None else redact_url(address))  # only under the rsa-ray command (ray_watch.enable)
     resources = ray.cluster_resources()
     return ClusterResources(int(resources.get("CPU", 0)), int(resources.get("GPU", 0)), address or "local")
+
+
+def _init(address: str | None, num_cpus: int | None) -> None:
+    """``ray.init`` for a local Ray (``address`` None) or a cluster; a failure names what could not be reached."""
+    runtime_env = {"env_vars": dict(WORKER_ENV_VARS)}
+    try:
+        if address is None:
+            # "local": a new Ray of this process's own, never one that `ray start` (or a stale record of it) left
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env,
+                     log_to_driver=True)
+        else:
+            ray.init(address=address, runtime_env=runtime_env)
+    except (ConnectionError, TimeoutError, RuntimeError) as error:
+        from storage.redaction import redact_url  # the address may carry credentials (ray://user:secret@head)
+
+        first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        where = "cannot start a local Ray" if address is None else f"cannot reach Ray at {redact_url(address)!r}"
+        raise RayUnavailableError(f"{where}: {first}") from error

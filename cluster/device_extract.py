@@ -34,7 +34,7 @@ from cluster.options import ExtractionOptions
 from cluster.plan import ExtractionTask
 from cluster.progress import BatchProgress
 from cluster.rdm_writer import store_rdm_and_ranks
-from cluster.wide_layers import ColumnBlockFile, is_wide, open_column_blocks, pooled_features_key, pooled_layer
+from cluster.wide_layers import ColumnBlockFile, is_wide, open_column_blocks, pooled_features_key
 from rsa_ray.backends.select import BackendChoice
 from rsa_ray.errors import DegenerateInputError
 from storage import EntryKey, EntryKind, Lock, Store
@@ -142,8 +142,7 @@ class DeviceEncoderActor(EncoderActor):
         if key.layer not in kept:
             kept[key.layer] = torch.empty((self.batches.n_images, rows.shape[1]), dtype=rows.dtype, device=rows.device)
         kept[key.layer][start:start + rows.shape[0]] = rows
-        pooled_key = EntryKey(key.probe_id, key.model_id, pooled_layer(key.layer))
-        self._write_rows(pooled_key, start, features[pooled_features_key(key.layer)].cpu().numpy(), identities,
+        self._write_rows(key.pooled_features(), start, features[pooled_features_key(key.layer)].cpu().numpy(), identities,
                          created, held, identity=identities[POOLED][key.layer])
         if self.options.keep_activations:
             self._write_rows(key, start, rows.cpu().numpy(), identities, created, held)
@@ -153,7 +152,7 @@ class DeviceEncoderActor(EncoderActor):
         """Stores a layer's RDM and rank vector computed on the device, as the RDM stage would; {layer: error} or {}."""
         from rsa_ray.backends.dispatch import rdm_and_rank_vector
 
-        self.store.finalize(EntryKey(key.probe_id, key.model_id, pooled_layer(key.layer)), EntryKind.ACTIVATIONS)
+        self.store.finalize(key.pooled_features(), EntryKind.ACTIVATIONS)
         if self.options.keep_activations:
             self.store.finalize(key, EntryKind.ACTIVATIONS)
         try:

@@ -34,7 +34,7 @@ from cluster.plan import ExtractionTask
 from cluster.progress import BatchProgress
 from cluster.rdm_writer import store_rdm_and_ranks
 from cluster.wide_layers import (POOLED_REDUCTION, ColumnBlockFile, is_wide, open_column_blocks, pooled_features_key,
-                                 pooled_layer, wide_layer_rdm)
+                                 wide_layer_rdm)
 from storage import EntryKey, EntryKind, Lock, Store
 from storage.identity import ComputeSettings, EntryIdentity
 
@@ -198,27 +198,29 @@ class EncoderActor:
             features = extract_layer_features(model, self.images[start:stop], specs, source.entry.preprocessing,
                                               inference)
             for layer, rows in features.items():
-                if not np.isfinite(rows).all():
-                    raise ValueError(f"layer {layer.split(chr(0))[0]!r} gave NaN or Inf activations for images "
-                                     f"{start}..{stop - 1}")
+                check_finite(rows, layer.split(chr(0))[0], start, stop)
             return features
 
-        first = run_batch(0)  # its widths say which layers are too wide to store
-        wide = {layer: open_column_blocks(n_images, first[layer].shape[1])
-                for layer in layers if is_wide(n_images, first[layer].shape[1], self.options.wide_layer_mb)}
+        first = {0: run_batch(0)}  # its widths say which layers are too wide to store
+        wide = {layer: open_column_blocks(n_images, first[0][layer].shape[1])
+                for layer in layers if is_wide(n_images, first[0][layer].shape[1], self.options.wide_layer_mb)}
         try:
             pending = (list(range(0, n_images, batch_size)) if wide else
                        _pending_batches(self.store, self.probe_id, model_id, layers, n_images, batch_size,
                                         identities[EntryKind.ACTIVATIONS]))
             created: set[str] = set()
             batches = BatchProgress("extraction", model_id, total=len(pending))  # lines forwarded to the driver
+            if 0 not in pending:
+                first.clear()
             for start in pending:
-                features = first if start == 0 else run_batch(start)
+                # One batch's outputs held at a time: the last batch's are let go before the next forward pass.
+                features = first.pop(start, None) or run_batch(start)
                 for layer in layers:
                     if layer in wide:
                         self._keep_wide_rows(wide[layer], keys[layer], start, features, identities, created, held)
                     else:
                         self._write_rows(keys[layer], start, features[layer], identities, created, held)
+                features = None
                 batches.advance()
             for layer in layers:
                 held.check()
@@ -237,26 +239,25 @@ class EncoderActor:
                     identities: Mapping[object, Mapping[str, EntryIdentity]], created: set[str], held: Lock,
                     identity: EntryIdentity | None = None) -> None:
         """Writes one batch's rows of an activations entry, creating it on its first batch."""
-        if key.layer not in created:
+        if key.stored_layer not in created:
             self.store.create_activations(
                 key, rows.shape[1], self.options.activation_dtype, rows_per_chunk=self.options.batch_size,
                 identity=identity or identities[EntryKind.ACTIVATIONS][key.layer],
             )
-            created.add(key.layer)
+            created.add(key.stored_layer)
         layout = self.store.layout(key, EntryKind.ACTIVATIONS)
         if any(chunk_start == start for chunk_start, _ in layout.pending):
             held.check()  # a run that took the claim over owns these chunks now
-            self.store.write_activation_rows(key, start, rows.astype(self.options.activation_dtype))
+            self.store.write_activation_rows(key, start, rows.astype(self.options.activation_dtype, copy=False))
 
     def _keep_wide_rows(self, blocks: ColumnBlockFile, key: EntryKey, start: int, features: Mapping[str, np.ndarray],
                         identities: Mapping[object, Mapping[str, EntryIdentity]], created: set[str],
                         held: Lock) -> None:
         """Keeps a wide layer's batch for its RDM, and stores its pooled features."""
-        # Through the stored dtype, so the RDM is the one the stored activations would give.
-        rows = features[key.layer].astype(self.options.activation_dtype)
-        blocks.write_rows(start, rows)
-        pooled_key = EntryKey(key.probe_id, key.model_id, pooled_layer(key.layer))
-        self._write_rows(pooled_key, start, features[pooled_features_key(key.layer)], identities, created, held,
+        # Through the stored dtype, so the RDM is the one the stored activations would give (block by block:
+        # the batch is not copied whole).
+        blocks.write_rows(start, features[key.layer], through_dtype=self.options.activation_dtype)
+        self._write_rows(key.pooled_features(), start, features[pooled_features_key(key.layer)], identities, created, held,
                          identity=identities[POOLED][key.layer])
 
     def _store_wide_rdm(self, task: ExtractionTask, key: EntryKey, blocks: ColumnBlockFile,
@@ -264,11 +265,24 @@ class EncoderActor:
         """Computes a wide layer's RDM from its kept batches; stores it, its rank vector and its pooled features."""
         from rsa_ray.ranks import standardized_ranks
 
-        self.store.finalize(EntryKey(key.probe_id, key.model_id, pooled_layer(key.layer)), EntryKind.ACTIVATIONS)
+        self.store.finalize(key.pooled_features(), EntryKind.ACTIVATIONS)
         condensed_rdm = wide_layer_rdm(blocks, task.distance, task.center_features, name=key.model_id)
         rank_vector = standardized_ranks(condensed_rdm, names=[key.model_id], workers=1)[0]
         store_rdm_and_ranks(self.store, key, condensed_rdm, rank_vector, task.distance, task.center_features,
                             layer_identities(identities, key.layer), held=[held], wide_layer=True)
+
+
+def check_finite(rows: np.ndarray, layer: str, start: int, stop: int) -> None:
+    """Refuses a batch whose rows hold NaN or Inf, without a mask the batch's size (its min and max say it).
+
+    Example:
+        >>> check_finite(np.array([[1.0, np.inf]]), "layer1", 0, 1)
+        Traceback (most recent call last):
+        ...
+        ValueError: layer 'layer1' gave NaN or Inf activations for images 0..0
+    """
+    if rows.size and not (np.isfinite(rows.min()) and np.isfinite(rows.max())):  # NaN propagates through both
+        raise ValueError(f"layer {layer!r} gave NaN or Inf activations for images {start}..{stop - 1}")
 
 
 def layer_identities(identities: Mapping[object, Mapping[str, EntryIdentity]], layer: str) -> dict[EntryKind, EntryIdentity]:

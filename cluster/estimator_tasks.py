@@ -8,8 +8,11 @@ per (candidate, score). Input that makes a candidate's score undefined, or a can
 whose activations are missing, gives that row an error and does not sink the other
 candidates. With resamples of the images (rows of image indices, each image at most once:
 :func:`rsa_ray.resampling.image_subsamples`), each score is also computed on each resample,
-by the same function on those rows. The labels, the target model's features and the
-resamples go into the object store once and are shared by every task.
+by the same function on those rows. ``rsa`` compares the stored correlation RDMs of the
+candidate and the target model where both are stored (their sub-RDMs on each resample,
+:func:`rsa_ray.rsa_score.rsa_scores_from_rdms`) instead of computing them again from the
+features. The labels, the target model's features and RDM and the resamples go into the
+object store once and are shared by every task.
 """
 
 from __future__ import annotations
@@ -20,13 +23,12 @@ import numpy as np
 import pandas as pd
 import ray
 
-from cluster.connect import connect
 from cluster.gather import gather
-from cluster.wide_layers import pooled_layer
 from rsa_ray.errors import DegenerateInputError
 from rsa_ray.estimators import ESTIMATORS, ScoreRow, applicable_scores
+from rsa_ray.rsa_score import rsa_scores_from_rdms
 from rsa_ray.target_labels import TargetLabels
-from storage import CorruptEntryError, EntryKey, EntryNotFoundError, IncompleteEntryError, Store
+from storage import CorruptEntryError, EntryKey, EntryKind, EntryNotFoundError, IncompleteEntryError, Store
 
 # Errors of one candidate's input: recorded in its rows, the other candidates go on.
 CANDIDATE_ERRORS = (DegenerateInputError, EntryNotFoundError, IncompleteEntryError, CorruptEntryError)
@@ -72,7 +74,31 @@ def candidate_features(store: Store, key: EntryKey) -> np.ndarray:
     try:
         return store.read_activations(key)
     except EntryNotFoundError:
-        return store.read_activations(EntryKey(key.probe_id, key.model_id, pooled_layer(key.layer)))
+        return store.read_activations(key.pooled_features())
+
+
+def stored_rdm(store: Store, key: EntryKey) -> np.ndarray | None:
+    """A model's stored condensed RDM when it is the one ``rsa`` compares (correlation distance, features
+    centred), else None (``rsa`` is then computed from its features).
+
+    Example:
+        >>> stored_rdm(store, EntryKey(probe_id, "m1", "out")).shape  # doctest: +SKIP
+        (28680,)
+    """
+    attributes = store.stored_attributes([key], EntryKind.RDMS)[key]
+    if attributes is None or str(attributes.get("distance", "correlation")) != "correlation" \
+            or not bool(attributes.get("center_features", True)):
+        return None
+    return store.read_rdm(key)
+
+
+def _rsa_row(candidate: str, rdm: np.ndarray, target_rdm: np.ndarray, samples: np.ndarray | None) -> ScoreRow:
+    """``rsa`` from the stored RDMs: on every image and, with resamples, on each resample's sub-RDMs."""
+    try:
+        point, per_sample = rsa_scores_from_rdms(rdm, target_rdm, samples, candidate)
+    except DegenerateInputError as error:
+        return ScoreRow(candidate, "rsa", None, _message(error))
+    return ScoreRow(candidate, "rsa", point, None, per_sample)
 
 
 def _message(error: Exception, sample: int | None = None) -> str:
@@ -100,7 +126,7 @@ def _candidate_rows(candidate: str, features: np.ndarray, labels: TargetLabels |
 
 def score_batch(store: Store, probe_id: str, layer: str, candidates: Sequence[str], labels: TargetLabels | None,
                 scores: Sequence[str], target_features: np.ndarray | None = None,
-                samples: np.ndarray | None = None) -> list[ScoreRow]:
+                samples: np.ndarray | None = None, target_rdm: np.ndarray | None = None) -> list[ScoreRow]:
     """Every score of every candidate in one batch, from their stored activations.
 
     Args:
@@ -113,6 +139,8 @@ def score_batch(store: Store, probe_id: str, layer: str, candidates: Sequence[st
         target_features: The target model's features on the probe images (``rsa``).
         samples: Resamples [S, m] of probe-image indices (:func:`rsa_ray.resampling.image_subsamples`);
             each score is also computed on each resample's rows. None: no resamples.
+        target_rdm: The target model's stored RDM: ``rsa`` then compares it with each candidate's stored
+            RDM (:func:`stored_rdm`; from features where a candidate has none), on the same resamples.
 
     Returns:
         One row per (candidate, score), candidates in the given order. A score undefined on any
@@ -124,12 +152,20 @@ def score_batch(store: Store, probe_id: str, layer: str, candidates: Sequence[st
     """
     rows: list[ScoreRow] = []
     for candidate in candidates:
+        key = EntryKey(probe_id, candidate, layer)
+        from_rdms = {}
         try:
-            features = candidate_features(store, EntryKey(probe_id, candidate, layer)).astype(np.float64)
+            rdm = stored_rdm(store, key) if target_rdm is not None and "rsa" in scores else None
+            if rdm is not None:
+                from_rdms["rsa"] = _rsa_row(candidate, rdm, target_rdm, samples)
+            rest = [score for score in scores if score not in from_rdms]
+            features = candidate_features(store, key).astype(np.float64) if rest else None
         except CANDIDATE_ERRORS as error:
             rows += [ScoreRow(candidate, score, None, _message(error)) for score in scores]
             continue
-        rows += _candidate_rows(candidate, features, labels, scores, target_features, samples)
+        by_score = {row.score: row for row in _candidate_rows(candidate, features, labels, rest, target_features,
+                                                              samples)} if rest else {}
+        rows += [from_rdms.get(score) or by_score[score] for score in scores]
     return rows
 
 
@@ -153,9 +189,9 @@ def _check_request(scores: Sequence[str], labels: TargetLabels | None, has_targe
 
 def score_candidates(store: Store, probe_id: str, layer: str, model_ids: Sequence[str], labels: TargetLabels | None,
                      scores: Sequence[str], target_model: str | None = None, target_layer: str | None = None,
-                     samples: np.ndarray | None = None, batch_size: int | None = None,
-                     address: str | None = None) -> list[ScoreRow]:
-    """Scores every candidate with every estimator, one Ray task per batch of candidates.
+                     samples: np.ndarray | None = None, batch_size: int | None = None) -> list[ScoreRow]:
+    """Scores every candidate with every estimator, one Ray task per batch of candidates, on the Ray the
+    command connected to (:func:`cluster.connect.connect`, once per command).
 
     Args:
         store: The store holding the candidates' (and the target model's) activations.
@@ -168,7 +204,6 @@ def score_candidates(store: Store, probe_id: str, layer: str, model_ids: Sequenc
         target_layer: Its layer role (default: ``layer``).
         samples: Resamples [S, m] of probe-image indices; each score is also computed on each.
         batch_size: Candidates per task (default: about four tasks per CPU, at most 16 a task).
-        address: The Ray cluster to connect to if not connected yet (:func:`cluster.connect.connect`).
 
     Returns:
         One :class:`~rsa_ray.estimators.ScoreRow` per (candidate, score), in the order of ``model_ids``
@@ -178,6 +213,7 @@ def score_candidates(store: Store, probe_id: str, layer: str, model_ids: Sequenc
     Raises:
         ValueError: An unknown score, a score this target cannot have, labels not one per image,
             or resamples that are not image indices.
+        RuntimeError: Ray is not connected.
 
     Example:
         >>> rows = score_candidates(store, probe_id, "out", ["m1", "m2"], labels, ["logme", "knn"])  # doctest: +SKIP
@@ -188,14 +224,19 @@ def score_candidates(store: Store, probe_id: str, layer: str, model_ids: Sequenc
     samples = None if samples is None else np.asarray(samples)
     n_images = store.probe_set(probe_id).n_images
     _check_request(scores, labels, target_model is not None, n_images, probe_id, samples)
-    connect(address)
-    target_features = None
+    if not ray.is_initialized():
+        raise RuntimeError("connect to Ray first (cluster.connect.connect): candidates are scored on a cluster")
+    target_features = target_rdm = None
     if target_model is not None and any(ESTIMATORS[name].reads == "target-model" for name in scores):
-        target_features = candidate_features(store, EntryKey(probe_id, target_model, target_layer or layer))
+        target_key = EntryKey(probe_id, target_model, target_layer or layer)
+        target_rdm = stored_rdm(store, target_key) if "rsa" in scores else None
+        target_features = candidate_features(store, target_key)
         target_features = target_features.reshape(target_features.shape[0], -1).astype(np.float64)
     labels_ref, target_ref, samples_ref = ray.put(labels), ray.put(target_features), ray.put(samples)
+    rdm_ref = ray.put(target_rdm)
     workers = int(ray.cluster_resources().get("CPU", 1))
-    refs = {score_batch_remote.remote(store, probe_id, layer, batch, labels_ref, scores, target_ref, samples_ref): batch
+    refs = {score_batch_remote.remote(store, probe_id, layer, batch, labels_ref, scores, target_ref, samples_ref,
+                                      rdm_ref): batch
             for batch in candidate_batches(list(model_ids), workers, batch_size)}
     by_batch = gather(refs, "scores", weights={ref: len(batch) for ref, batch in refs.items()},
                       failed_in=lambda rows: len({row.candidate for row in rows if row.error is not None}))

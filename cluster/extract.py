@@ -19,6 +19,9 @@ when ``keep_activations`` asks for them (:mod:`cluster.device_extract`).
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +36,8 @@ from cluster.outcomes import ModelOutcome
 from cluster.plan import ExtractionTask
 from cluster.progress import StageProgress
 from storage import Store
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["POOLED", "DeviceEncoderActor", "EncoderActor", "ExtractionOptions", "LoadedModelSource", "ModelResolver",
            "ExtractionRun", "extract_all", "extract_missing", "pool_size"]
@@ -61,8 +66,11 @@ def extract_all(
     """Runs every extraction task on a fixed pool of encoder actors.
 
     Tasks are split round-robin; each actor is told its next model so it can fetch
-    those weights while the current model runs. A killed actor is restarted by Ray
-    and its call retried; the retry writes only chunks still pending.
+    those weights while the current model runs. An actor that is lost (its worker
+    killed, its node gone) is not waited for: its model and the rest of its queue go
+    to the live actors (a new actor where none is left), and the retry writes only
+    chunks still pending. A model whose actor is lost ``MAX_ATTEMPTS`` times fails
+    with that error rather than taking every actor down with it.
 
     Returns:
         One outcome per (model, layer); ``error`` set for those that failed.
@@ -76,34 +84,91 @@ def extract_all(
     n_actors, actor_resources = pool_size(options)
     n_actors = min(n_actors, len(tasks))
     on_actor = options.computes_rdms_on_actor("num_gpus" in actor_resources)
-    actor_class = ray.remote(max_restarts=3, max_task_retries=3, **actor_resources)(
+    actor_class = ray.remote(max_restarts=0, max_task_retries=0, **actor_resources)(
         DeviceEncoderActor if on_actor else EncoderActor)
-    actors = [actor_class.remote(store, probe_id, resolver, options) for _ in range(n_actors)]
-    queues = [list(tasks[index::n_actors]) for index in range(n_actors)]
+    pool = _Pool(lambda: actor_class.remote(store, probe_id, resolver, options))
+    for index in range(n_actors):
+        pool.add(list(tasks[index::n_actors]))
     progress = StageProgress("extraction", total=len(tasks))
     outcomes: list[ModelOutcome] = []
-    running = {}
-    for index, actor in enumerate(actors):
-        if queues[index]:
-            running[_submit(actor, queues[index])] = index
-    while running:
-        finished, _ = ray.wait(list(running), num_returns=1, timeout=progress.interval)
+    while pool.running:
+        finished, _ = ray.wait(list(pool.running), num_returns=1, timeout=progress.interval)
         if not finished:  # no model finished yet: a line that the stage still works
-            progress.pulse(running=len(running))
+            progress.pulse(running=len(pool.running))
             continue
-        index = running.pop(finished[0])
-        task = queues[index].pop(0)
-        try:
-            result = ray.get(finished[0])
-        except Exception as error:  # the actor died for good
-            result = [ModelOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
+        result = pool.collect(finished[0])
+        if result is None:  # the actor was lost; its work went to the others
+            continue
         outcomes.extend(result)
         progress.advance(failed=any(outcome.error for outcome in result))
-        if queues[index]:
-            running[_submit(actors[index], queues[index])] = index
-    for actor in actors:
-        ray.kill(actor)
+    pool.close()
     return outcomes
+
+
+MAX_ATTEMPTS = 3
+
+
+class _Pool:
+    """The stage's actors, each with its queue of tasks (the first one running), and lost actors' work moved on."""
+
+    def __init__(self, start_actor):
+        self._start_actor = start_actor
+        self.actors: list = []
+        self.queues: list[list[ExtractionTask]] = []
+        self.running: dict[ray.ObjectRef, int] = {}
+        self._losses: Counter = Counter()
+
+    def add(self, queue: list[ExtractionTask]) -> None:
+        self.actors.append(self._start_actor())
+        self.queues.append(queue)
+        self._next(len(self.actors) - 1)
+
+    def _next(self, index: int) -> None:
+        if self.queues[index] and index not in self.running.values():
+            self.running[_submit(self.actors[index], self.queues[index])] = index
+
+    def collect(self, ref: ray.ObjectRef) -> list[ModelOutcome] | None:
+        """The finished call's outcomes, or None where its actor was lost (its work then moved on)."""
+        index = self.running.pop(ref)
+        task = self.queues[index][0]
+        try:
+            result = ray.get(ref)
+        except ray.exceptions.RayActorError as error:
+            return self._lost(index, task, error)
+        except Exception as error:
+            result = [ModelOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
+        self.queues[index].pop(0)
+        self._next(index)
+        return result
+
+    def _lost(self, index: int, task: ExtractionTask, error: Exception) -> list[ModelOutcome] | None:
+        logger.warning("extraction: the actor running %s was lost (%s); its work moves to the other actors",
+                       task.model_id, type(error).__name__)
+        with contextlib.suppress(Exception):
+            ray.kill(self.actors[index])
+        self.actors[index] = None
+        orphans, self.queues[index] = self.queues[index], []
+        self._losses[task.model_id] += 1
+        failed = None
+        if self._losses[task.model_id] >= MAX_ATTEMPTS:
+            orphans.pop(0)
+            failed = [ModelOutcome(task.model_id, layer, f"{type(error).__name__}: {error} "
+                                   f"(its actor was lost {MAX_ATTEMPTS} times)") for layer in task.layers]
+        live = [i for i, actor in enumerate(self.actors) if actor is not None]
+        if not live and orphans:
+            self.add(orphans)
+            return failed
+        for position, orphan in enumerate(orphans):
+            self.queues[live[position % len(live)]].append(orphan)
+        for live_index in live:
+            self._next(live_index)
+        return failed
+
+    def close(self) -> None:
+        for actor in self.actors:
+            if actor is not None:
+                with contextlib.suppress(Exception):
+                    ray.kill(actor)
 
 
 def _submit(actor: ray.actor.ActorHandle, queue: list[ExtractionTask]) -> ray.ObjectRef:

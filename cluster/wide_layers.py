@@ -6,12 +6,14 @@ rows go to a local temporary file, laid out by column blocks, and after the last
 M × M Gram matrix is summed block by block in float64
 (:func:`rsa_ray.blockwise_rdm.compute_rdm_from_blocks`). The actor then stores the RDM and its
 standardised rank vector under the identities the RDM stage would give them, and the layer's
-globally average-pooled features (what label-based scores read) as the activations of
-:func:`pooled_layer`. The file is unlinked when it is created, so it is gone when the actor ends,
-however it ends.
+globally average-pooled features (what label-based scores read) as activations under the layer's
+pooled key (:meth:`storage.EntryKey.pooled_features`). The file is unlinked when it is created, so
+it is gone when the actor ends, however it ends.
 
-Memory one actor holds per wide layer: one batch of rows (batch × D × 4 bytes), the Gram
-(M × M × 8) and one block (``GRAM_BLOCK_BYTES``), never M × D.
+Memory one actor holds per wide layer: one batch of rows (batch × D × 4 bytes, the module's output
+itself: neither reduced nor rounded to the stored dtype as a whole copy), the Gram (M × M × 8) and one
+block (``GRAM_BLOCK_BYTES``), never M × D; beside the forward pass's own working memory
+(``bench/wide_layer_memory.py``).
 """
 
 from __future__ import annotations
@@ -28,19 +30,6 @@ POOLED_REDUCTION = "avg"  # rsa_ray.models.reductions.POOLED_REDUCTION (not impo
 WIDE_LAYER_DIR_VARIABLE = "RSA_RAY_WIDE_LAYER_DIR"
 # One column block as read (float32) plus its float64 copy: 64 MiB.
 GRAM_BLOCK_BYTES = 64 * 2**20
-_POOLED_SUFFIX = ".pooled"
-
-
-def pooled_layer(role: str) -> str:
-    """The layer name under which a wide role's average-pooled features are stored as activations.
-
-    Example:
-        >>> pooled_layer("layer1")
-        'layer1.pooled'
-    """
-    return role + _POOLED_SUFFIX
-
-
 def pooled_features_key(role: str) -> str:
     """The key of a role's pooled features among one batch's features (NUL never occurs in a role)."""
     return f"{role}\x00pooled"
@@ -96,12 +85,18 @@ class ColumnBlockFile:
         start, stop = self.edges[block], self.edges[block + 1]
         return (self.n_images * start + row * (stop - start)) * 4
 
-    def write_rows(self, start: int, rows: np.ndarray) -> None:
-        """Writes ``rows`` ([batch, D]) as rows ``start..start + batch`` of the matrix."""
+    def write_rows(self, start: int, rows: np.ndarray, through_dtype: str = "float32") -> None:
+        """Writes ``rows`` ([batch, D]) as rows ``start..start + batch`` of the matrix.
+
+        Each block's part is rounded through ``through_dtype`` (the stored dtype) on its own, so the
+        batch is never copied whole: what is held beside ``rows`` is one block's part of it.
+        """
         if rows.shape[1] != self.width or start + rows.shape[0] > self.n_images:
             raise ValueError(f"rows of shape {rows.shape} at row {start} do not fit an [{self.n_images}, {self.width}] matrix")
+        rounded = np.dtype(through_dtype) != np.float32
         for block in range(self.n_blocks):
-            part = np.ascontiguousarray(rows[:, self.edges[block]:self.edges[block + 1]], dtype=np.float32)
+            part = rows[:, self.edges[block]:self.edges[block + 1]]
+            part = part.astype(through_dtype).astype(np.float32) if rounded else np.ascontiguousarray(part, np.float32)
             os.pwrite(self._file.fileno(), part.data, self._offset(block, start))
 
     def read_block(self, block: int) -> np.ndarray:

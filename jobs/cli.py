@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from jobs.cli_parser import build_parser, subcommand_parser
 from jobs.config import read_config
+from jobs.ray_failures import RAY_FAILURE_EXIT_CODE, RERUN_HINT, ray_failure_line
 from jobs.signals import TERMINATED_EXIT_CODE, TerminatedError, sigterm_raises
 from jobs.subcommands import SUBCOMMANDS
 
@@ -51,8 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The process exit code: 0 on success, 1 on an error (one line on stderr), 2 on a usage
-        error, 3 when the run finished but some models failed (see the failures table), 143 when
-        stopped by SIGTERM (after releasing its locks).
+        error, 3 when the run finished but some models failed (see the failures table), 69 when
+        Ray failed under it (a dead Ray, a lost node, object or actor: one line; a rerun resumes),
+        143 when stopped by SIGTERM (after releasing its locks).
 
     Example:
         >>> main([])  # doctest: +SKIP
@@ -72,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"rsa-ray {args.subcommand}: error: {error}", file=sys.stderr)
             return 2
         args = parser.parse_args(argv)
+    from cluster import ray_watch  # light (the standard library): a Ray the command connects to is watched
+
+    ray_watch.enable()
     try:
         with sigterm_raises():  # SIGTERM unwinds the run, so its finally blocks release store locks
             return int(args.run(args))
@@ -79,15 +84,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rsa-ray {args.subcommand}: stopped by SIGTERM; rerun the same command to resume", file=sys.stderr)
         return TERMINATED_EXIT_CODE
     except KeyboardInterrupt:
+        if ray_watch.lost_ray() is not None:  # the watch interrupted the run: its Ray went away
+            if args.debug:
+                raise
+            print(f"rsa-ray {args.subcommand}: error: {ray_watch.lost_ray()}; {RERUN_HINT}", file=sys.stderr)
+            return RAY_FAILURE_EXIT_CODE
         print(f"rsa-ray {args.subcommand}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
     except Exception as error:  # one clear line for the user; the traceback with --debug
         if args.debug:
             raise
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        kind = "" if isinstance(error, (ValueError, KeyError, OSError)) else f"{type(error).__name__}: "
-        print(f"rsa-ray {args.subcommand}: error: {kind}{message}", file=sys.stderr)
-        return 1
+        return _report(args.subcommand, error)
+    finally:
+        ray_watch.stop()
+
+
+def _report(subcommand: str, error: Exception) -> int:
+    """Prints the one line telling ``error`` and returns the exit code: 69 for a Ray failure, else 1.
+
+    Example:
+        >>> _report("rank", ValueError("unknown model 'x'"))  # doctest: +SKIP
+        1
+    """
+    failure = ray_failure_line(error)
+    if failure is not None:
+        print(f"rsa-ray {subcommand}: error: {failure}", file=sys.stderr)
+        return RAY_FAILURE_EXIT_CODE
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    kind = "" if isinstance(error, (ValueError, KeyError, OSError)) else f"{type(error).__name__}: "
+    print(f"rsa-ray {subcommand}: error: {kind}{message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

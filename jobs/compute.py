@@ -4,56 +4,110 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from cluster.options import ExtractionOptions, SimilarityOptions
     from cluster.pipeline import RunSummary
     from storage import Store
 
 
-def compute_similarities(
-    store: Store,
-    probe_id: str,
-    model_ids: Sequence[str],
-    layers: Sequence[str],
-    method: str = "spearman",
-    dtype: str = "fp32",
-    address: str | None = None,
-    task_memory_mb: int = 1024,
-    fence: Callable[[], None] | None = None,
-    backend: str = "auto",
-    reduce: str | None = None,
-    rdms_on_actor: str = "auto",
-    keep_activations: bool = False,
-) -> RunSummary:
-    """Extracts what is missing, then computes RDMs and new similarity versions.
+@dataclass(frozen=True)
+class ComputeOptions:
+    """How a command computes: the compute flags (:func:`jobs.common.add_compute_arguments`) as one object.
 
-    ``dtype`` is the forward-pass precision (``fp32``, ``tf32``, ``bf16``, ``fp16``, or the earlier
-    names); the summary states the precision used. ``fence`` is called right before each version is
-    marked complete (``Lock.check`` of the lock the run holds: a run whose lock was taken over commits
-    no version). ``backend`` says where RDMs and products are computed (``auto``: torch on the cluster's
-    GPUs where it has any); ``reduce`` overrides every layer's reduction (None: each layer's own from the
-    manifest); ``rdms_on_actor`` and ``keep_activations`` say whether encoder actors compute the RDMs
-    where the activations are, and whether full activations are stored then
-    (:class:`cluster.extract.ExtractionOptions`).
+    Attributes:
+        method: Similarity between RDMs (``spearman``, ``pearson``, ``kendall_tau_a``).
+        dtype: Forward-pass precision (``fp32``, ``tf32``, ``bf16``, ``fp16``, or the earlier names).
+        task_memory_mb: Memory one similarity task may hold, in MiB.
+        backend: Where RDMs and products are computed (``auto``: torch on the cluster's GPUs where it has any).
+        reduce: One reduction for every layer (None: each layer's own from the manifest).
+        rdms_on_actor: Whether encoder actors compute the RDMs where the activations are.
+        keep_activations: Whether full activations are stored then.
+
+    The stage options are built from these when the run starts (:meth:`similarity_options`,
+    :meth:`extraction_options`); importing this module imports nothing of the numerical side.
 
     Example:
-        >>> compute_similarities(store, probe_id, ["a", "b"], ["encoder.output"])  # doctest: +SKIP
+        >>> ComputeOptions(dtype="bf16").extraction_options().dtype
+        'bfloat16'
     """
-    from cluster.connect import connect  # imported here: a command only parsing its flags needs no Ray
-    from cluster.extract import ExtractionOptions, extract_all
-    from cluster.options import SimilarityOptions
+
+    method: str = "spearman"
+    dtype: str = "fp32"
+    task_memory_mb: int = 1024
+    backend: str = "auto"
+    reduce: str | None = None
+    rdms_on_actor: str = "auto"
+    keep_activations: bool = False
+
+    def similarity_options(self) -> SimilarityOptions:
+        """The :class:`cluster.options.SimilarityOptions` of these flags.
+
+        Example:
+            >>> ComputeOptions(task_memory_mb=256).similarity_options().tile_memory_bytes == 256 * 2**20
+            True
+        """
+        from cluster.options import SimilarityOptions
+
+        return SimilarityOptions(method=self.method, tile_memory_bytes=self.task_memory_mb * 2**20, backend=self.backend)
+
+    def extraction_options(self) -> ExtractionOptions:
+        """The :class:`cluster.options.ExtractionOptions` of these flags.
+
+        Example:
+            >>> ComputeOptions(rdms_on_actor="never").extraction_options().rdms_on_actor
+            'never'
+        """
+        from cluster.options import ExtractionOptions
+
+        return ExtractionOptions(dtype=self.dtype, reduce=self.reduce, rdms_on_actor=self.rdms_on_actor,
+                                 keep_activations=self.keep_activations)
+
+
+def connect_once(address: str | None):
+    """Connects the command to Ray: called once, by the subcommand's ``run``, before its first stage.
+
+    Returns:
+        The cluster's :class:`cluster.connect.ClusterResources`.
+
+    Example:
+        >>> connect_once(None).cpus  # doctest: +SKIP
+        8
+    """
+    from cluster import connect as connection  # imported here: a command only parsing its flags needs no Ray
+
+    return connection.connect(address)
+
+
+def compute_similarities(store: Store, probe_id: str, model_ids: Sequence[str], layers: Sequence[str],
+                         options: ComputeOptions = ComputeOptions(), fence: Callable[[], None] | None = None,
+                         ) -> RunSummary:
+    """Extracts what is missing, then computes RDMs and new similarity versions, on the Ray the command connected to.
+
+    The summary states the precision used. ``fence`` is called right before each version is marked
+    complete (``Lock.check`` of the lock the run holds: a run whose lock was taken over commits no version).
+
+    Raises:
+        RuntimeError: Ray is not connected (the command's ``run`` connects once, :func:`connect_once`).
+
+    Example:
+        >>> compute_similarities(store, probe_id, ["a", "b"], ["encoder.output"], ComputeOptions())  # doctest: +SKIP
+    """
+    import ray
+
+    from cluster.extract import extract_all
     from cluster.pipeline import run_similarity
     from cluster.resolvers import StoreResolver
 
-    connect(address)
-    extraction = ExtractionOptions(dtype=dtype, reduce=reduce, rdms_on_actor=rdms_on_actor,
-                                   keep_activations=keep_activations)
+    if not ray.is_initialized():
+        raise RuntimeError("connect to Ray first (jobs.compute.connect_once): similarities are computed on a cluster")
+    extraction = options.extraction_options()
     extractor = functools.partial(extract_all, resolver=StoreResolver(store), options=extraction)
     # run_similarity logs its summary (what was computed, what failed and why) on the rsa_ray logger.
-    options = SimilarityOptions(method=method, tile_memory_bytes=task_memory_mb * 2**20, backend=backend)
-    return run_similarity(store, probe_id, model_ids, layers, options, extractor=extractor, extraction=extraction,
-                          fence=fence)
+    return run_similarity(store, probe_id, model_ids, layers, options.similarity_options(), extractor=extractor,
+                          extraction=extraction, fence=fence)
 
 
 def exit_code(summary: RunSummary) -> int:

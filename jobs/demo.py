@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
 from jobs.common import add_output_argument, open_store, output_dir
-from jobs.compute import compute_similarities
+from jobs.compute import compute_similarities, connect_once
 from jobs.config import add_common_arguments
 from jobs.train_target import TargetOptions
 
@@ -65,7 +65,7 @@ class _Demo:
 
     def similarities(self, model_ids: list[str]) -> RunSummary:
         """Brings the similarities of ``model_ids`` at the demo's layers up to date."""
-        return compute_similarities(self.store, self.probe_id, model_ids, DEMO_LAYERS, address=self.address)
+        return compute_similarities(self.store, self.probe_id, model_ids, DEMO_LAYERS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     store.register_models(initial)
     ids = [e.model_id for e in initial]
     print(f"[2/5] taxonomy of {len(ids)} zoo models at layers {', '.join(DEMO_LAYERS)}")
+    connect_once(demo.address)  # the one connection every later step computes on
     failures = list(demo.similarities(ids).failures)
     target, target_sections, target_failures = _target_step(demo, ids)
     failures += target_failures
@@ -117,7 +118,7 @@ def _target_step(demo: _Demo, ids: list[str]) -> tuple[str, list[ReportSection],
     ranking = print_ranking(store, demo.probe_id, DEMO_LAYERS[0], target, 5, out)
     print(f"    ... and on the digits themselves, by three scores with bootstrap intervals")
     record = ensure_target(store, TargetData(TARGET.data, TARGET.name, TARGET.task_type, TARGET.image_size), target)
-    scored = print_scores(store, record, ScoringOptions(DEMO_SCORES, bootstrap=100), 5, out, demo.address)
+    scored = print_scores(store, record, ScoringOptions(DEMO_SCORES, bootstrap=100), 5, out)
     sections = [
         ReportSection(
             f"Which model to finetune from for {target}",
@@ -150,6 +151,7 @@ def _arrival_step(demo: _Demo, ids: list[str], late: ModelEntry, target: str) ->
     store.register_models([late])
     ids.append(late.model_id)
     summary = demo.similarities(ids)
+    _rescore_target(demo, target)
     versions = store.similarity_versions(probe_id, DEMO_LAYERS[0])
     # On a rerun nothing is new: show the change the model's arrival made (the last two versions).
     previous = before if dict(summary.versions)[DEMO_LAYERS[0]] else (versions[-2] if len(versions) > 1 else None)
@@ -162,6 +164,17 @@ def _arrival_step(demo: _Demo, ids: list[str], late: ModelEntry, target: str) ->
         links=(out / "ranking_diff.csv",),
     )
     return summary, section
+
+
+def _rescore_target(demo: _Demo, target: str) -> None:
+    """The target's ranking and its scores on the digits, with the model that landed (as ``rerank`` re-scores
+    every target): what the run leaves in the store is up to date, so a rerun of the demo computes nothing."""
+    from jobs.rank import print_ranking, print_scores
+    from jobs.target_scores import ScoringOptions
+
+    print(f"    the ranking and the scores for {target}, with the new model")
+    print_ranking(demo.store, demo.probe_id, DEMO_LAYERS[0], target, 5, demo.out)
+    print_scores(demo.store, demo.store.target(TARGET.name), ScoringOptions(DEMO_SCORES, bootstrap=100), 5, demo.out)
 
 
 def _write_report(demo: _Demo, what: str, precision: str, result_sections: list[ReportSection],

@@ -65,6 +65,9 @@ def table_name(kind: str, layer: str) -> str:
 def write_table(store: Store, out: Path, name: str, frame: pd.DataFrame, csv_name: str | None = None) -> Path:
     """Writes a table to the store (Parquet, as ``name``) and to ``out`` as CSV; returns the CSV's path.
 
+    A table the store already holds with the same rows is not written again (a rerun over an unchanged
+    store writes nothing in it).
+
     Args:
         store: The store.
         out: The output folder.
@@ -76,8 +79,23 @@ def write_table(store: Store, out: Path, name: str, frame: pd.DataFrame, csv_nam
         >>> write_table(store, Path("out"), "ranking.depth-small.encoder.output", table)  # doctest: +SKIP
         PosixPath('out/ranking.depth-small.encoder.output.csv')
     """
-    store.write_table(name, frame)
+    if not _stored_unchanged(store, name, frame):
+        store.write_table(name, frame)
     return write_csv(out, csv_name or name, frame)
+
+
+def _stored_unchanged(store: Store, name: str, frame: pd.DataFrame) -> bool:
+    """Whether the store's table ``name`` holds exactly ``frame``'s columns and values (NaN equal to NaN)."""
+    import pandas as pd
+
+    if name not in store.table_names():
+        return False
+    try:
+        pd.testing.assert_frame_equal(store.read_table(name), frame.reset_index(drop=True), check_dtype=False,
+                                      check_index_type=False, check_exact=True)
+    except (AssertionError, ValueError, TypeError):
+        return False
+    return True
 
 
 def write_csv(out: Path, name: str, frame: pd.DataFrame) -> Path:

@@ -21,6 +21,7 @@ from rsa_ray.estimators import ESTIMATORS, parse_scores
 if TYPE_CHECKING:  # pandas, plots and the store are imported where a ranking is made
     import pandas as pd
 
+    from jobs.target_data import TargetData
     from jobs.target_scores import ScoringOptions, TargetScores
     from rsa_ray import RankedCandidate
     from storage import SimilarityMatrix, Store
@@ -98,6 +99,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="resamples of the target images for intervals, P(best) and the top set: each half the "
                              "images, drawn without replacement (0: none; default 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the target image sample and the resamples")
+    parser.add_argument("--twin-adjust", action="store_true",
+                        help="report each score minus that of a seeded random-init twin of the candidate's own "
+                             "architecture (built, extracted and kept for later ranks; off by default: "
+                             "docs/validation.md)")
     parser.add_argument("--task-type", default="semantic", choices=["2d", "3d", "semantic", "geometric"],
                         help="the target task's type (with --data)")
     parser.add_argument("--image-size", type=int, default=64, help="side the target images are stored at (with --data)")
@@ -189,15 +194,14 @@ def print_ranking(store: Store, probe_id: str, layer: str, target: str, top: int
     return table
 
 
-def target_record(store: Store, args: argparse.Namespace):
-    """The target's record: stored from ``--data`` (its labelled images), or recorded earlier; None if neither."""
-    if args.data is None:
-        return store.target(args.target)
-    from jobs.target_data import TargetData, ensure_target
+def target_record(store: Store, target: str, data: TargetData | None):
+    """The target's record: stored from ``data`` (its labelled images, ``--data``), or recorded earlier; None if neither."""
+    if data is None:
+        return store.target(target)
+    from jobs.target_data import ensure_target
 
-    trained = args.target if args.target in store.model_ids() else None
-    return ensure_target(store, TargetData(args.data, args.target, args.task_type, args.image_size,
-                                           args.target_images, args.seed), model_id=trained)
+    trained = target if target in store.model_ids() else None
+    return ensure_target(store, data, model_id=trained)
 
 
 def write_scores(store: Store, result: TargetScores, target: str, out: Path) -> tuple[str, Path]:
@@ -233,18 +237,18 @@ def score_lines(result: TargetScores, record: TargetRecord, options: ScoringOpti
     return lines + printed_rows(result.table, result.scores, top)
 
 
-def print_scores(store: Store, record: TargetRecord, options: ScoringOptions, top: int, out: Path,
-                 address: str | None) -> TargetScores:
-    """Scores every candidate for the target on its images; writes the table, prints its top rows and
-    returns the :class:`jobs.target_scores.TargetScores` (its ``failures``: candidates not scored).
+def print_scores(store: Store, record: TargetRecord, options: ScoringOptions, top: int, out: Path) -> TargetScores:
+    """Scores every candidate for the target on its images, on the Ray the command connected to; writes the
+    table, prints its top rows and returns the :class:`jobs.target_scores.TargetScores` (its ``failures``:
+    candidates not scored).
 
     Example:
-        >>> print_scores(store, store.target("digits"), ScoringOptions(("knn",)), 5, Path("out"), None)  # doctest: +SKIP
+        >>> print_scores(store, store.target("digits"), ScoringOptions(("knn",)), 5, Path("out"))  # doctest: +SKIP
     """
     from jobs.target_scores import score_target
 
     task_type_of = {entry.model_id: entry.task_type or "other" for entry in store.models(store.model_ids())}
-    result = score_target(store, record, options, address, task_type_of)
+    result = score_target(store, record, options, task_type_of)
     name, csv = write_scores(store, result, record.name, out)
     print("\n".join(score_lines(result, record, options, top)))
     print(f"score table: {store.url} (table {name}) and {csv}")
@@ -252,14 +256,19 @@ def print_scores(store: Store, record: TargetRecord, options: ScoringOptions, to
 
 
 def run(args: argparse.Namespace) -> int:
+    from jobs.compute import connect_once
+    from jobs.target_data import TargetData
     from jobs.target_scores import ScoringOptions, default_score
 
     store = open_store(args.store)
     # Every flag is checked before the target's images are stored: a refused run writes nothing.
-    options = ScoringOptions(parse_scores(args.score or "rsa"), args.bootstrap, args.seed, args.layer)
+    options = ScoringOptions(parse_scores(args.score or "rsa"), args.bootstrap, args.seed, args.layer,
+                             twin_adjust=args.twin_adjust)
     if not store.model_ids():
         raise ValueError(f"the store {store.url} has no registered models; add them with `rsa-ray models add`")
-    record = target_record(store, args)
+    data = None if args.data is None else TargetData(args.data, args.target, args.task_type, args.image_size,
+                                                     args.target_images, args.seed)
+    record = target_record(store, args.target, data)
     if record is None:
         if args.score not in (None, "rsa"):
             raise ValueError(f"target {args.target!r} has no labelled images for --score {args.score}; "
@@ -272,7 +281,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.score is None:
         options = dataclasses.replace(options, scores=(default_score(record.label_kind),))
-    result = print_scores(store, record, options, args.top, output_dir(args.out), args.address)
+    top, out = args.top, output_dir(args.out)
+    connect_once(args.address)
+    result = print_scores(store, record, options, top, out)
     return 3 if result.failures else 0
 
 

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
+from jobs.command_options import Selection, selection_from_args
 from jobs.common import add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
 from jobs.config import add_common_arguments
 
@@ -88,7 +89,7 @@ def _current(store, table, target: str, layer: str):
     return current, f"From similarity version {latest} (the stored table was of version {stored}, before its inputs changed)."
 
 
-def _taxonomy_layers(store, args: argparse.Namespace) -> tuple[str | None, list[str]]:
+def _taxonomy_layers(store, selection: Selection) -> tuple[str | None, list[str]]:
     """The shared probe set and the layers with a similarity on it, for the taxonomy sections. A store with only
     ranking or score tables (``rank --target T --data D`` alone) has none: its report shows those tables.
 
@@ -96,10 +97,10 @@ def _taxonomy_layers(store, args: argparse.Namespace) -> tuple[str | None, list[
         ValueError: Nothing to report: no similarity on the chosen layers and no stored ranking or score table.
     """
     stored_tables = any(name.startswith(("ranking.", "scores.")) for name in store.table_names())
-    if args.probe is None and not store.shared_probe_set_ids() and stored_tables:
+    if selection.probe is None and not store.shared_probe_set_ids() and stored_tables:
         return None, []
-    probe_id = choose_probe(store, args.probe)
-    layers = choose_layers(store, choose_models(store, args.models), args.layer)
+    probe_id = choose_probe(store, selection.probe)
+    layers = choose_layers(store, choose_models(store, selection.models), selection.layers)
     kept = [layer for layer in layers if store.similarity_versions(probe_id, layer)]
     if not kept and not stored_tables:
         raise ValueError(f"no similarity stored for layer(s) {', '.join(layers)}; run `rsa-ray taxonomy` "
@@ -119,9 +120,10 @@ def run(args: argparse.Namespace) -> int:
     from jobs.report import ReportSection, write_html_report
     from jobs.taxonomy import taxonomy_sections
 
-    store = open_store(args.store)
-    probe_id, layers = _taxonomy_layers(store, args)
-    out = output_dir(args.out)
+    selection, out_flag = selection_from_args(args), args.out
+    store = open_store(selection.store)
+    probe_id, layers = _taxonomy_layers(store, selection)
+    out = output_dir(out_flag)
     taxonomies = [write_layer_taxonomy(store, probe_id, layer, out, record=False)  # the store is only read
                   for layer in layers]
     sections = (taxonomy_sections(taxonomies, write_layer_comparison(taxonomies, out)) + ranking_sections(store, out)

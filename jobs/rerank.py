@@ -15,11 +15,13 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
+from jobs.command_options import Selection, compute_options_from_args, selection_from_args
 from jobs.common import add_compute_arguments, add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
-from jobs.compute import compute_similarities, exit_code
+from jobs.compute import ComputeOptions, compute_similarities, connect_once, exit_code
 from jobs.config import add_common_arguments
 from jobs.signals import TerminatedError, sigterm_raises
 
@@ -80,47 +82,67 @@ def ranking_diff_table(store: Store, probe_id: str, layer: str, old_version: int
     )
 
 
-def rerank_once(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class RerankOptions:
+    """What one rerank does: the selection, where new manifests land, how it computes, where it writes.
+
+    Example:
+        >>> RerankOptions(Selection("memory://s"), None, ComputeOptions(), None, "out").models_from is None
+        True
+    """
+
+    selection: Selection
+    models_from: str | None
+    compute: ComputeOptions
+    address: str | None
+    out: str | None
+
+
+def rerank_once(options: RerankOptions) -> int:
     """One rerank under the store's ``rerank`` lock. Returns the exit code."""
     from jobs.registration import manifest_urls
     from storage import StoreLockedError
 
-    store = open_store(args.store)
-    if args.models_from:
-        manifest_urls(args.models_from)  # a bad --models-from is refused before the lock is taken
+    store = open_store(options.selection.store)
+    if options.models_from:
+        manifest_urls(options.models_from)  # a bad --models-from is refused before the lock is taken
     try:
         with store.lock("rerank") as lock:  # its lease is renewed while the run works; see storage.locks
-            return _rerank_locked(store, args, lock.check)
+            return _rerank_locked(store, options, lock.check)
     except StoreLockedError as error:
         print(f"rsa-ray rerank: skipped: {error}")
         return LOCKED_EXIT_CODE
 
 
-def _rerank_locked(store: Store, args: argparse.Namespace, fence: Callable[[], None] | None = None) -> int:
-    """Registers new models, computes what is missing, writes ranking diffs (a version only while ``fence`` passes)."""
-    from jobs.outputs import write_table
+def _register_new(store: Store, models_from: str) -> int:
+    """Registers the models of ``models_from`` not yet in the store; returns how many were refused."""
     from jobs.registration import record_failures, register_new_models
     from storage.redaction import redact_url
 
-    refused = 0
-    if args.models_from:
-        registration = register_new_models(store, args.models_from)
-        record_failures(store, registration.failures)
-        for failure in registration.failures:
-            what = f"model {failure.model_id!r}" if failure.model_id else "manifest"
-            print(f"rsa-ray rerank: {what} not registered: {failure.error}", file=sys.stderr)
-        refused = len(registration.failures)
-        added = registration.added
-        print(f"{len(added)} new models registered from {redact_url(args.models_from)}"
-              + (f": {', '.join(added)}" if added else "") + (f"; {refused} refused (failures table)" if refused else ""))
-    probe_id = choose_probe(store, args.probe)
-    models = choose_models(store, args.models)
-    layers = choose_layers(store, models, args.layer)
+    registration = register_new_models(store, models_from)
+    record_failures(store, registration.failures)
+    for failure in registration.failures:
+        what = f"model {failure.model_id!r}" if failure.model_id else "manifest"
+        print(f"rsa-ray rerank: {what} not registered: {failure.error}", file=sys.stderr)
+    refused = len(registration.failures)
+    added = registration.added
+    print(f"{len(added)} new models registered from {redact_url(models_from)}"
+          + (f": {', '.join(added)}" if added else "") + (f"; {refused} refused (failures table)" if refused else ""))
+    return refused
+
+
+def _rerank_locked(store: Store, options: RerankOptions, fence: Callable[[], None] | None = None) -> int:
+    """Registers new models, computes what is missing, writes ranking diffs (a version only while ``fence`` passes)."""
+    from jobs.outputs import write_table
+
+    refused = _register_new(store, options.models_from) if options.models_from else 0
+    probe_id = choose_probe(store, options.selection.probe)
+    models = choose_models(store, options.selection.models)
+    layers = choose_layers(store, models, options.selection.layers)
     before = {layer: (store.similarity_versions(probe_id, layer) or (None,))[-1] for layer in layers}
-    summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
-                                   args.task_memory_mb, fence=fence, backend=args.backend, reduce=args.reduce,
-                                   rdms_on_actor=args.rdms_on_actor, keep_activations=args.keep_activations)
-    out = output_dir(args.out)
+    connect_once(options.address)
+    summary = compute_similarities(store, probe_id, models, layers, options.compute, fence=fence)
+    out = output_dir(options.out)
     for layer, version in summary.versions:
         if version is None:
             print(f"layer {layer}: nothing new, rankings unchanged")
@@ -130,20 +152,21 @@ def _rerank_locked(store: Store, args: argparse.Namespace, fence: Callable[[], N
         moved = diff[diff["moved"].fillna(0) != 0]
         print(f"layer {layer}: version {version}; {len(moved)} candidate ranks moved, "
               f"{int(diff['old_rank'].isna().sum())} new (target, candidate) pairs; diff: {csv} and table ranking_diff.{layer}.v{version}")
-    rescored = rescore_targets(store, out, args.address)
+    rescored = rescore_targets(store, out)
     return 3 if refused or rescored else exit_code(summary)
 
 
-def rescore_targets(store: Store, out, address: str | None) -> int:
+def rescore_targets(store: Store, out) -> int:
     """Re-scores every recorded target whose score table lacks registered candidates (models that landed):
-    only those are extracted on the target's images. Returns how many candidates could not be scored."""
+    only those are extracted on the target's images, on the Ray the rerank connected to. Returns how many
+    candidates could not be scored."""
     from jobs.rank import print_scores
     from jobs.target_scores import outdated_score_tables, stored_options
 
     failed = 0
     for record, table in outdated_score_tables(store):
         print(f"target {record.name}: new candidates; scoring them on its {record.n_images} images")
-        failed += len(print_scores(store, record, stored_options(table), 5, out, address).failures)
+        failed += len(print_scores(store, record, stored_options(table), 5, out).failures)
     return failed
 
 
@@ -157,9 +180,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.every is None:
-        return rerank_once(args)
-    interval = parse_duration(args.every)
+    options = RerankOptions(selection_from_args(args), args.models_from, compute_options_from_args(args), args.address,
+                            args.out)
+    every = args.every
+    if every is None:
+        return rerank_once(options)
+    interval = parse_duration(every)
     # SIGTERM during a run raises TerminatedError there: the run ends and its lock is released at once.
     # Between runs it stops the schedule quietly.
     with sigterm_raises():
@@ -167,12 +193,12 @@ def run(args: argparse.Namespace) -> int:
             started = time.monotonic()
             failure = None
             try:
-                rerank_once(args)
+                rerank_once(options)
             except Exception as error:  # keep the schedule going; the next run resumes
                 failure = error
             try:  # from here to the next run, SIGTERM (even while the error line is printed) stops quietly
                 if failure is not None:
-                    print(f"rsa-ray rerank: error: {failure} (retrying in {args.every})", flush=True)
+                    print(f"rsa-ray rerank: error: {failure} (retrying in {every})", flush=True)
                 while time.monotonic() - started < interval:
                     time.sleep(min(1.0, interval))
             except TerminatedError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
@@ -46,17 +47,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="remove a prefix added with --allow-weights-url; repeatable")
 
 
-def _changes(args: argparse.Namespace, current_prefixes: tuple[str, ...]) -> dict[str, object]:
-    changes: dict[str, object] = {}
-    if args.allow_torchscript is not None:
-        changes["allow_torchscript"] = _CHOICES[args.allow_torchscript]
-    if args.max_weights_size is not None:
-        changes["max_weights_size"] = args.max_weights_size
-    if args.allow_weights_url or args.disallow_weights_url:
-        removed = {prefix.strip() for prefix in args.disallow_weights_url or ()}
-        kept = [prefix for prefix in (*current_prefixes, *(args.allow_weights_url or ())) if prefix not in removed]
-        changes["allow_weights_urls"] = tuple(kept)
-    return changes
+@dataclass(frozen=True)
+class SettingsRequest:
+    """The changes the flags ask for; None or empty: leave that setting as it is.
+
+    Example:
+        >>> SettingsRequest(allow_torchscript="yes").changes(())
+        {'allow_torchscript': True}
+    """
+
+    allow_torchscript: str | None = None
+    max_weights_size: int | None = None
+    allow_weights_urls: tuple[str, ...] = ()
+    disallow_weights_urls: tuple[str, ...] = ()
+
+    def changes(self, current_prefixes: tuple[str, ...]) -> dict[str, object]:
+        """The keyword arguments of :meth:`storage.Store.update_settings`, given the store's current URL prefixes."""
+        changes: dict[str, object] = {}
+        if self.allow_torchscript is not None:
+            changes["allow_torchscript"] = _CHOICES[self.allow_torchscript]
+        if self.max_weights_size is not None:
+            changes["max_weights_size"] = self.max_weights_size
+        if self.allow_weights_urls or self.disallow_weights_urls:
+            removed = {prefix.strip() for prefix in self.disallow_weights_urls}
+            kept = [prefix for prefix in (*current_prefixes, *self.allow_weights_urls) if prefix not in removed]
+            changes["allow_weights_urls"] = tuple(kept)
+        return changes
 
 
 def describe(url: str, current: StoreSettings) -> str:
@@ -76,8 +92,10 @@ def describe(url: str, current: StoreSettings) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    request = SettingsRequest(args.allow_torchscript, args.max_weights_size, tuple(args.allow_weights_url or ()),
+                              tuple(args.disallow_weights_url or ()))
     store = open_store(args.store)
-    changes = _changes(args, store.settings().allow_weights_urls)
+    changes = request.changes(store.settings().allow_weights_urls)
     current = store.update_settings(**changes) if changes else store.settings()
     print(describe(store.url, current))
     return 0

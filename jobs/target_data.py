@@ -41,6 +41,11 @@ class TargetData:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        from rsa_ray.names import safe_name_problem
+
+        problem = safe_name_problem(self.name, "target name")  # it names a record, tables and image ids
+        if problem is not None:
+            raise ValueError(problem)
         if self.n_images < 10:
             raise ValueError(f"--target-images must be at least 10, got {self.n_images}")
 
@@ -98,10 +103,15 @@ def ensure_target(store: Store, target: TargetData, model_id: str | None = None)
     """
     from rsa_ray.datasets.labelled import load_labelled_task
     from rsa_ray.datasets.target_splits import split_indices
+    from rsa_ray.probe_bounds import check_probe_count
 
     labelled = load_labelled_task(target.data, target.name, target.task_type, target.image_size)
-    training_rows, _ = split_indices(len(labelled.images), 0.2, seed=0)  # the split train-target trains on
+    try:
+        training_rows, _ = split_indices(len(labelled.images), 0.2, seed=0)  # the split train-target trains on
+    except ValueError as error:  # too few examples to split
+        raise ValueError(f"{target.data}: {error}") from None
     rows = sample_rows(training_rows, target.n_images, target.seed)
+    check_probe_count(len(rows), f"{target.data}: the sample of its {len(training_rows)}-image training split")
     return store_target(store, target.name, labelled.images[rows], labelled.targets[rows], target.data,
                         [f"{target.name}-{row:05d}" for row in rows], model_id)
 

@@ -4,7 +4,8 @@ The candidates (every registered model but the target's own) and the target mode
 on the target's labelled probe set (``compute_similarities``: resumable, and incremental when
 models land). Every score, ``rsa`` included, then runs on one path: Ray tasks over the stored
 features (``cluster.estimator_tasks``), each by its function in the estimator table, on every
-image and on the same resamples of the images, drawn once per target; the resamples give each
+image and on the same resamples of the images, drawn once per target (``rsa`` from the stored
+RDMs and their sub-RDMs); the resamples give each
 score its interval, P(best) and top set. Before ranking, each score is checked for telling the
 candidates apart at all (``rsa_ray.score_checks``, in ``jobs.score_table``).
 """
@@ -50,6 +51,9 @@ class ScoringOptions:
         seed: Seed of the resamples.
         layer: The layer role compared (None: every model at its default layer).
         level: The interval's coverage.
+        twin_adjust: Report each score minus that of the candidate's seeded random-init twin
+            (``jobs.twins``; the twin's resampled spread enters the interval).
+        twin_seed: The twins' seed.
     """
 
     scores: tuple[str, ...]
@@ -57,6 +61,8 @@ class ScoringOptions:
     seed: int = 0
     layer: str | None = None
     level: float = 0.95
+    twin_adjust: bool = False
+    twin_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.bootstrap < 0:
@@ -92,15 +98,18 @@ def candidates_for(store: Store, record: TargetRecord) -> list[str]:
     Raises:
         ValueError: No candidate is registered.
     """
-    candidates = [m for m in store.model_ids() if m != record.model_id]
+    from jobs.twins import is_twin
+
+    candidates = [m for m in store.model_ids() if m != record.model_id and not is_twin(m)]
     if not candidates:
         raise ValueError(f"no candidate models to rank for target {record.name!r}; register some with `rsa-ray models add`")
     return candidates
 
 
-def score_target(store: Store, record: TargetRecord, options: ScoringOptions, address: str | None = None,
+def score_target(store: Store, record: TargetRecord, options: ScoringOptions,
                  task_type_of: dict[str, str] | None = None, candidates: Sequence[str] | None = None) -> TargetScores:
-    """Extracts and scores every candidate (or ``candidates``) on the target's images; returns the table.
+    """Extracts and scores every candidate (or ``candidates``) on the target's images, on the Ray the command
+    connected to; returns the table.
 
     Raises:
         ValueError: None of the asked scores applies to this target, or no candidate could be scored.
@@ -111,6 +120,7 @@ def score_target(store: Store, record: TargetRecord, options: ScoringOptions, ad
     from cluster.estimator_tasks import score_candidates
     from jobs.compute import compute_similarities
     from jobs.score_table import score_table
+    from jobs.twins import ensure_twins
 
     labels = store.read_probe_labels(record.probe_id)
     target_model = record.model_id if record.model_id in store.model_ids() else None
@@ -119,23 +129,63 @@ def score_target(store: Store, record: TargetRecord, options: ScoringOptions, ad
         raise ValueError(f"none of the scores {', '.join(options.scores)} applies to target {record.name!r}: "
                          + "; ".join(f"{name}: {why}" for name, why in skipped))
     candidates = list(candidates) if candidates is not None else candidates_for(store, record)
-    compared = candidates + ([target_model] if target_model else [])
+    twin_of, no_twin = ensure_twins(store, candidates, options.twin_seed) if options.twin_adjust else ({}, {})
+    candidates = [c for c in candidates if c not in no_twin]
+    twins = sorted(set(twin_of.values()))
+    compared = candidates + twins + ([target_model] if target_model else [])
     layer = options.layer or default_role(store, compared)
-    summary = compute_similarities(store, record.probe_id, compared, [layer], address=address)
-    failed = {f.model_id: str(f.error) for f in summary.failures}
+    summary = compute_similarities(store, record.probe_id, compared, [layer])
+    failed = {f.model_id: str(f.error) for f in summary.failures} | no_twin
     if target_model in failed:
         raise ValueError(f"target model {target_model!r} could not be extracted on its images: {failed[target_model]}")
-    scored = [c for c in candidates if c not in failed]
+    scored = [c for c in candidates if c not in failed and twin_of.get(c) not in failed]
+    failed.update({c: f"its random-init twin {twin_of[c]!r} failed: {failed[twin_of[c]]}"
+                   for c in candidates if twin_of.get(c) in failed and c not in failed})
     samples = draw_resamples(labels.n_images, options) if options.bootstrap else None
-    rows = score_candidates(store, record.probe_id, layer, scored, labels, scores, target_model=target_model,
-                            samples=samples, address=address)
+    rows = score_candidates(store, record.probe_id, layer, scored + [t for t in twins if t not in failed], labels,
+                            scores, target_model=target_model, samples=samples)
+    if options.twin_adjust:
+        rows = twin_adjusted_rows(rows, scored, twin_of)
+    failed = {m: why for m, why in failed.items() if m not in twins}
     summaries = resample_summaries(rows, labels.n_images, samples, options.level) if samples is not None else None
-    table = score_table(record.name, scored, rows, summaries, score_ceilings(scores, labels), task_type_of, skipped)
+    # A ceiling bounds a raw score, not its difference from the twin's.
+    ceilings = {name: None for name in scores} if options.twin_adjust else score_ceilings(scores, labels)
+    table = score_table(record.name, scored, rows, summaries, ceilings, task_type_of, skipped)
     # What the table follows: a report compares these with the latest version and says when it is older.
     table["layer"], table["probe_id"] = layer, record.probe_id
     table["similarity_version"] = store.similarity_versions(record.probe_id, layer)[-1]
     table["bootstrap"], table["seed"] = options.bootstrap, options.seed
+    if options.twin_adjust:
+        table["twin_adjust"], table["twin_seed"] = True, options.twin_seed
     return TargetScores(table, scores, skipped, layer, record.probe_id, tuple(sorted(failed.items())))
+
+
+def twin_adjusted_rows(rows: Sequence[ScoreRow], candidates: Sequence[str], twin_of: dict[str, str]
+                       ) -> list[ScoreRow]:
+    """Each candidate's rows with its twin's value (and per-resample values) subtracted; the twins' rows
+    dropped. A candidate whose twin has no value for a score gets that score as an error.
+
+    Example:
+        >>> rows = [ScoreRow("a", "knn", 0.9), ScoreRow("a.twin-0", "knn", 0.6)]
+        >>> [(r.candidate, round(r.value, 6)) for r in twin_adjusted_rows(rows, ["a"], {"a": "a.twin-0"})]
+        [('a', 0.3)]
+    """
+    from rsa_ray.twin_adjusted import twin_adjusted
+
+    by_key = {(row.candidate, row.score): row for row in rows}
+    adjusted = []
+    for row in (r for r in rows if r.candidate in candidates):
+        twin = by_key.get((twin_of[row.candidate], row.score))
+        if row.value is None or twin is None or twin.value is None:
+            why = row.error if row.value is None else f"its random-init twin has no {row.score}: {twin and twin.error}"
+            adjusted.append(ScoreRow(row.candidate, row.score, None, why))
+            continue
+        names = [row.candidate, twin.candidate]
+        both = None if row.samples is None or twin.samples is None else np.stack([row.samples, twin.samples], axis=1)
+        result = twin_adjusted([row.value, twin.value], {names[0]: names[1], names[1]: names[1]}, names, both)
+        adjusted.append(ScoreRow(row.candidate, row.score, float(result.point[0]), None,
+                                 None if result.samples is None else result.samples[:, 0]))
+    return adjusted
 
 
 def score_ceilings(scores: Sequence[str], labels: TargetLabels | None) -> dict[str, float | None]:
@@ -202,7 +252,10 @@ def stored_options(table: pd.DataFrame) -> ScoringOptions:
                     if column.endswith(".absent") and column[: -len(".absent")] in ESTIMATORS)
     bootstrap = int(table["bootstrap"].iloc[0]) if "bootstrap" in table else 0
     seed = int(table["seed"].iloc[0]) if "seed" in table else 0
-    return ScoringOptions(scores, bootstrap, seed, str(table["layer"].iloc[0]) if "layer" in table else None)
+    twin_adjust = bool(table["twin_adjust"].iloc[0]) if "twin_adjust" in table else False
+    twin_seed = int(table["twin_seed"].iloc[0]) if "twin_seed" in table else 0
+    return ScoringOptions(scores, bootstrap, seed, str(table["layer"].iloc[0]) if "layer" in table else None,
+                          twin_adjust=twin_adjust, twin_seed=twin_seed)
 
 
 def outdated_score_tables(store: Store) -> list[tuple[TargetRecord, pd.DataFrame]]:
@@ -213,10 +266,12 @@ def outdated_score_tables(store: Store) -> list[tuple[TargetRecord, pd.DataFrame
         ['digits']
     """
     outdated = []
+    from jobs.twins import is_twin
+
     registered, table_names = store.model_ids(), store.table_names()
     for name in store.target_names():
         record = store.target(name)
-        candidates = {m for m in registered if m != record.model_id}
+        candidates = {m for m in registered if m != record.model_id and not is_twin(m)}
         for table_name in (t for t in table_names if t.startswith(f"scores.{name}.")):
             table = store.read_table(table_name)
             if set(table["candidate"]) != candidates:

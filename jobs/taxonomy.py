@@ -6,8 +6,9 @@ import argparse
 from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
-from jobs.common import add_compute_arguments, add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
-from jobs.compute import compute_similarities, exit_code
+from jobs.command_options import compute_options_from_args, open_selection, selection_from_args
+from jobs.common import add_compute_arguments, add_output_argument, add_selection_arguments, output_dir
+from jobs.compute import compute_similarities, connect_once, exit_code
 from jobs.config import add_common_arguments
 
 if TYPE_CHECKING:
@@ -48,15 +49,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.bootstrap < 0:
         raise ValueError(f"--bootstrap must be >= 0, got {args.bootstrap}")
-    store = open_store(args.store)
-    probe_id = choose_probe(store, args.probe)
-    models = choose_models(store, args.models)
-    layers = choose_layers(store, models, args.layer)
-    summary = compute_similarities(store, probe_id, models, layers, args.method, args.dtype, args.address,
-                                   args.task_memory_mb, backend=args.backend, reduce=args.reduce,
-                                   rdms_on_actor=args.rdms_on_actor, keep_activations=args.keep_activations)
-    out = output_dir(args.out)
-    taxonomies = [write_layer_taxonomy(store, probe_id, layer, out, args.bootstrap, args.seed)
+    selection, compute, address = selection_from_args(args), compute_options_from_args(args), args.address
+    bootstrap, seed, out_flag = args.bootstrap, args.seed, args.out
+    store, probe_id, models, layers = open_selection(selection)
+    connect_once(address)
+    summary = compute_similarities(store, probe_id, models, layers, compute)
+    out = output_dir(out_flag)
+    taxonomies = [write_layer_taxonomy(store, probe_id, layer, out, bootstrap, seed)
                   for layer in layers if store.similarity_versions(probe_id, layer)]
     comparison = write_layer_comparison(taxonomies, out)
     sections = [precision_section(summary.precision), *taxonomy_sections(taxonomies, comparison)]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
 from jobs.common import add_output_argument, choose_models, choose_probe, default_role, open_store, output_dir, positive_int
-from jobs.compute import compute_similarities, exit_code
+from jobs.compute import compute_similarities, connect_once, exit_code
 from jobs.config import add_common_arguments
 from jobs.score_defaults import DEFAULT_SCORES
 
@@ -46,6 +46,29 @@ class TargetOptions:
     seed: int = 0
 
 
+OUTPUT_MODULE = "encoder.output"  # the target model's encoder output, which it is compared by
+
+
+def zoo_output_role(store: Store, name: str, own_roles: tuple[str, ...]) -> str | None:
+    """The role the other registered models all compare at by default, when each reads it from ``encoder.output``
+    under another name (``output: encoder.output``); None otherwise.
+
+    The target model is registered with that name for its own encoder output: a role alias is not a new
+    identity, so the comparison keeps the zoo's key and the candidates' stored entries are reused (only
+    the target is extracted), instead of every model being extracted again under the role ``default``.
+
+    Example:
+        >>> zoo_output_role(store, "digits", ENCODER_LAYERS)  # doctest: +SKIP
+        'output'
+    """
+    defaults = {(entry.default_layer, {spec.role: spec.module for spec in entry.specs}.get(entry.default_layer))
+                for entry in store.models([model_id for model_id in store.model_ids() if model_id != name])}
+    if len(defaults) != 1:
+        return None
+    ((role, module),) = defaults
+    return role if module == OUTPUT_MODULE and role not in own_roles else None
+
+
 def train_and_register(store: Store, options: TargetOptions, weights_dir: Path) -> tuple[str, float]:
     """Trains the target model, saves its weights and registers it; returns its id and validation loss.
 
@@ -56,7 +79,7 @@ def train_and_register(store: Store, options: TargetOptions, weights_dir: Path) 
     from safetensors.torch import save_file
 
     from rsa_ray.datasets.labelled import load_labelled_task
-    from rsa_ray.models import ENCODER_LAYERS, ModelEntry, ModelSource, PreprocessingSpec, WeightsRef, sha256_of_file
+    from rsa_ray.models import ENCODER_LAYERS, LayerSpec, ModelEntry, ModelSource, PreprocessingSpec, WeightsRef, sha256_of_file
     from rsa_ray.training import TrainingSettings, architecture_for_task, train_task
 
     labelled = load_labelled_task(options.data, options.name, options.task_type, options.image_size)
@@ -68,13 +91,16 @@ def train_and_register(store: Store, options: TargetOptions, weights_dir: Path) 
     weights_dir.mkdir(parents=True, exist_ok=True)
     path = (weights_dir / f"{options.name}.safetensors").resolve()
     save_file({name: tensor.contiguous() for name, tensor in final.state_dict.items()}, os.fspath(path))
+    role = zoo_output_role(store, options.name, ENCODER_LAYERS)
+    layers = ENCODER_LAYERS if role is None else tuple(
+        LayerSpec(role if module == OUTPUT_MODULE else module, module) for module in ENCODER_LAYERS)
     entry = ModelEntry(
         model_id=options.name,
         source=ModelSource.SAFETENSORS,
         architecture=architecture_for_task(labelled.task),
         weights=WeightsRef(os.fspath(path), sha256_of_file(path)),
-        layers=ENCODER_LAYERS,
-        default_layer="encoder.output",
+        layers=layers,
+        default_layer=role or OUTPUT_MODULE,
         preprocessing=PreprocessingSpec(resize=options.image_size, crop=options.image_size),
         task=options.name,
         task_type=options.task_type,
@@ -125,13 +151,14 @@ def run(args: argparse.Namespace) -> int:
     # The target joins the zoo's comparison on the shared probe set (taxonomy, rerank), as in the paper ...
     models = choose_models(store, None)
     layer = default_role(store, models)  # every model at its own default layer, the target's encoder output included
-    summary = compute_similarities(store, probe_id, models, [layer], address=args.address)
+    connect_once(args.address)  # once: the similarities and the scores below compute on it
+    summary = compute_similarities(store, probe_id, models, [layer])
     print_ranking(store, probe_id, layer, model_id, args.top, output_dir(args.out))
     # ... and every candidate is scored on the target's own images, by RSA and the label-based scores.
     record = ensure_target(store, target, model_id=model_id)
     if args.score is None:
         scoring = dataclasses.replace(scoring, scores=("rsa", default_score(record.label_kind)))
-    result = print_scores(store, record, scoring, args.top, output_dir(args.out), args.address)
+    result = print_scores(store, record, scoring, args.top, output_dir(args.out))
     return 3 if result.failures or exit_code(summary) else 0
 
 

@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cluster.connect import ClusterResources, connect
+from cluster.connect import ClusterResources
 from cluster.tune_validation import TrialPlan, run_validation, tune_storage_path
 from jobs.cli_types import Subcommand
 from jobs.common import open_store, output_dir
-from jobs.compute import compute_similarities
+from jobs.compute import compute_similarities, connect_once
 from jobs.outputs import write_table
 from jobs.report import (
     ReportSection,
@@ -56,7 +56,7 @@ from jobs.validate_inputs import (
     rsa_similarity,
     zoo_entries,
 )
-from jobs.validate_options import ValidateOptions, add_arguments, options_from, parse_candidates
+from jobs.validate_options import ValidateOptions, add_arguments, options_from_args, parse_candidates
 from jobs.validate_scoring import (
     affinity_agreement,
     affinity_matrix,
@@ -75,18 +75,17 @@ from rsa_ray import MAX_NOISE_RATIO, DegenerateInputError, compute_rdm, select_c
 from storage import Store
 
 
-def validate_target(store: Store, options: ValidateOptions, out: Path) -> list[ReportSection]:
+def validate_target(store: Store, options: ValidateOptions, out: Path, resources: ClusterResources) -> list[ReportSection]:
     """One target: every estimator's scores on its images, measured transfer (Tune finetuning and/or a
-    held-out linear probe), and each estimator's agreement with each transfer."""
+    held-out linear probe), and each estimator's agreement with each transfer, on the connected cluster."""
     from jobs.target_scores import ScoringOptions, score_target
     from jobs.validate_transfer import linear_probe_transfer, transfer_columns
 
     probe_id, target, data_name, data, record = _target_inputs(store, options, out)
     universe = candidate_universe(store, target, any_architecture=options.candidates_from == "registered")
-    resources = connect(options.address)
-    similarity = rsa_similarity(store, probe_id, target, universe, options.address)
+    similarity = rsa_similarity(store, probe_id, target, universe)
     task_type_of = {entry.model_id: entry.task_type or "other" for entry in store.models(universe)}
-    scoring = score_target(store, record, ScoringOptions(options.scores, options.bootstrap), options.address,
+    scoring = score_target(store, record, ScoringOptions(options.scores, options.bootstrap),
                            task_type_of, candidates=universe)
     scores = scoring.table.assign(**{"rsa-probe": scoring.table["candidate"].map(similarity)})
     score_names = (*scoring.scores, "rsa-probe")
@@ -99,8 +98,7 @@ def validate_target(store: Store, options: ValidateOptions, out: Path) -> list[R
         figures.append(figure)
         sections_tables.append(summary)
     if "linear-probe" in options.transfers:
-        values, errors = linear_probe_transfer(store, data_name, data.splits(data_name), universe, scoring.layer,
-                                               options.address)
+        values, errors = linear_probe_transfer(store, data_name, data.splits(data_name), universe, scoring.layer)
         for candidate, why in errors.items():
             print(f"linear probe of {candidate} failed: {why}")
         performance["linear-probe"] = values
@@ -164,13 +162,12 @@ def _finetune_transfer(store: Store, options: ValidateOptions, out: Path, target
     return summary, links, plot_transfer_scatter(summary, data_name, metric_name, out / f"validation.{data_name}.png")
 
 
-def replicate(store: Store, options: ValidateOptions, out: Path) -> list[ReportSection]:
-    """Leave-one-out over the zoo tasks: the paper's Table 1 counts and mean correlations."""
+def replicate(store: Store, options: ValidateOptions, out: Path, resources: ClusterResources) -> list[ReportSection]:
+    """Leave-one-out over the zoo tasks on the connected cluster: the paper's Table 1 counts and mean correlations."""
     zoo_tasks = ensure_zoo(store, options.tasks)
     probe_id = ensure_probe(store, options.probe_id, options.probes)
-    resources = connect(options.address)
     models = list(zoo_tasks)
-    compute_similarities(store, probe_id, models, [LAYER], address=options.address)
+    compute_similarities(store, probe_id, models, [LAYER])
     matrix = store.read_similarity(probe_id, LAYER)
     index = {m: matrix.model_ids.index(m) for m in models}
     plans, similarities = [], {}
@@ -234,7 +231,7 @@ def replication_scores(store: Store, options: ValidateOptions, zoo_tasks: dict[s
         record = task_target_record(store, task, data.splits(task), options.target_images,
                                     f"mini-taskonomy seed {options.dataset_seed}", target_model)
         others = [m for m, t in zoo_tasks.items() if t != task]
-        scoring = score_target(store, record, ScoringOptions(options.scores, 0), options.address, candidates=others)
+        scoring = score_target(store, record, ScoringOptions(options.scores, 0), candidates=others)
         table = scoring.table.assign(**{"rsa-probe": scoring.table["candidate"].map(similarities[task])})
         table.attrs["scores"] = (*scoring.scores, "rsa-probe")
         tables[task] = table
@@ -293,15 +290,17 @@ def consistency(store: Store, options: ValidateOptions, out: Path) -> list[Repor
 def run(args: argparse.Namespace) -> int:
     """Runs the chosen mode and writes ``validation.html``; returns the exit code."""
     started = time.monotonic()
-    options = options_from(args)
+    options = options_from_args(args)
     store = open_store(args.store)
     out = output_dir(args.out)
-    if args.consistency:
+    if args.consistency:  # computed here, from the zoo's stored features: no Ray
         sections, title = consistency(store, options, out), "consistency"
-    elif args.replicate:
-        sections, title = replicate(store, options, out), "replication"
     else:
-        sections, title = validate_target(store, options, out), f"validation of {options.target}"
+        resources = connect_once(options.address)  # the one connection the whole validation computes on
+        if args.replicate:
+            sections, title = replicate(store, options, out, resources), "replication"
+        else:
+            sections, title = validate_target(store, options, out, resources), f"validation of {options.target}"
     report = write_html_report(out / "validation.html", f"rsa_ray {title}", sections)
     print(f"done in {time.monotonic() - started:.0f} s: report {report.resolve()}; store {store.url}")
     return 0

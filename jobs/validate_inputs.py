@@ -129,7 +129,7 @@ def candidate_encoders(store: Store, model_ids) -> dict[str, CandidateEncoder]:
     return encoders
 
 
-def rsa_similarity(store: Store, probe_id: str, target: str, candidates, address: str | None) -> dict[str, float]:
+def rsa_similarity(store: Store, probe_id: str, target: str, candidates) -> dict[str, float]:
     """RSA similarity (Spearman of RDMs, every model at its default layer: ``encoder.output`` for Table S1
     models) of the target's small model to each candidate.
 
@@ -139,7 +139,7 @@ def rsa_similarity(store: Store, probe_id: str, target: str, candidates, address
     from jobs.common import default_role
 
     layer = default_role(store, [target, *candidates])
-    summary = compute_similarities(store, probe_id, [target, *candidates], [layer], address=address)
+    summary = compute_similarities(store, probe_id, [target, *candidates], [layer])
     similarity = store.read_similarity(probe_id, layer)
     if target not in similarity.model_ids:
         why = "; ".join(str(f.error) for f in summary.failures if f.model_id == target) or "no result"

@@ -176,7 +176,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smoke-test", action="store_true", help="seconds-sized run: 4 zoo tasks, 3 steps, 1 seed, 32 px")
 
 
-def options_from(args: argparse.Namespace) -> ValidateOptions:
+def options_from_args(args: argparse.Namespace) -> ValidateOptions:
     """The options the flags describe (shrunk by ``--smoke-test``).
 
     Raises:

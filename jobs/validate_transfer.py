@@ -65,14 +65,14 @@ def transfer_probe_set(store: Store, name: str, splits) -> tuple[str, int]:
     return probe_id, len(train_inputs)
 
 
-def linear_probe_transfer(store: Store, name: str, splits, candidates: Sequence[str], layer: str,
-                          address: str | None) -> tuple[dict[str, float], dict[str, str]]:
+def linear_probe_transfer(store: Store, name: str, splits, candidates: Sequence[str],
+                          layer: str) -> tuple[dict[str, float], dict[str, str]]:
     """Held-out linear-probe performance of each candidate's frozen features: candidate → metric, and errors."""
     from cluster.linear_transfer import held_out_scores
     from jobs.compute import compute_similarities
 
     probe_id, n_train = transfer_probe_set(store, name, splits)
-    summary = compute_similarities(store, probe_id, list(candidates), [layer], address=address)
+    summary = compute_similarities(store, probe_id, list(candidates), [layer])
     failed = {f.model_id: str(f.error) for f in summary.failures}
     rows = held_out_scores(store, probe_id, layer, [c for c in candidates if c not in failed], n_train)
     values = {r.candidate: float(r.value) for r in rows.itertuples(index=False) if not r.error}

@@ -19,19 +19,15 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # the scoring modules (numpy, scipy) are imported when a score is computed, not for the table
+    import numpy as np
 
-from rsa_ray.hscore import hscore, shrinkage_hscore
-from rsa_ray.knn_score import knn_score
-from rsa_ray.label_rdm import rsa_labels_score
-from rsa_ray.linear_probe import linear_probe_score
-from rsa_ray.logme import logme_score
-from rsa_ray.rsa_score import rsa_score
-from rsa_ray.sfda import sfda_score
-from rsa_ray.target_labels import TargetLabels, class_codes
+    from rsa_ray.target_labels import TargetLabels
 
 #: Why ``rsa`` is absent for a target without a trained model.
 NO_TARGET_MODEL = "the target has no trained model (`rsa-ray train-target` trains one)"
@@ -43,8 +39,8 @@ class Estimator:
 
     Attributes:
         name: The name used on the command line and in tables.
-        function: The scoring function: ``function(features, reference, *, name, image_ids) -> float``,
-            where ``reference`` is the target's labels or the target model's features.
+        source: Where its scoring function lives, ``"module:function"`` (imported on first use, so that
+            naming or listing estimators imports neither numpy nor scipy).
         reads: ``labels`` (features + the target's labels) or ``target-model`` (features + the
             target model's features on the same images).
         kinds: The label kinds it supports (``classes``, ``regression``).
@@ -54,11 +50,23 @@ class Estimator:
     """
 
     name: str
-    function: Callable[..., float]
+    source: str
     reads: str
     kinds: tuple[str, ...]
     summary: str
     ceiling: Callable[[TargetLabels | None], float | None] = lambda labels: None
+
+    @property
+    def function(self) -> Callable[..., float]:
+        """The scoring function: ``function(features, reference, *, name, image_ids) -> float``, where
+        ``reference`` is the target's labels or the target model's features.
+
+        Example:
+            >>> ESTIMATORS["knn"].function.__name__
+            'knn_score'
+        """
+        module, attribute = self.source.split(":")
+        return getattr(importlib.import_module(module), attribute)
 
     def supports(self, labels: TargetLabels | None) -> bool:
         """Whether it can score a target with these labels (``None``: the target has no labels).
@@ -92,6 +100,7 @@ class Estimator:
         here (:func:`applicable_scores` does, once per request; :func:`score_features` for one call).
 
         Example:
+            >>> import numpy as np
             >>> rng = np.random.default_rng(0)
             >>> target = rng.normal(size=(12, 3))
             >>> ESTIMATORS["rsa"].score(target, None, target)
@@ -103,6 +112,8 @@ class Estimator:
 
 def _hscore_ceiling(labels: TargetLabels | None) -> float | None:
     """C - 1: the H-score of features that span the centred images (features wider than images)."""
+    from rsa_ray.target_labels import class_codes
+
     return None if labels is None or labels.kind != "classes" else float(class_codes(labels)[1].size - 1)
 
 
@@ -121,21 +132,21 @@ _BOTH = ("classes", "regression")
 ESTIMATORS: dict[str, Estimator] = {
     e.name: e
     for e in (
-        Estimator("rsa", rsa_score, "target-model", _BOTH,
+        Estimator("rsa", "rsa_ray.rsa_score:rsa_score", "target-model", _BOTH,
                   "Spearman between the candidate's RDM and the target model's RDM (the paper)", _unit_ceiling),
-        Estimator("rsa-labels", rsa_labels_score, "labels", _BOTH,
+        Estimator("rsa-labels", "rsa_ray.label_rdm:rsa_labels_score", "labels", _BOTH,
                   "Spearman between the candidate's RDM and the RDM of the target labels", _unit_ceiling),
-        Estimator("logme", logme_score, "labels", _BOTH,
+        Estimator("logme", "rsa_ray.logme:logme_score", "labels", _BOTH,
                   "log marginal evidence of a Bayesian linear model on the features (You et al. 2021)"),
-        Estimator("hscore", hscore, "labels", ("classes",),
+        Estimator("hscore", "rsa_ray.hscore:hscore", "labels", ("classes",),
                   "H-score: between-class over total feature covariance (Bao et al. 2019)", _hscore_ceiling),
-        Estimator("hscore-shrinkage", shrinkage_hscore, "labels", ("classes",),
+        Estimator("hscore-shrinkage", "rsa_ray.hscore:shrinkage_hscore", "labels", ("classes",),
                   "H-score with a Ledoit-Wolf shrunk covariance (Ibrahim et al. 2022)"),
-        Estimator("knn", knn_score, "labels", _BOTH,
+        Estimator("knn", "rsa_ray.knn_score:knn_score", "labels", _BOTH,
                   "leave-one-out k-nearest-neighbour accuracy (or minus the regression MSE)", _accuracy_ceiling),
-        Estimator("linear-probe", linear_probe_score, "labels", _BOTH,
+        Estimator("linear-probe", "rsa_ray.linear_probe:linear_probe_score", "labels", _BOTH,
                   "k-fold logistic regression accuracy (or ridge R^2): the expensive reference", _unit_ceiling),
-        Estimator("sfda", sfda_score, "labels", ("classes",),
+        Estimator("sfda", "rsa_ray.sfda:sfda_score", "labels", ("classes",),
                   "self-challenging Fisher discriminant analysis (Shao et al. 2022)", lambda labels: 0.0),
     )
 }
@@ -214,6 +225,8 @@ def score_features(name: str, features: np.ndarray, labels: TargetLabels | None 
         DegenerateInputError: Input that makes the score undefined.
 
     Example:
+        >>> import numpy as np
+        >>> from rsa_ray.target_labels import TargetLabels
         >>> rng = np.random.default_rng(0)
         >>> labels = TargetLabels.from_array(np.repeat([0, 1], 20))
         >>> features = rng.normal(size=(40, 5)) + labels.values[:, None]
@@ -232,6 +245,8 @@ def applicable_scores(names: Sequence[str], labels: TargetLabels | None, has_tar
     """The scores of ``names`` this target can have, in the given order, and the others with why not.
 
     Example:
+        >>> import numpy as np
+        >>> from rsa_ray.target_labels import TargetLabels
         >>> applicable_scores(["rsa", "hscore"], TargetLabels.from_array(np.zeros((4, 1))), False)[0]
         ()
         >>> applicable_scores(["rsa", "knn"], TargetLabels.from_array(np.arange(4) % 2), False)[1]

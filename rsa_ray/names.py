@@ -9,9 +9,23 @@ most 128 characters. The store raises its ``InvalidIdError`` and the manifest re
 from __future__ import annotations
 
 import re
+import unicodedata
 
 MAX_ID_LENGTH = 128
+# Characters that do not show as themselves on one line: control, format (bidirectional marks and overrides
+# among them), surrogate, private-use and unassigned characters, and line or paragraph separators.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*", flags=re.ASCII)
+
+
+def is_printable_text(value: str) -> bool:
+    r"""Whether ``value`` shows as itself on one line (spaces of any width are fine; see above for what is not).
+
+    Example:
+        >>> is_printable_text("depth map\u00a02"), is_printable_text("depth\u202e"), is_printable_text("a\nb")
+        (True, False, False)
+    """
+    return not any(unicodedata.category(char) in _UNPRINTABLE_CATEGORIES for char in value)
 
 
 def safe_name_problem(value: object, what: str = "id") -> str | None:

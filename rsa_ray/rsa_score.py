@@ -104,3 +104,44 @@ def rsa_score(features: np.ndarray, target_features: np.ndarray, *, name: str = 
     candidate = rdm_rank_vector(features, name, image_ids)
     target = rdm_rank_vector(target_features, "target model", image_ids)
     return float(clip_correlations(candidate @ target))
+
+
+def rsa_scores_from_rdms(candidate_rdm: np.ndarray, target_rdm: np.ndarray, samples: np.ndarray | None = None,
+                         name: str = "candidate") -> tuple[float, np.ndarray | None]:
+    """:func:`rsa_score` from stored condensed RDMs: on every image and on each subsample's sub-RDMs.
+
+    The same statistic as :func:`rsa_score` on the features the RDMs were computed from (correlation
+    distance, features centred), without computing an RDM again: a subsample of images (each at
+    most once, :func:`rsa_ray.resampling.image_subsamples`) selects the pairs of its images from
+    both RDMs (:func:`rsa_ray.bootstrap.bootstrap_rsa_scores`).
+
+    Args:
+        candidate_rdm: [L] the candidate's condensed RDM.
+        target_rdm: [L] the target model's condensed RDM on the same images.
+        samples: [S, m] image indices per subsample, or None.
+        name: The candidate's name, for errors.
+
+    Returns:
+        The full-sample r_s and the [S] subsample r_s (None without samples).
+
+    Raises:
+        DegenerateInputError: An RDM is constant, also over the images of one subsample.
+
+    Example:
+        >>> from rsa_ray.rdm import compute_rdm
+        >>> rng = np.random.default_rng(1)
+        >>> target = rng.normal(size=(20, 5))
+        >>> rdm = compute_rdm(target, "correlation", center_features=True)
+        >>> rsa_scores_from_rdms(rdm, rdm, np.array([[0, 3, 5, 7]]))
+        (1.0, array([1.]))
+    """
+    from rsa_ray.bootstrap import bootstrap_rsa_scores
+    from rsa_ray.rdm import n_images_from_length
+
+    candidate_rdm, target_rdm = np.asarray(candidate_rdm, np.float64), np.asarray(target_rdm, np.float64)
+    everything = np.arange(n_images_from_length(candidate_rdm.shape[0]))[None, :]
+    def on(rows: np.ndarray) -> np.ndarray:
+        return bootstrap_rsa_scores(candidate_rdm[None, :], target_rdm, rows, names=[name],
+                                    target_name="target model", workers=1)[:, 0]
+
+    return float(on(everything)[0]), (None if samples is None else on(np.asarray(samples)))

@@ -152,7 +152,9 @@ class Backend:
             try:
                 results.append(getattr(self.fs, method)(path))
             except Exception as error:  # returned like the async branch, judged by the caller
-                results.append(error)
+                # Without its traceback: kept in ``results``, it would hold this frame and its callers' (their
+                # locals: a batch of activations) in a cycle until the garbage collector runs.
+                results.append(error.with_traceback(None))
         return results
 
     def get_many(self, relatives: Iterable[str]) -> dict[str, bytes | None]:

@@ -140,7 +140,7 @@ def _record(backend: Backend, path: str, chunks: Sequence[int], reason: str) -> 
 
         tables.append(backend, FAILURES_TABLE, pd.DataFrame({
             "time": [utc_now()], "probe_id": [details.get("probe_id")],
-            "model_id": [key.model_id if key else None], "layer": [key.layer if key else details.get("layer")],
+            "model_id": [key.model_id if key else None], "layer": [key.stored_layer if key else details.get("layer")],
             "stage": [DAMAGE_STAGE], "error": [reason]}))
     except Exception as error:  # the work log holds the record; the table is a convenience
         logger.warning("could not add the damage of %s to the failures table: %s", path, error)

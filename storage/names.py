@@ -7,6 +7,7 @@ letters, digits, ``.``, ``_`` and ``-``, starting with a letter or digit, at mos
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
@@ -51,27 +52,53 @@ class EntryKind(enum.Enum):
     RANKS = "ranks"
 
 
+# What the folder of a layer's average-pooled features adds to the layer's name (EntryKey.pooled).
+POOLED_SUFFIX = ".pooled"
+
+
 @dataclass(frozen=True)
 class EntryKey:
     """Addresses one (probe set, model, layer) entry; all three parts are validated ids.
 
+    ``pooled`` addresses the layer's average-pooled features instead (what label-based scores read of a
+    layer whose activations are not stored whole), stored beside it under ``{layer}.pooled``.
+
     Example:
         >>> EntryKey("p0", "depth", "block4").path(EntryKind.RDMS)
         'rdms/p0/depth/block4'
+        >>> EntryKey("p0", "depth", "block4").pooled_features().path(EntryKind.ACTIVATIONS)
+        'activations/p0/depth/block4.pooled'
     """
 
     probe_id: str
     model_id: str
     layer: str
+    pooled: bool = False
 
     def __post_init__(self) -> None:
         validate_id(self.probe_id, "probe set id")
         validate_id(self.model_id, "model id")
         validate_id(self.layer, "layer")
+        if self.pooled:  # the folder's name must be a valid id too
+            validate_id(self.stored_layer, "layer")
+
+    @property
+    def stored_layer(self) -> str:
+        """The layer's name as the store writes it: in the entry's path and its ``layer`` attribute.
+
+        Example:
+            >>> EntryKey("p0", "depth", "block4", pooled=True).stored_layer
+            'block4.pooled'
+        """
+        return self.layer + POOLED_SUFFIX if self.pooled else self.layer
+
+    def pooled_features(self) -> EntryKey:
+        """The key of this layer's average-pooled features."""
+        return dataclasses.replace(self, pooled=True)
 
     def path(self, kind: EntryKind) -> str:
         """The entry's path inside the store group for ``kind``."""
-        return f"{EntryKind(kind).value}/{self.probe_id}/{self.model_id}/{self.layer}"
+        return f"{EntryKind(kind).value}/{self.probe_id}/{self.model_id}/{self.stored_layer}"
 
 
 def canonical_json(document: Any) -> str:

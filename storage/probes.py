@@ -17,6 +17,7 @@ from storage import entries, entry_documents, reading
 from storage.backend import Backend
 from storage.errors import EntryNotFoundError, EntryShapeError, IncompleteEntryError
 from storage.names import canonical_json, validate_id
+from rsa_ray.names import is_printable_text
 from rsa_ray.probe_bounds import check_probe_shape
 from rsa_ray.target_labels import TargetLabels
 from storage.provenance import Provenance
@@ -58,6 +59,10 @@ def _check_images(images: np.ndarray, image_ids: Sequence[str]) -> None:
         raise ValueError(f"probe set needs one image id per image ({images.shape[0]}), got {len(image_ids)}")
     if not all(isinstance(image_id, str) and image_id for image_id in image_ids):
         raise ValueError("probe set image ids must be non-empty strings")
+    unprintable = next((image_id for image_id in image_ids if not is_printable_text(image_id)), None)
+    if unprintable is not None:  # ids are shown in tables, exports and messages, one per line
+        raise ValueError(f"probe set image id {ascii(unprintable)} must be printable text "
+                         "(no control, format or bidirectional characters)")
     if len(set(image_ids)) != len(image_ids):
         raise ValueError("probe set image ids must be unique")
 

@@ -45,7 +45,7 @@ def record(backend: Backend, stage: str, key: EntryKey | None, details: Mapping[
         "stage": stage,
         "probe_id": key.probe_id if key else None,
         "model_id": key.model_id if key else None,
-        "layer": key.layer if key else None,
+        "layer": key.stored_layer if key else None,
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "time": now,

@@ -15,6 +15,7 @@ import numpy as np
 
 from rsa_ray.datasets.real_images import IMAGE_SUFFIXES, square_resize, to_uint8_rgb
 from rsa_ray.datasets.tasks import LossKind, TargetKind, TaskSpec, TaskType
+from rsa_ray.probe_bounds import MAX_IMAGE_SIDE
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ def _task_for(name: str, task_type: str, targets: np.ndarray, source: str) -> tu
         if not np.issubdtype(targets.dtype, np.integer) or targets.min() < 0:
             raise ValueError(f"{source}: class labels must be integers >= 0, got {targets.dtype} from {targets.min()}")
         return TaskSpec(name, kind_type, "labels", TargetKind.CLASS, int(targets.max()) + 1, LossKind.CROSS_ENTROPY, description="class labels"), targets.astype(np.int64)
+    if targets.ndim == 2:  # a real-valued vector per image (as the README lists): regression, one output per column
+        return TaskSpec(name, kind_type, "labels", TargetKind.VECTOR, targets.shape[1], LossKind.MSE, description="vectors"), targets.astype(np.float32)
     if targets.ndim == 3 and np.issubdtype(targets.dtype, np.integer):
         return TaskSpec(name, kind_type, "labels", TargetKind.DENSE_CLASSES, int(targets.max()) + 1, LossKind.CROSS_ENTROPY, description="dense classes"), targets.astype(np.int64)
     if targets.ndim in (3, 4):
@@ -59,7 +62,7 @@ def _task_for(name: str, task_type: str, targets: np.ndarray, source: str) -> tu
 
 
 def _resize_dense(targets: np.ndarray, size: int) -> np.ndarray:
-    if targets.ndim == 1 or targets.shape[1] == size:
+    if targets.ndim <= 2 or targets.shape[1] == size:  # one label or vector per image: nothing to resize
         return targets
     from PIL import Image
 
@@ -87,7 +90,9 @@ def _npz_examples(source: str) -> tuple[np.ndarray, np.ndarray]:
     except ValueError as error:
         if "pickle" in str(error):
             raise ValueError(f"{source}: holds Python objects (pickles are not loaded); labels must be numbers or strings") from None
-        raise
+        if str(error).startswith(source):  # a check above, naming the file already
+            raise
+        raise ValueError(f"{source}: not a readable .npz file of named arrays: {error}") from None  # data cut short
     if len(raw_images) != len(labels) or len(labels) == 0:
         raise ValueError(f"{source}: {len(raw_images)} images but {len(labels)} labels")
     if raw_images.ndim not in (3, 4):
@@ -136,6 +141,8 @@ def load_labelled_task(source: str, name: str, task_type: str = "semantic", size
     """
     if size < 16 or size % 16:
         raise ValueError(f"size must be a multiple of 16 (the encoder downsamples by 16), got {size}")
+    if size > MAX_IMAGE_SIDE:  # before any image is resized to it
+        raise ValueError(f"size is {size} pixels; a target image side is at most {MAX_IMAGE_SIDE}")
     if task_type not in {t.value for t in TaskType}:
         raise ValueError(f"task type {task_type!r} is not one of {[t.value for t in TaskType]}")
     if source == "sklearn-digits":

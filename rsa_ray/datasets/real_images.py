@@ -242,8 +242,11 @@ def load_npz_images(path: str | os.PathLike, key: str = "images", size: int | No
         if len(shape) == 4 and shape[-1] not in (1, 3, 4):
             raise ValueError(f"{what} is {shape}: C must be 1 (grey), 3 (RGB) or 4 (RGBA)")
         check_probe_count(shape[0], what)
-        array = archive[key]
-        ids = [str(i) for i in archive["image_ids"]] if "image_ids" in archive else [f"{i:05d}" for i in range(len(array))]
+        try:  # a member whose data is shorter than its header says, or a damaged archive
+            array = archive[key]
+            ids = [str(i) for i in archive["image_ids"]] if "image_ids" in archive else [f"{i:05d}" for i in range(len(array))]
+        except (EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{name!r} is not a readable .npz file: {error or type(error).__name__}") from None
     check_pixel_values(array, what)
     if len(ids) != len(array):
         raise ValueError(f"{name!r}['image_ids'] holds {len(ids)} ids for {len(array)} images")

@@ -31,7 +31,7 @@ from rsa_ray.model_entry.specs import (
     missing_seed_problem,
 )
 from rsa_ray.model_entry.torchscript_gate import torchscript_allowed, torchscript_disabled_problem
-from rsa_ray.names import FLATTEN, check_reduction, safe_name_problem
+from rsa_ray.names import FLATTEN, check_reduction, is_printable_text, safe_name_problem
 
 TASK_TYPES = ("2d", "3d", "semantic", "geometric", "other")
 ENTRY_FIELDS = ("model_id", "source", "architecture", "weights", "layers", "default_layer", "preprocessing", "task",
@@ -70,7 +70,7 @@ def printable_problem(value: str) -> str | None:
         >>> printable_problem("depth") is None, printable_problem("depth\u202e")
         (True, "must be printable text (no control, format or bidirectional characters), got 'depth\\u202e'")
     """
-    if value.isprintable():
+    if is_printable_text(value):
         return None
     return f"must be printable text (no control, format or bidirectional characters), got {ascii(value)}"
 

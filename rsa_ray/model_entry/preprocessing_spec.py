@@ -9,6 +9,10 @@ import enum
 from dataclasses import dataclass
 
 
+#: The largest ``resize`` or ``crop`` side in pixels (a typo such as 100000 would allocate tens of GiB per image).
+MAX_INPUT_SIDE = 4096
+
+
 class ChannelOrder(str, enum.Enum):
     """Channel order a model expects."""
 
@@ -59,5 +63,7 @@ class PreprocessingSpec:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be a positive number of pixels or None, got {value}")
+            if value is not None and value > MAX_INPUT_SIDE:  # before any image of that side is allocated
+                raise ValueError(f"{name} is {value} pixels; a model's input side is at most {MAX_INPUT_SIDE}")
         if self.interpolation not in ("bilinear", "bicubic", "nearest"):
             raise ValueError(f"interpolation must be bilinear, bicubic or nearest, got {self.interpolation!r}")

@@ -111,3 +111,28 @@ def derived_entry(parent: ModelEntry, model_id: str, state_dict: Mapping[str, to
     """
     weights = save_safetensors(state_dict, Path(out_dir) / f"{model_id}.safetensors")
     return dataclasses.replace(parent, model_id=model_id, weights=weights, seed=None, task=task, task_type=task_type)
+
+
+#: Sources whose models can be built with random weights from a seed alone (no weights file).
+SEEDED_SOURCES = ("torchvision", "timm", "transformers")
+
+
+def random_twin_entry(entry: ModelEntry, model_id: str, seed: int = 0) -> ModelEntry:
+    """The entry of ``entry``'s random-init twin: the same architecture, layers, modules, reductions and
+    preprocessing, no weights, initialised from ``seed``.
+
+    Raises:
+        ValueError: A model whose source cannot be built from a seed alone (a weights file or a
+            TorchScript archive: see :data:`SEEDED_SOURCES`).
+
+    Example:
+        >>> twin = random_twin_entry(mobilenet_entry, "mobilenet_v2.twin-0", seed=0)  # doctest: +SKIP
+        >>> twin.weights, twin.seed, twin.task  # doctest: +SKIP
+        (None, 0, 'random-init')
+    """
+    source = getattr(entry.source, "value", entry.source)
+    if source not in SEEDED_SOURCES:
+        raise ValueError(f"model {entry.model_id!r}: a random-init twin needs a source built from a seed alone "
+                         f"({', '.join(SEEDED_SOURCES)}), got {source}")
+    return dataclasses.replace(entry, model_id=model_id, weights=None, seed=int(seed), task="random-init",
+                               task_type="other", training=None)

@@ -232,7 +232,8 @@ def extract_layer_features(
             batch = preprocess_images(images[start : start + options.batch_size], preprocessing).to(device)
             for role, rows in read(batch).items():
                 chunks[role].append(rows.cpu().numpy())
-    return {role: np.concatenate(parts) for role, parts in chunks.items()}
+    # One batch is returned as it is, not copied (a wide layer's batch is hundreds of MB).
+    return {role: parts[0] if len(parts) == 1 else np.concatenate(parts) for role, parts in chunks.items()}
 
 
 def forward_batches(

@@ -10,7 +10,7 @@ import pytest
 import zarr
 
 import storage.reading
-import storage.store
+import storage.store_vectors
 from storage import CorruptEntryError, EntryKey, EntryKind, IncompleteEntryError, Provenance
 from storage import entries, entry_documents
 from storage.checksums import chunk_sha256
@@ -24,7 +24,7 @@ LENGTH = N_IMAGES * (N_IMAGES - 1) // 2  # 45 terms
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Vectors of 45 terms in chunks of 8: six whole chunks and a padded edge chunk."""
-    monkeypatch.setattr(storage.store, "VECTOR_CHUNK_TERMS", 8)
+    monkeypatch.setattr(storage.store_vectors, "VECTOR_CHUNK_TERMS", 8)
 
 
 def _vectors(n_models: int) -> np.ndarray:

@@ -73,13 +73,19 @@ class MotoServer:
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        """Starts the server and returns once it answers (restoring recorded state if durable)."""
+        """Starts the server and returns once it answers (restoring recorded state if durable).
+
+        A durable server starts with its recorder off, gets the recorded requests replayed
+        one by one from here (a failed one raises with the server's log), and only then
+        records again, so neither the readiness probes nor the replay land in the recording.
+        """
         if self._process is not None and self._process.poll() is None:
             return
         environment = dict(os.environ)
+        environment.pop("MOTO_ENABLE_RECORDING", None)
         if self.durable:
             self._repair_recording()
-            environment.update(MOTO_ENABLE_RECORDING="True", MOTO_RECORDER_FILEPATH=str(self._recording))
+            environment["MOTO_RECORDER_FILEPATH"] = str(self._recording)
         log = open(self._workdir / "server.log", "ab")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
@@ -88,8 +94,36 @@ class MotoServer:
         log.close()
         atexit.register(self.stop)  # in case the caller never reaches stop()
         self._wait_until_up(timeout)
-        if self.durable and self._recording.exists() and self._recording.stat().st_size:
-            self._post("/moto-api/recorder/replay-recording")
+        if self.durable:
+            self._replay_recording()
+            self._post("/moto-api/recorder/start-recording")
+
+    def _replay_recording(self) -> None:
+        """Sends every recorded request again, in order, to the fresh server."""
+        import base64
+
+        import requests
+
+        if not self._recording.exists():
+            return
+        for number, line in enumerate(self._recording.read_text().splitlines(), start=1):
+            entry = json.loads(line)
+            body = base64.b64decode(entry["body"]) if entry.get("body_encoded") else entry.get("body") or b""
+            headers = {name: value for name, value in entry["headers"].items()
+                       if name.lower() != "transfer-encoding"}
+            for attempt in range(3):
+                try:
+                    response = requests.request(entry["method"], entry["url"], headers=headers,
+                                                data=body, timeout=120)
+                    break
+                except requests.ConnectionError:
+                    if attempt == 2:
+                        raise
+                    time.sleep(1.0)
+            if response.status_code >= 500:
+                log = (self._workdir / "server.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"replaying recorded request {number} ({entry['method']} {entry['url']}) "
+                                   f"got {response.status_code}:\n{log}")
 
     def _repair_recording(self) -> None:
         """Rewrites the recording as one complete request per line, so it replays.

@@ -25,9 +25,9 @@ def test_no_subcommand_prints_help(capsys):
     assert "usage: rsa-ray" in capsys.readouterr().out
 
 
-# --- a quick command: what answers from the parser alone imports neither pandas, matplotlib, torch nor Ray ---
+# --- a quick command: what answers from the parser alone imports none of pandas, matplotlib, scipy, torch, Ray ---
 
-HEAVY = ("matplotlib", "pandas", "ray", "torch")
+HEAVY = ("matplotlib", "pandas", "ray", "scipy", "sklearn", "torch")
 LOADS = (
     "import atexit, runpy, sys; "
     "atexit.register(lambda: print('LOADED', ','.join(sorted({m.split('.')[0] for m in sys.modules} & "

@@ -16,7 +16,6 @@ import pytest
 from cluster.extract import ExtractionOptions, extract_all
 from cluster.pipeline import run_similarity
 from cluster.resolvers import ManifestResolver
-from cluster.wide_layers import pooled_layer
 from rsa_ray.models import InferenceOptions, LayerSpec, extract_layer_features
 from storage import EntryKey, EntryKind
 from tests.integration.cluster.helpers import write_random_zoo
@@ -89,7 +88,7 @@ def test_no_full_activations_are_stored_but_pooled_features_are(both_paths):
         for layer in LAYERS:
             key = EntryKey(probe_id, m, layer)
             assert store.stored_attributes([key], EntryKind.ACTIVATIONS)[key] is None  # never even created
-            np.testing.assert_allclose(store.read_activations(EntryKey(probe_id, m, pooled_layer(layer))),
+            np.testing.assert_allclose(store.read_activations(EntryKey(probe_id, m, layer, pooled=True)),
                                        pooled[layer], rtol=1e-5, atol=1e-6)
 
 

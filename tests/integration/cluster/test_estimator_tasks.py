@@ -103,3 +103,31 @@ def test_the_degenerate_error_is_the_one_score_features_raises(zoo):
     with pytest.raises(DegenerateInputError) as raised:
         score_features("sfda", store.read_activations(EntryKey(probe_id, "flat", "out")), labels, model="flat")
     assert table["error"].tolist() == [f"DegenerateInputError: {raised.value}"]
+
+
+def test_rsa_reads_the_stored_rdms_and_their_sub_rdms_on_resamples(zoo):
+    from rsa_ray.rdm import compute_rdm
+    from rsa_ray.rsa_score import rsa_score, rsa_scores_from_rdms
+
+    store, probe_id, features = zoo
+    for model_id in ["c0", "c1", "target"]:
+        rdm = compute_rdm(features[model_id].astype(np.float64), "correlation", center_features=True)
+        store.write_rdm(EntryKey(probe_id, model_id, "out"), rdm)
+    # An RDM of another distance is not the one rsa compares: c2 is scored from its features.
+    store.write_rdm(EntryKey(probe_id, "c2", "out"), compute_rdm(features["c2"].astype(np.float64), "cosine"),
+                    distance="cosine", center_features=False)
+    labels = TargetLabels.from_array(np.arange(24) % 3)
+    samples = image_subsamples(24, 4, seed=3)
+    table = rows_frame(score_candidates(store, probe_id, "out", ["c0", "c1", "c2"], labels, ["rsa", "knn"],
+                                        target_model="target", samples=samples))
+    rsa = table[table["score"] == "rsa"].set_index("candidate")
+    target_rdm = store.read_rdm(EntryKey(probe_id, "target", "out"))
+    for model_id in ["c0", "c1"]:
+        point, per_sample = rsa_scores_from_rdms(store.read_rdm(EntryKey(probe_id, model_id, "out")), target_rdm,
+                                                 samples)
+        assert rsa.loc[model_id, "value"] == point
+        np.testing.assert_array_equal(rsa.loc[model_id, "samples"], per_sample)
+        assert point == pytest.approx(rsa_score(features[model_id], features["target"]), abs=1e-3)
+    expected = [in_process(features, "c2", labels, "rsa", rows) for rows in samples]
+    np.testing.assert_allclose(rsa.loc["c2", "samples"], expected, rtol=1e-9, atol=1e-12)
+    assert table["error"].isna().all()

@@ -59,9 +59,10 @@ def assert_each_rdm_computed_at_most_once(store):
 
 @pytest.fixture
 def short_claim_leases(monkeypatch):
-    """Claims of a killed worker are handed over 3 s (+ the clock-skew margin) after it died; Ray workers
-    started after this inherit the setting from the driver's environment."""
-    monkeypatch.setenv("RSA_RAY_CLAIM_LEASE_SECONDS", "3")
+    """Claims of a killed worker are handed over 10 s (+ the clock-skew margin) after it died; Ray workers
+    started after this inherit the setting from the driver's environment. Not shorter: a live worker paused
+    longer than that on a busy machine would lose its claim, and its RDM would be computed twice."""
+    monkeypatch.setenv("RSA_RAY_CLAIM_LEASE_SECONDS", "10")
 
 
 def test_driver_killed_mid_run_then_rerun_recomputes_only_the_rest(tmp_path, short_claim_leases):

@@ -82,10 +82,10 @@ def test_a_failing_model_is_recorded_and_the_others_finish(tmp_path):
 
 def test_segmented_similarity_sums_partial_products_over_chunk_aligned_segments(tmp_path, monkeypatch):
     """Rank vectors stored in chunks of 64 terms (L = 435): tasks are tiles x segments, summed in order."""
-    import storage.store
+    import storage.store_vectors
     from cluster.tasks import compute_and_store_rdm
 
-    monkeypatch.setattr(storage.store, "VECTOR_CHUNK_TERMS", 64)
+    monkeypatch.setattr(storage.store_vectors, "VECTOR_CHUNK_TERMS", 64)
     models = [f"m{i}" for i in range(6)]
     store, probe_id, features = make_store(str(tmp_path / "store"), models)
     for model in models:  # written here, with the small chunks; the run then only computes similarity

@@ -9,7 +9,6 @@ from cluster.extract import ExtractionOptions, extract_all
 from cluster.inputs import read_layer_inputs
 from cluster.pipeline import run_similarity
 from cluster.resolvers import ManifestResolver
-from cluster.wide_layers import pooled_layer
 from rsa_ray import compute_rdm, compute_rdms, similarity_matrix
 from rsa_ray.models import InferenceOptions, LayerSpec, extract_layer_features
 from storage import EntryKey, EntryKind
@@ -44,7 +43,7 @@ def test_a_wide_layer_gets_its_rdm_and_pooled_features_on_the_actor_and_is_not_r
         key = EntryKey(probe_id, m, WIDE)
         assert not store.is_complete(key, EntryKind.ACTIVATIONS)  # never stored whole
         np.testing.assert_allclose(store.read_rdm(key), compute_rdm(flattened[m][WIDE]), atol=2e-6)
-        np.testing.assert_allclose(store.read_activations(EntryKey(probe_id, m, pooled_layer(WIDE))), pooled[m][WIDE],
+        np.testing.assert_allclose(store.read_activations(EntryKey(probe_id, m, WIDE, pooled=True)), pooled[m][WIDE],
                                    rtol=1e-5, atol=1e-6)
     for layer in LAYERS:
         expected = similarity_matrix(compute_rdms([flattened[m][layer] for m in model_ids]))

@@ -36,11 +36,11 @@ def test_a_retried_rdm_batch_skips_the_models_it_already_stored(tmp_path, monkey
 
 def test_a_tile_streamed_over_many_chunks_equals_the_in_memory_product(tmp_path, monkeypatch):
     """Segments spanning several stored chunks, starting and ending off the chunk grid, both tile shapes."""
-    import storage.store
+    import storage.store_vectors
     from cluster.tasks import compute_similarity_tile
     from rsa_ray import standardized_ranks
 
-    monkeypatch.setattr(storage.store, "VECTOR_CHUNK_TERMS", 8)
+    monkeypatch.setattr(storage.store_vectors, "VECTOR_CHUNK_TERMS", 8)
     store = Store.open(str(tmp_path / "store"))
     probe_id = store.add_probe_set(np.zeros((12, 2, 2, 3), np.uint8), [f"i{i}" for i in range(12)], "zeros")
     generator = np.random.default_rng(3)

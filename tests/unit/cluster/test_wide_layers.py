@@ -33,3 +33,12 @@ def test_block_columns_keep_a_block_within_its_bytes():
 
 def test_a_layer_is_wide_past_its_threshold_only():
     assert is_wide(500, 802_816, 512) and not is_wide(500, 802_816, None) and not is_wide(500, 2048, 512)
+
+
+def test_rows_kept_through_the_stored_dtype_block_by_block_are_the_whole_batch_rounded(tmp_path):
+    rows = np.random.default_rng(4).normal(scale=300.0, size=(5, 23)).astype(np.float32)
+    with ColumnBlockFile(5, 23, columns=7, directory=str(tmp_path)) as blocks:
+        blocks.write_rows(0, rows, through_dtype="float16")
+        kept = np.concatenate([blocks.read_block(index) for index in range(blocks.n_blocks)], axis=1)
+    np.testing.assert_array_equal(kept, rows.astype(np.float16).astype(np.float32))
+    assert not np.array_equal(kept, rows)  # the rounding happened

@@ -98,16 +98,18 @@ def test_a_bad_task_memory_is_a_usage_error_naming_it(capsys, value, message):
 
 
 def test_task_memory_reaches_the_similarity_options(monkeypatch):
-    import cluster.connect
+    import ray
+
     import cluster.pipeline
     import jobs.compute
     from jobs.cli import build_parser
+    from jobs.command_options import compute_options_from_args
 
     args = build_parser().parse_args(["similarity", "--task-memory-mb", "256"])
     assert args.task_memory_mb == 256
     seen = {}
-    monkeypatch.setattr(cluster.connect, "connect", lambda address: None)  # jobs.compute imports them when it runs
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)  # jobs.compute imports them when it runs
     monkeypatch.setattr(cluster.pipeline, "run_similarity", lambda *a, **k: seen.setdefault("options", a[4]))
-    jobs.compute.compute_similarities(None, "p", ["a"], ["out"], task_memory_mb=256)
+    jobs.compute.compute_similarities(None, "p", ["a"], ["out"], compute_options_from_args(args))
     assert seen["options"].tile_memory_bytes == 256 * 2**20
     assert not hasattr(build_parser().parse_args(["extract"]), "task_memory_mb")  # extraction has no such task

@@ -4,6 +4,7 @@ line of the run summary and the HTML report."""
 import numpy as np
 import pytest
 
+import cluster.connect
 import jobs.taxonomy
 from cluster.extract import ExtractionOptions
 from cluster.options import describe_precision
@@ -95,6 +96,7 @@ def test_the_taxonomy_report_states_the_precision_of_its_run(tmp_path, monkeypat
         return RunSummary(probe_id, (), (), (), 0, precision=line)
 
     monkeypatch.setattr(jobs.taxonomy, "compute_similarities", no_ray)
+    monkeypatch.setattr(cluster.connect, "connect", lambda address: None)
     assert main(["taxonomy", "--store", store.url, "--out", str(tmp_path / "out"), "--dtype", "float16"]) == 0
     page = (tmp_path / "out" / "report.html").read_text()
     assert f"Forward passes: {line}." in page
@@ -108,14 +110,18 @@ def test_the_rdm_placement_flags_reach_the_extraction_options(tmp_path, monkeypa
     store.register_models(registry_entries(["m1"]))
     seen = {}
 
-    def no_ray(store, probe_id, models, layers, method, dtype, *args, **kwargs):
-        seen.update(kwargs, dtype=dtype)
+    def no_ray(store, probe_id, models, layers, options, fence=None):
+        seen["options"] = options
         return RunSummary(probe_id, (), (), (), 0)
 
     monkeypatch.setattr(jobs.similarity, "compute_similarities", no_ray)
+    monkeypatch.setattr(cluster.connect, "connect", lambda address: None)
     assert main(["similarity", "--store", store.url, "--dtype", "bfloat16", "--rdms-on-actor", "always",
                  "--keep-activations"]) == 0
-    assert (seen["dtype"], seen["rdms_on_actor"], seen["keep_activations"]) == ("bf16", "always", True)
+    options = seen["options"]
+    assert (options.dtype, options.rdms_on_actor, options.keep_activations) == ("bf16", "always", True)
+    extraction = options.extraction_options()
+    assert (extraction.dtype, extraction.rdms_on_actor, extraction.keep_activations) == ("bfloat16", "always", True)
     defaults = vars(PARSER.parse_args(["similarity"]))
     assert (defaults["rdms_on_actor"], defaults["keep_activations"]) == ("auto", False)
     with pytest.raises(ValueError, match="rdms_on_actor must be one of auto, always, never"):

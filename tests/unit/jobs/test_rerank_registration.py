@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
+import cluster.connect
 import jobs.rerank
 from cluster.pipeline import FAILURES_TABLE, RunSummary
 from jobs.cli import main
@@ -61,6 +62,7 @@ def test_the_rerank_command_prints_one_line_per_refusal_and_exits_3(landed, caps
         return RunSummary(probe_id, (), (), (), 0)
 
     monkeypatch.setattr(jobs.rerank, "compute_similarities", no_ray)
+    monkeypatch.setattr(cluster.connect, "connect", lambda address: None)
     code = main(["rerank", "--store", store.url, "--models-from", str(folder), "--out", str(tmp_path / "out")])
     captured = capsys.readouterr()
     assert code == 3

@@ -265,16 +265,16 @@ def test_tune_options_refuse_asha_without_intermediate_evaluations():
 def test_cli_options_fail_on_bad_input_before_any_work():
     from jobs.cli import build_parser
     from jobs.validate import SUBCOMMAND
-    from jobs.validate_options import options_from
+    from jobs.validate_options import options_from_args
 
     parse = lambda *flags: build_parser([SUBCOMMAND]).parse_args(["validate", *flags])
     with pytest.raises(ValueError, match="--target 'nosuch'"):
-        options_from(parse("--target", "nosuch"))
+        options_from_args(parse("--target", "nosuch"))
     with pytest.raises(ValueError, match="top:x"):
-        options_from(parse("--target", "depth", "--candidates", "top:x"))
-    smoke = options_from(parse("--replicate", "--smoke-test"))
+        options_from_args(parse("--target", "depth", "--candidates", "top:x"))
+    smoke = options_from_args(parse("--replicate", "--smoke-test"))
     assert smoke.steps == 3 and smoke.seeds == 1 and len(smoke.tasks) == 4
-    assert options_from(parse("--target", "depth", "--asha")).evaluations == 4
+    assert options_from_args(parse("--target", "depth", "--asha")).evaluations == 4
 
 
 # Noise, transfer affinity, model size and task structure in the job's tables ------------------
