@@ -136,3 +136,34 @@ def kill_first_worker_running(task_name, thread):
             killed.append(pid)
         time.sleep(0.002)
     return killed
+
+
+def remove_worker_node_mid_run(function, args, progress, at_least, wait_s=300, join_s=600):
+    """Runs ``function(*args)`` on a real two-node Ray cluster (head: 1 CPU, worker: 2) and removes the
+    worker node once ``progress()`` reaches ``at_least`` (or ``wait_s`` passed, or the run ended).
+
+    Returns:
+        ``progress()`` when the node was removed, the run's thread (joined for up to ``join_s``) and the
+        dict that holds its result or error (:func:`run_in_thread`).
+    """
+    import time
+
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    worker_node = cluster.add_node(num_cpus=2)
+    try:
+        ray.init(address=cluster.address)
+        cluster.wait_for_nodes()
+        thread, outcome = run_in_thread(function, *args)
+        deadline = time.monotonic() + wait_s
+        while progress() < at_least and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        done_at_removal = progress()
+        cluster.remove_node(worker_node)
+        thread.join(timeout=join_s)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    return done_at_removal, thread, outcome

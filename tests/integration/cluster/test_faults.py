@@ -18,7 +18,8 @@ import pytest
 
 from rsa_ray import compute_rdms, similarity_matrix
 from storage import EntryKind
-from tests.integration.cluster.helpers import kill_first_worker_running, make_store, run_in_thread
+from tests.integration.cluster.helpers import (kill_first_worker_running, make_store, remove_worker_node_mid_run,
+                                               run_in_thread)
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -124,29 +125,14 @@ def test_worker_killed_mid_task_is_retried_with_equal_results(tmp_path, short_cl
 
 
 def test_worker_node_removed_mid_run_completes_with_equal_results(tmp_path, short_claim_leases):
-    import ray
-    from ray.cluster_utils import Cluster
-
     from cluster.options import SimilarityOptions
     from cluster.pipeline import run_similarity
 
     models = [f"m{i:02d}" for i in range(30)]
     store, probe_id, features = make_store(str(tmp_path / "store"), models, n_images=400)
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    worker_node = cluster.add_node(num_cpus=2)
-    try:
-        ray.init(address=cluster.address)
-        cluster.wait_for_nodes()
-        thread, outcome = run_in_thread(run_similarity, store, probe_id, models, ["out"], SimilarityOptions(block_size=8))
-        deadline = time.monotonic() + 120
-        while len(complete_models(store, probe_id, models)) < 3 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        done_at_removal = len(complete_models(store, probe_id, models))
-        cluster.remove_node(worker_node)
-        thread.join(timeout=300)
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
+    done_at_removal, _, outcome = remove_worker_node_mid_run(
+        run_similarity, (store, probe_id, models, ["out"], SimilarityOptions(block_size=8)),
+        lambda: len(complete_models(store, probe_id, models)), at_least=3, wait_s=120, join_s=300)
     assert 3 <= done_at_removal < len(models), "the node must be removed mid-run for this test to mean anything"
     assert "error" not in outcome, outcome.get("error")
     assert outcome["result"].failures == ()
