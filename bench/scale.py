@@ -88,7 +88,8 @@ def extract_counts(store) -> dict[str, collections.Counter]:
 def _taxonomy_with_kill(cluster, env, counts, store, n_models, kill_at, url, work):
     """Runs taxonomy and SIGKILLs the last worker node once ``kill_at`` models are extracted on the shared set.
 
-    If extraction then makes no progress for ``STALL_S`` seconds, a replacement node with the killed node's
+    If extraction then makes no progress for ``STALL_S`` seconds while models are still missing (not while the
+    RDM and similarity stages run after the last extraction), a replacement node with the killed node's
     CPUs and resource joins (as a cluster's autoscaler would start one), and the stall is recorded.
     """
     command = Command("taxonomy", ["taxonomy", "--store", url, "--address", cluster.address, "--bootstrap", "0",
@@ -106,7 +107,8 @@ def _taxonomy_with_kill(cluster, env, counts, store, n_models, kill_at, url, wor
             killed = {"node": node, "models_extracted_before": done, "processes_killed": len(victims),
                       "actors_on_node": len(on_node), "at_s": round(time.monotonic() - command._start, 1),
                       "replacement_node_after_stall_s": None}
-        elif killed and killed["replacement_node_after_stall_s"] is None and time.monotonic() - last_change > STALL_S:
+        elif killed and killed["replacement_node_after_stall_s"] is None and done < n_models \
+                and time.monotonic() - last_change > STALL_S:  # once every model is extracted, no stall is possible
             killed["replacement_node_after_stall_s"] = round(time.monotonic() - last_change, 1)
             killed["stalled_at_models"] = done
             _say(f"no extraction for {STALL_S} s after the kill (at {done} models): starting a replacement node")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import ray
@@ -66,7 +70,35 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> ClusterR
 
 
 def _init(address: str | None, num_cpus: int | None) -> None:
-    """``ray.init`` for a local Ray (``address`` None) or a cluster; a failure names what could not be reached."""
+    """``ray.init`` for a local Ray (``address`` None) or a cluster; a failure names what could not be reached.
+
+    ``ray.init`` replaces the process's SIGTERM handler with ``sys.exit(15)``; a handler the command set
+    before (``jobs.signals.sigterm_raises``: exit 143 with locks released) is put back (:func:`keep_sigterm_handler`).
+    """
+    with keep_sigterm_handler():
+        _init_ray(address, num_cpus)
+
+
+@contextlib.contextmanager
+def keep_sigterm_handler() -> Iterator[None]:
+    """Within the block, whatever replaces a Python SIGTERM handler of the main thread is undone after it.
+
+    A default or ignored SIGTERM (no handler of the process's own) is left to what the block set.
+
+    Example:
+        >>> with keep_sigterm_handler():
+        ...     pass
+    """
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if callable(previous):
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _init_ray(address: str | None, num_cpus: int | None) -> None:
     runtime_env = {"env_vars": dict(WORKER_ENV_VARS)}
     try:
         if address is None:

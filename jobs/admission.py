@@ -83,7 +83,8 @@ def _local_weights(store: Store, entry: ModelEntry, cache_dir: str | None, stack
     if entry.weights is None:
         return None
     try:
-        return stack.enter_context(store.provisional_weights_at(entry.weights.path, entry.weights.sha256, cache_dir))
+        return stack.enter_context(store.provisional_weights_at(entry.weights.path, entry.weights.sha256, cache_dir,
+                                                                      size=entry.weights.size))
     except (ValueError, OSError) as error:  # a source not allowed, too large, a sha256 mismatch, no file, a network failure
         raise AdmissionError(entry.model_id, one_line(error)) from error
 

@@ -159,7 +159,7 @@ class ModelRegistry:
         reference = document.get("weights")
         if reference is None:
             return None
-        return self.fetch_weights_at(reference["path"], reference["sha256"], cache_dir)
+        return self.fetch_weights_at(reference["path"], reference["sha256"], cache_dir, size=reference.get("size"))
 
     def fetch_weights_at(self, uri: str, sha256: str, cache_dir: str | None = None, size: int | None = None) -> str:
         """A local, sha256-verified copy of a weights file at ``uri`` (e.g. of a model not yet registered).

@@ -176,8 +176,9 @@ def _prepare(uri: str, sha256: str, cache_dir: str | os.PathLike, storage_option
     policy = policy or WeightsPolicy()
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise ValueError(f"weights {redact_url(uri)}: the expected sha256 must be 64 lowercase hex digits, got {sha256!r}")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-        raise ValueError(f"weights {redact_url(uri)}: the declared size must be a whole number of bytes, got {size!r}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+        raise ValueError(f"weights {redact_url(uri)}: the declared size must be a whole number of bytes > 0, got {size!r}")
+    policy.check_size(uri, size)  # a declared size over the limit: refused before any stat or fetch
     policy.check_source(uri)  # before any network access
     if is_local(uri):
         return _verified_local(uri, uri[len("file://"):] if uri.startswith("file://") else uri, sha256, policy, size), None

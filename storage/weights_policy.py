@@ -198,4 +198,5 @@ class WeightsPolicy:
                 f"weights {redact_url(uri)} are larger than this store's limit of {format_size(self.max_size)} "
                 "(max_weights_size); the operator raises it with `rsa-ray settings --max-weights-size SIZE`")
         if declared is not None and size != declared:
-            raise WeightsRefusedError(f"weights {redact_url(uri)} are not of the declared size of {declared} bytes")
+            raise WeightsRefusedError(f"weights {redact_url(uri)} are {size} bytes, not the declared size of "
+                                      f"{declared} bytes (weights.size); refused before hashing")

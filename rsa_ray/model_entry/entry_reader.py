@@ -49,7 +49,7 @@ def _resolved(reference: WeightsRef | None, folder: str | None, label: str, fiel
         path = resolve_path(reference.path, folder)
     except PathOutsideFolderError as error:
         raise fail(label, field, str(error)) from None
-    return reference if keep_relative else WeightsRef(path, reference.sha256)
+    return reference if keep_relative else WeightsRef(path, reference.sha256, reference.size)
 
 
 def _label(raw: Any, position: int) -> str:
@@ -154,6 +154,9 @@ def entry_to_dict(entry: ModelEntry) -> dict[str, Any]:
             del plain["architecture"]["config"]
     if entry.seed is None:
         del plain["seed"]
+    for reference in (plain.get("weights"), (plain.get("architecture") or {}).get("config")):
+        if isinstance(reference, dict) and reference.get("size") is None:  # absent, not null: stored form unchanged
+            reference.pop("size", None)
     del plain["modules"], plain["reductions"]
     plain["layers"] = layers_to_plain(entry)
     return plain

@@ -216,14 +216,17 @@ def check_weights(raw: Any, entry: str, source: ModelSource) -> WeightsRef | Non
         if source.value in FILE_SOURCES:
             raise fail(entry, "weights", f"is required for source {source.value} (a path and its sha256)")
         return None
-    raw = _mapping(raw, entry, "weights", ("path", "sha256"))
+    raw = _mapping(raw, entry, "weights", ("path", "sha256", "size"))
     path = _text(raw.get("path"), entry, "weights.path")
     if _has_credentials(path):
         raise fail(entry, "weights.path", "must not hold credentials; pass them as storage options")
     sha256 = raw.get("sha256")
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise fail(entry, "weights.sha256", f"must be 64 lowercase hex digits (weights are untrusted), got {sha256!r}")
-    return WeightsRef(path, sha256)
+    size = raw.get("size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+        raise fail(entry, "weights.size", f"must be a whole number of bytes > 0 (optional), got {size!r}")
+    return WeightsRef(path, sha256, size)
 
 
 def _layer_spec(role: Any, raw: Any, entry: str) -> LayerSpec:
@@ -276,8 +279,8 @@ def check_layers(raw: Mapping[str, Any], entry: str) -> tuple[tuple[LayerSpec, .
     return specs, default_layer
 
 
-def _numbers(value: Any, count: int) -> bool:
-    return (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == count and all(
+def _numbers(value: Any, *counts: int) -> bool:
+    return (isinstance(value, Sequence) and not isinstance(value, str) and len(value) in counts and all(
         isinstance(item, (int, float)) and not isinstance(item, bool) and math.isfinite(item) for item in value))
 
 
@@ -285,8 +288,8 @@ def _preprocessing_type(name: str, value: Any) -> str | None:
     """What is wrong with the type of one preprocessing field, or None."""
     if name in ("resize", "crop") and value is not None and (not isinstance(value, int) or isinstance(value, bool)):
         return f"must be a whole number of pixels or null, got {value!r}"
-    if name in ("mean", "std") and not _numbers(value, 3):
-        return f"must be 3 finite numbers (one per channel), got {value!r}"
+    if name in ("mean", "std") and not _numbers(value, 3, 1):
+        return f"must be 3 finite numbers (one per RGB channel) or 1 (single-channel input), got {value!r}"
     if name == "value_range" and not _numbers(value, 2):
         return f"must be 2 finite numbers (low, high), got {value!r}"
     if name in ("channel_order", "interpolation") and not isinstance(value, str):

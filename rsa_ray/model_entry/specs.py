@@ -136,12 +136,16 @@ class WeightsRef:
     Attributes:
         path: Local path, absolute or relative to the manifest that lists it.
         sha256: Lower-case hex digest; None only for trusted local experiments.
+        size: The declared size in bytes (a whole number > 0), or None when not declared.
     """
 
     path: str
     sha256: str | None = None
+    size: int | None = None
 
     def __post_init__(self) -> None:
+        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or self.size <= 0):
+            raise ValueError(f"size of {self.path!r} must be a whole number of bytes > 0, got {self.size!r}")
         if self.sha256 is not None:
             digest = self.sha256.lower()
             if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):

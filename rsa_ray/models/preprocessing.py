@@ -5,6 +5,10 @@ numbers: uint8 RGB ``[M, H, W, 3]`` → float in [0, 1] → resize (shorter side
 antialiased) → centre crop → scale to ``value_range`` → reorder channels →
 ``(x - mean) / std`` (mean and std in ``value_range`` units, in the model's
 channel order) → float32 ``[M, 3, crop, crop]``.
+
+A single-channel model (1-value mean and std) gets grey instead of the reordering: after
+scaling to ``value_range``, ``0.299 R + 0.587 G + 0.114 B`` (the ITU-R BT.601 luma weights),
+then ``(x - mean) / std`` → float32 ``[M, 1, crop, crop]``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ import torch.nn.functional as F
 
 from rsa_ray.model_entry.preprocessing_spec import ChannelOrder, PreprocessingSpec
 
-__all__ = ["ChannelOrder", "PreprocessingSpec", "preprocess_images"]
+__all__ = ["ChannelOrder", "LUMA_WEIGHTS", "PreprocessingSpec", "preprocess_images"]
+
+#: ITU-R BT.601 luma weights (R, G, B) that turn an RGB probe image into grey for a single-channel model.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 def _resize_shorter_side(batch: torch.Tensor, size: int, interpolation: str) -> torch.Tensor:
@@ -45,7 +52,7 @@ def preprocess_images(images: np.ndarray, spec: PreprocessingSpec) -> torch.Tens
         spec: The model's preprocessing.
 
     Returns:
-        float32 tensor [M, 3, h, w].
+        float32 tensor [M, C, h, w]: C is 3, or 1 for a single-channel spec (grey by BT.601 luma).
 
     Raises:
         ValueError: If ``images`` is not uint8 [M, H, W, 3], or the crop exceeds the resized image.
@@ -54,6 +61,9 @@ def preprocess_images(images: np.ndarray, spec: PreprocessingSpec) -> torch.Tens
         >>> spec = PreprocessingSpec(resize=2, value_range=(0, 255), mean=(100, 100, 100))
         >>> preprocess_images(np.full((1, 4, 4, 3), 200, np.uint8), spec)[0, 0].tolist()
         [[100.0, 100.0], [100.0, 100.0]]
+        >>> grey = PreprocessingSpec(value_range=(0, 255), mean=(0,), std=(1,))
+        >>> preprocess_images(np.full((1, 2, 2, 3), (255, 0, 0), np.uint8), grey).shape
+        torch.Size([1, 1, 2, 2])
     """
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be uint8 [M, H, W, 3], got {images.dtype} {images.shape}")
@@ -66,8 +76,10 @@ def preprocess_images(images: np.ndarray, spec: PreprocessingSpec) -> torch.Tens
         raise ValueError(f"images are {tuple(batch.shape[-2:])} after resizing; set crop for a square input")
     low, high = spec.value_range
     batch = low + batch * (high - low)
-    if spec.channel_order is ChannelOrder.BGR:
+    if spec.channels == 1:
+        batch = (batch * torch.tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+    elif spec.channel_order is ChannelOrder.BGR:
         batch = batch.flip(1)
-    mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
-    std = torch.tensor(spec.std).view(1, 3, 1, 1)
+    mean = torch.tensor(spec.mean).view(1, spec.channels, 1, 1)
+    std = torch.tensor(spec.std).view(1, spec.channels, 1, 1)
     return ((batch - mean) / std).contiguous()

@@ -165,7 +165,7 @@ def test_a_sparse_local_file_over_the_limit_is_refused_by_its_size_before_it_is_
 def test_a_declared_size_is_checked_before_hashing(tmp_path):
     path = tmp_path / "w.bin"
     path.write_bytes(PAYLOAD)
-    with pytest.raises(WeightsRefusedError, match="not of the declared size of 10 bytes"):
+    with pytest.raises(WeightsRefusedError, match="not the declared size of 10 bytes"):
         fetch_weights(str(path), SHA256, tmp_path / "cache", size=10)
     assert fetch_weights(str(path), SHA256, tmp_path / "cache", size=len(PAYLOAD)) == str(path)
 
