@@ -106,9 +106,9 @@ def wide_layer_peak(folder: Path, entry, images: np.ndarray, batch_size: int) ->
     """Peak RSS of one actor extracting ``layer1`` flatten (its RDM computed on the actor), and seconds."""
     store, probe_id = store_with(folder, images, [entry])
     resolver = ManifestResolver((entry,), "/")
-    actor = ray.remote(num_cpus=1)(EncoderActor).remote(store, probe_id, resolver, ExtractionOptions(batch_size=batch_size))
+    actor = ray.remote(num_cpus=1)(EncoderActor).remote(store, resolver, ExtractionOptions(batch_size=batch_size))
     begin = time.perf_counter()
-    outcomes = ray.get(actor.extract.remote(ExtractionTask(entry.model_id, ("early",))))
+    outcomes = ray.get(actor.extract.remote(probe_id, ExtractionTask(entry.model_id, ("early",))))
     seconds = time.perf_counter() - begin
     if outcomes[0].error:
         raise RuntimeError(outcomes[0].error)

@@ -13,11 +13,14 @@ One command, offline, from installed packages only::
    reading the score table CSV it writes.
 3. Ground truth: a held-out linear probe (5-fold logistic regression, several CV shuffles) on each
    candidate's frozen features of all the target's images, accuracy and log-loss, with the noise
-   ratio (median seed std / std of the candidates' means; passes at <= 1/3).
+   ratio (median seed std / std of the candidates' means; passes at <= 1/3). For the torchvision
+   candidates also a finetuning ground truth (``bench/real_zoo_finetune.py``): their last blocks and a new
+   head trained from their weights on cached frozen-trunk activations, K-fold CV per seed, as Ray Tune
+   trials (cached in the work folder as ``finetune-PLAN.pkl``, one file per plan), with the same noise ratio.
 4. Agreement of every score and of static baselines (parameter count; pretrained before random-init;
    both), which read no target data, with the ground truth: Spearman, weighted tau, top-1/top-3,
    regret, with 95 % intervals from resampling candidates; each score's margin over the best static
-   baseline. Prints markdown tables and the wall time; ``--json`` writes every number.
+   baseline, against each ground truth. Prints markdown tables and the wall time; ``--json`` writes every number.
 """
 
 from __future__ import annotations
@@ -36,11 +39,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.real_zoo_finetune import FinetunePlan, finetune_candidates, finetune_truth, plan_record  # noqa: E402
 from bench.real_zoo_models import FINETUNED_ON, ZooPlan, parameter_count, write_benchmark_zoo  # noqa: E402
 from bench.real_zoo_targets import TARGET_NAMES, build_target, write_npz  # noqa: E402
 from bench.real_zoo_truth import agreement_row, probe_truth, truth_summary  # noqa: E402
 from rsa_ray.estimators import ESTIMATORS  # noqa: E402
+from rsa_ray.training.last_blocks import LastBlocksSettings  # noqa: E402
 
+#: Training of the finetuning ground truth in the full preset (every fold of every seed).
+FULL_FINETUNING = LastBlocksSettings(epochs=10, batch_size=32, learning_rate=1e-3)
 STATIC = ("static:params", "static:pretrained", "static:pretrained+params")
 TRUTHS = ("accuracy", "log_loss")
 CLI_ATTEMPTS = 3  # a command that fails (e.g. Ray timing out at start on a loaded machine) is tried again
@@ -58,13 +65,15 @@ class Preset:
     truth_seeds: tuple[int, ...]
     folds: int
     interval_samples: int
+    finetune: FinetunePlan | None = None
 
 
 PRESETS = {
     "full": Preset(ZooPlan(("mobilenet_v2", "mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"), (0,), (0.1, 0.25, 0.5, 1.0),
-                           True, 3), TARGET_NAMES, 240, 64, 160, (0, 1, 2), 5, 1000),
+                           True, 3), TARGET_NAMES, 240, 64, 160, (0, 1, 2), 5, 1000,
+                   FinetunePlan((0, 1), 3, FULL_FINETUNING)),
     "small": Preset(ZooPlan(("mobilenet_v2", "mtcnn-onet"), (0,), (0.5,), False, 0), ("textures", "digits"),
-                    60, 32, 40, (0, 1), 3, 200),
+                    60, 32, 40, (0, 1), 3, 200, FinetunePlan((0, 1), 2, LastBlocksSettings(epochs=2, batch_size=16), False)),
 }
 
 
@@ -205,6 +214,12 @@ def run(preset: Preset, work: Path) -> dict:
     truth = _cached_truth(work / "truth.pkl", lambda: ground_truth(
         frozen_features(manifest, zoo_dir, tasks), {task.name: task.labels for task in tasks}, preset))
     timings["ground truth"] = time.perf_counter() - begin
+    finetuned = None
+    if preset.finetune is not None:
+        begin = time.perf_counter()
+        finetuned = _cached_truth(work / f"finetune-{preset.finetune.digest()}.pkl",
+                                  lambda: finetune_truth(manifest, zoo_dir, tasks, work, preset.finetune))
+        timings["finetune truth"] = time.perf_counter() - begin
     static = static_scores(manifest, zoo_dir)
     results = {}
     for task in tasks:
@@ -217,10 +232,25 @@ def run(preset: Preset, work: Path) -> dict:
         results[task.name]["scores"] = {c: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()
                                             if isinstance(v, (int, float, np.floating))}
                                         for c, row in tables[task.name].iterrows()}
+        if finetuned is not None:
+            results[task.name]["finetune"] = finetune_result(task, manifest, tables[task.name], finetuned, static,
+                                                             preset.interval_samples)
     timings["total"] = time.perf_counter() - started
-    return {"models": [{"model_id": e.model_id, "architecture": e.architecture.target, "task": e.task,
-                        "parameters": static["static:params"][e.model_id]} for e in manifest.models],
-            "targets": results, "timings_s": timings}
+    report = {"models": [{"model_id": e.model_id, "architecture": e.architecture.target, "task": e.task,
+                          "parameters": static["static:params"][e.model_id]} for e in manifest.models],
+              "targets": results, "timings_s": timings}
+    if preset.finetune is not None:
+        report["finetune_plan"] = plan_record(preset.finetune)
+    return report
+
+
+def finetune_result(task, manifest, table, truth, static, samples) -> dict:
+    """The finetuning truth's summaries and every score's agreement with it, over the torchvision candidates."""
+    candidates = finetune_candidates(manifest, task.name, FINETUNED_ON)
+    result = evaluate_target(task, candidates, table, truth, static, samples)
+    result["candidates"] = candidates
+    result["truth_per_seed"] = {m: {k: truth[(m, task.name)][k].tolist() for k in TRUTHS} for m in candidates}
+    return result
 
 
 def _interval(row: dict, name: str) -> str:
@@ -231,14 +261,14 @@ def _interval(row: dict, name: str) -> str:
     return f"uninformative ({text})" if row.get("uninformative") else text
 
 
-def truth_table(results: dict) -> list[str]:
+def truth_table(results: dict, label: str = "probe") -> list[str]:
     lines = ["| target | images | ground truth | best (mean) | gap to 2nd | seed std | spread | noise ratio | passes |",
              "|---|---|---|---|---|---|---|---|---|"]
     for target, result in results.items():
         for kind in TRUTHS:
             s = result[kind]
             best = s["mean"][s["best_model"]]
-            lines.append(f"| {target} | {result['n_images']} | probe {kind.replace('_', '-')} | {s['best_model']} "
+            lines.append(f"| {target} | {result['n_images']} | {label} {kind.replace('_', '-')} | {s['best_model']} "
                          f"({abs(best):.3f}) | {s['top_gap']:.3f} | {s['seed_std']:.4f} | {s['spread']:.4f} | "
                          f"{s['noise_ratio']:.3f} | {'yes' if s['noise_ok'] else 'no'} |")
     return lines
@@ -253,6 +283,8 @@ def candidate_table(report: dict) -> list[str]:
         for result in results.values():
             accuracy, loss = result["accuracy"]["mean"].get(model["model_id"]), result["log_loss"]["mean"].get(model["model_id"])
             cells.append("-" if accuracy is None else f"{accuracy:.3f} ({-loss:.3f})")
+        if set(cells) == {"-"}:
+            continue  # not a candidate of this ground truth
         lines.append(f"| {model['model_id']} | {model['parameters'] / 1e6:.2f} M | " + " | ".join(cells) + " |")
     return lines
 
@@ -309,16 +341,41 @@ def print_report(report: dict) -> None:
     print("\n### Ground truth per candidate: probe accuracy (log-loss), mean over CV shuffles\n")
     print("\n".join(candidate_table(report)))
     for kind in TRUTHS:
-        print(f"\n### Spearman with the probe {kind.replace('_', '-')} (95 % interval over resampled candidates)\n")
-        print("\n".join(agreement_table(results, kind, "spearman")))
-        print(f"\n### Weighted tau with the probe {kind.replace('_', '-')}\n")
-        print("\n".join(agreement_table(results, kind, "weighted_tau")))
-        print(f"\n### Top-1 / top-3 hit and regret (probe {kind.replace('_', '-')})\n")
-        print("\n".join(agreement_table(results, kind, "hits")))
-        print(f"\n### Spearman margin over the best static baseline (probe {kind.replace('_', '-')})\n")
-        print("\n".join(margin_table(results, kind)))
+        print_agreement_tables(results, kind, f"probe {kind.replace('_', '-')}")
+    if any("finetune" in result for result in results.values()):
+        print_finetune_report(report)
     timings = report["timings_s"]
     print("\nwall time: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items()))
+
+
+def finetune_view(report: dict) -> dict:
+    """Per target, the finetuning truth shaped like a probe result (for the same tables)."""
+    return {target: {**result["finetune"], "n_images": result["n_images"]}
+            for target, result in report["targets"].items() if "finetune" in result}
+
+
+def print_finetune_report(report: dict) -> None:
+    """The finetuning ground truth's tables: per target, per candidate, and every score's agreement with it."""
+    view = finetune_view(report)
+    plan = report.get("finetune_plan", {})
+    print(f"\n## Finetuning ground truth (torchvision candidates; plan {plan})\n")
+    print("\n".join(truth_table(view, "finetune")))
+    print("\n### Finetuning truth per candidate: accuracy (log-loss), mean over seeds\n")
+    print("\n".join(candidate_table({"models": report["models"], "targets": view})))
+    for kind in TRUTHS:
+        print_agreement_tables(view, kind, f"finetune {kind.replace('_', '-')}")
+
+
+def print_agreement_tables(results: dict, kind: str, label: str) -> None:
+    """Every score's agreement with one ground truth (``label``): Spearman, weighted tau, hits, margin."""
+    print(f"\n### Spearman with the {label} (95 % interval over resampled candidates)\n")
+    print("\n".join(agreement_table(results, kind, "spearman")))
+    print(f"\n### Weighted tau with the {label}\n")
+    print("\n".join(agreement_table(results, kind, "weighted_tau")))
+    print(f"\n### Top-1 / top-3 hit and regret ({label})\n")
+    print("\n".join(agreement_table(results, kind, "hits")))
+    print(f"\n### Spearman margin over the best static baseline ({label})\n")
+    print("\n".join(margin_table(results, kind)))
 
 
 def _plain(value):
@@ -356,10 +413,15 @@ def main(argv=None) -> int:
         report = _plain(run(PRESETS[args.preset], work))
     report["preset"] = args.preset
     print_report(report)
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
-        print(f"numbers: {args.json}")
+    write_json(report, args.json)
     return 0
+
+
+def write_json(report: dict, path: str | None) -> None:
+    """Writes the report's numbers to ``path`` (nothing without one) and says where."""
+    if path:
+        Path(path).write_text(json.dumps(report, indent=1))
+        print(f"numbers: {path}")
 
 
 if __name__ == "__main__":

@@ -101,9 +101,9 @@ def run_actor(folder: Path, batch_size: int) -> dict:
     from cluster.resolvers import StoreResolver
 
     store, probe_id = open_inputs(folder)
-    actor = EncoderActor(store, probe_id, StoreResolver(store), ExtractionOptions(batch_size=batch_size))
+    actor = EncoderActor(store, StoreResolver(store), ExtractionOptions(batch_size=batch_size))
     started = time.perf_counter()
-    outcomes = actor.extract(ExtractionTask("resnet50-random", ("early",)))
+    outcomes = actor.extract(probe_id, ExtractionTask("resnet50-random", ("early",)))
     errors = [outcome.error for outcome in outcomes if outcome.error]
     if errors:
         raise RuntimeError(f"extraction failed: {errors}")

@@ -20,7 +20,8 @@ The actor :func:`cluster.extract.extract_all` starts where the actors have GPUs 
 A layer too wide to keep (``wide_layer_mb``) goes through the column-block file as on any actor
 (:mod:`cluster.wide_layers`). What one actor holds on its device per model: the module, one batch
 of every hooked module's output, and each narrow layer's M × D activations (below ``wide_layer_mb``
-each), plus the float64 copy the RDM is computed from.
+each), plus the float64 copy the RDM is computed from; and, for each probe set of the stage (the
+shared one and a command's targets'), its images and one preprocessing spec's batches.
 """
 
 from __future__ import annotations
@@ -64,17 +65,26 @@ class DeviceEncoderActor(EncoderActor):
     """An encoder actor that stores each layer's RDM and rank vector, computed on its device.
 
     Example:
-        >>> actor = ray.remote(num_gpus=1)(DeviceEncoderActor).remote(store, probe_id, resolver,
-        ...                                                           ExtractionOptions())  # doctest: +SKIP
+        >>> actor = ray.remote(num_gpus=1)(DeviceEncoderActor).remote(store, resolver, ExtractionOptions())  # doctest: +SKIP
     """
 
-    def __init__(self, store: Store, probe_id: str, resolver: ModelResolver, options: ExtractionOptions):
-        super().__init__(store, probe_id, resolver, options)
-        from rsa_ray.models.resident import ProbeBatches, ResidentModels
+    def __init__(self, store: Store, resolver: ModelResolver, options: ExtractionOptions):
+        super().__init__(store, resolver, options)
+        from rsa_ray.models.resident import ResidentModels
 
         self.resident = ResidentModels(self.device)
-        self.batches = ProbeBatches(self.images, options.batch_size, self.device)
+        self.batches = None  # the current probe set's batches (:meth:`_use_probe`)
+        self._probe_batches: dict = {}
         self.backend = BackendChoice("torch", self.device)
+
+    def _use_probe(self, probe_id: str) -> None:
+        """Makes ``probe_id`` current, with its batches (made on its first call, then kept with its images)."""
+        from rsa_ray.models.resident import ProbeBatches
+
+        super()._use_probe(probe_id)
+        if probe_id not in self._probe_batches:
+            self._probe_batches[probe_id] = ProbeBatches(self.images, self.options.batch_size, self.device)
+        self.batches = self._probe_batches[probe_id]
 
     def _prepare(self, model_id: str) -> PreparedModel:
         """Fetches the model's weights and reads them into host memory (run in the background thread)."""
@@ -129,7 +139,8 @@ class DeviceEncoderActor(EncoderActor):
             for blocks in wide.values():
                 blocks.close()
         self.store.record_work("extract", None, probe_id=self.probe_id, model_id=task.model_id, layers=list(layers),
-                               batches=len(self.batches.starts()), wide_layers=sorted(wide))
+                               batches=len(self.batches.starts()), wide_layers=sorted(wide),
+                               reused_model=self.reused_model)
         return errors
 
     def _keep_rows(self, key: EntryKey, start: int, features: Mapping[str, torch.Tensor],

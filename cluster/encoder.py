@@ -1,4 +1,4 @@
-"""The encoder actor: holds one loaded model at a time and streams the probe set through it,
+"""The encoder actor: holds one loaded model at a time and streams probe sets through it,
 writing activation row chunks straight into the store.
 
 Layers are roles: each is read from the model's own module for it (``default``: the module of
@@ -97,42 +97,71 @@ def _pending_batches(store: Store, probe_id: str, model_id: str, layers: Sequenc
 
 
 class EncoderActor:
-    """Runs models over one probe set and writes their activations into the store.
+    """Runs models over the probe sets it is given and writes their activations into the store.
+
+    One actor serves every probe set of a command's extraction stage: each call names its probe set,
+    whose images the actor reads once and keeps (a command compares on a few probe sets: the shared
+    one and its targets'). The model of the last call stays built, so the same model on the next
+    probe set is neither fetched nor built again.
 
     Example:
-        >>> actor = ray.remote(EncoderActor).remote(store, probe_id, resolver, ExtractionOptions())  # doctest: +SKIP
+        >>> actor = ray.remote(EncoderActor).remote(store, resolver, ExtractionOptions())  # doctest: +SKIP
+        >>> ray.get(actor.extract.remote(probe_id, ExtractionTask("m1", ("out",))))  # doctest: +SKIP
+        [ModelOutcome(model_id='m1', layer='out', error=None)]
     """
 
-    def __init__(self, store: Store, probe_id: str, resolver: ModelResolver, options: ExtractionOptions):
+    def __init__(self, store: Store, resolver: ModelResolver, options: ExtractionOptions):
         import torch
 
         self.store = store
-        self.probe_id = probe_id
         self.resolver = resolver
         self.options = options
-        self.images = store.read_probe_images(probe_id)
+        self.probe_id: str | None = None  # the current call's probe set, and its images
+        self.images: np.ndarray | None = None
+        self._probe_images: dict[str, np.ndarray] = {}
         self.allow_torchscript = store.settings().allow_torchscript
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         if self.device == "cpu":
             torch.set_num_threads(1)
         self._fetcher = ThreadPoolExecutor(max_workers=1)
         self._prefetched: dict[str, Future] = {}
+        self._current: tuple[str, object] | None = None  # (model id, what _prepare gave) of the last call
+        self._built: tuple[str, object] | None = None  # (model id, module) of the last call
+        self.reused_model = False  # whether the current call's model was kept from the last call (the work log's)
+
+    def _use_probe(self, probe_id: str) -> None:
+        """Makes ``probe_id`` the current probe set (its images read on its first call, then kept)."""
+        if probe_id not in self._probe_images:
+            self._probe_images[probe_id] = self.store.read_probe_images(probe_id)
+        self.probe_id, self.images = probe_id, self._probe_images[probe_id]
 
     def _prepare(self, model_id: str):
         """What is fetched for a model ahead of its turn, in the background thread: its local weights."""
         return self.resolver(model_id)
 
     def _source(self, model_id: str):
+        """What :meth:`_prepare` gives for ``model_id``: kept from the last call, prefetched, or fetched now."""
+        self.reused_model = self._current is not None and self._current[0] == model_id
+        if self.reused_model:
+            return self._current[1]
+        self._current = self._built = None  # the last model's weights and module are let go first
         future = self._prefetched.pop(model_id, None)
-        return future.result() if future is not None else self._prepare(model_id)
+        prepared = future.result() if future is not None else self._prepare(model_id)
+        self._current = (model_id, prepared)
+        return prepared
 
-    def extract(self, task: ExtractionTask, next_model_id: str | None = None) -> list[ModelOutcome]:
-        """Extracts every layer of ``task`` in one pass per batch; returns one outcome per layer."""
-        if next_model_id is not None and next_model_id not in self._prefetched:
+    def extract(self, probe_id: str, task: ExtractionTask, next_model_id: str | None = None) -> list[ModelOutcome]:
+        """Extracts every layer of ``task`` on probe set ``probe_id`` in one pass per batch; one outcome per layer.
+
+        ``next_model_id`` (the next call's model, when it is another) is fetched in the background meanwhile.
+        """
+        if next_model_id is not None and next_model_id != task.model_id and next_model_id not in self._prefetched:
             self._prefetched[next_model_id] = self._fetcher.submit(self._prepare, next_model_id)
         try:
+            self._use_probe(probe_id)
             return self._extract(task)
         except Exception as error:  # a bad model must not take the pool down; report it
+            self._current = self._built = None  # nor stay built for the next call
             return [ModelOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
 
     def peak_memory_bytes(self) -> int:
@@ -189,7 +218,10 @@ class EncoderActor:
         model_id = task.model_id
         source = self._source(model_id)
         specs = self._layer_specs(source.entry, layers)
-        model = build_model(source.entry, weights_path=source.weights_path, allow_torchscript=self.allow_torchscript)
+        if self._built is None or self._built[0] != model_id:
+            self._built = (model_id, build_model(source.entry, weights_path=source.weights_path,
+                                                 allow_torchscript=self.allow_torchscript))
+        model = self._built[1]
         inference = InferenceOptions(device=self.device, dtype=self.options.dtype, batch_size=self.options.batch_size)
         n_images, batch_size = self.images.shape[0], self.options.batch_size
 
@@ -232,7 +264,7 @@ class EncoderActor:
             for blocks in wide.values():
                 blocks.close()
         self.store.record_work("extract", None, probe_id=self.probe_id, model_id=model_id, layers=list(layers),
-                               batches=len(pending), wide_layers=sorted(wide))
+                               batches=len(pending), wide_layers=sorted(wide), reused_model=self.reused_model)
         return {}
 
     def _write_rows(self, key: EntryKey, start: int, rows: np.ndarray,

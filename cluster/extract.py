@@ -1,5 +1,6 @@
 """The extraction stage: a fixed pool of encoder actors (:mod:`cluster.encoder`) runs the models over
-one probe set, writing activation row chunks straight into the store.
+the probe sets a command compares on (one, or the shared set and its targets' together), writing
+activation row chunks straight into the store.
 
 A fixed pool is sized to the cluster (one actor per GPU, or per ``gpus_per_actor``
 fraction; one per CPU without GPUs). An actor prefetches the next model's weights
@@ -33,14 +34,14 @@ from cluster.encoder import POOLED, EncoderActor, LoadedModelSource, ModelResolv
 from cluster.inputs import plan_run_inputs
 from cluster.options import ExtractionOptions
 from cluster.outcomes import ModelOutcome
-from cluster.plan import ExtractionTask
+from cluster.plan import ExtractionTask, ProbeExtraction, queues_by_model
 from cluster.progress import StageProgress
 from storage import Store
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["POOLED", "DeviceEncoderActor", "EncoderActor", "ExtractionOptions", "LoadedModelSource", "ModelResolver",
-           "ExtractionRun", "extract_all", "extract_missing", "pool_size"]
+           "ExtractionRun", "ProbeExtraction", "extract_all", "extract_missing", "pool_size", "run_extractions"]
 
 
 def pool_size(options: ExtractionOptions) -> tuple[int, dict[str, float]]:
@@ -63,14 +64,7 @@ def extract_all(
     resolver: ModelResolver,
     options: ExtractionOptions = ExtractionOptions(),
 ) -> list[ModelOutcome]:
-    """Runs every extraction task on a fixed pool of encoder actors.
-
-    Tasks are split round-robin; each actor is told its next model so it can fetch
-    those weights while the current model runs. An actor that is lost (its worker
-    killed, its node gone) is not waited for: its model and the rest of its queue go
-    to the live actors (a new actor where none is left), and the retry writes only
-    chunks still pending. A model whose actor is lost ``MAX_ATTEMPTS`` times fails
-    with that error rather than taking every actor down with it.
+    """Runs every extraction task of one probe set on a fixed pool of encoder actors (:func:`run_extractions`).
 
     Returns:
         One outcome per (model, layer); ``error`` set for those that failed.
@@ -78,28 +72,55 @@ def extract_all(
     Example:
         >>> extract_all(store, probe_id, plan.extractions, resolver)  # doctest: +SKIP
     """
-    if not tasks:
+    extractions = [ProbeExtraction(probe_id, task) for task in tasks]
+    return [outcome for _, outcome in run_extractions(store, extractions, resolver, options)]
+
+
+def run_extractions(
+    store: Store,
+    extractions: Sequence[ProbeExtraction],
+    resolver: ModelResolver,
+    options: ExtractionOptions = ExtractionOptions(),
+) -> list[tuple[str, ModelOutcome]]:
+    """Runs extraction tasks over one or several probe sets on one fixed pool of encoder actors.
+
+    Models are dealt round-robin to the actors, each model's probe sets one after another on the same
+    actor (:func:`cluster.plan.queues_by_model`), so a model is fetched and built once per stage, not
+    once per probe set; each actor is told its next model so it can fetch those weights while the
+    current model runs. An actor that is lost (its worker killed, its node gone) is not waited for:
+    its model and the rest of its queue go to the live actors (a new actor where none is left), and
+    the retry writes only chunks still pending. A model whose actor is lost ``MAX_ATTEMPTS`` times
+    fails with that error rather than taking every actor down with it.
+
+    Returns:
+        One (probe set, outcome) per (probe set, model, layer); ``error`` set for those that failed.
+
+    Example:
+        >>> run_extractions(store, [ProbeExtraction("shared", task), ProbeExtraction("targets-digits", task)],
+        ...                 resolver)  # doctest: +SKIP
+    """
+    if not extractions:
         return []
 
     n_actors, actor_resources = pool_size(options)
-    n_actors = min(n_actors, len(tasks))
     on_actor = options.computes_rdms_on_actor("num_gpus" in actor_resources)
     actor_class = ray.remote(max_restarts=0, max_task_retries=0, **actor_resources)(
         DeviceEncoderActor if on_actor else EncoderActor)
-    pool = _Pool(lambda: actor_class.remote(store, probe_id, resolver, options))
-    for index in range(n_actors):
-        pool.add(list(tasks[index::n_actors]))
-    progress = StageProgress("extraction", total=len(tasks))
-    outcomes: list[ModelOutcome] = []
+    pool = _Pool(lambda: actor_class.remote(store, resolver, options))
+    for queue in queues_by_model(extractions, n_actors):
+        pool.add(queue)
+    progress = StageProgress("extraction", total=len(extractions))
+    outcomes: list[tuple[str, ModelOutcome]] = []
     while pool.running:
         finished, _ = ray.wait(list(pool.running), num_returns=1, timeout=progress.interval)
         if not finished:  # no model finished yet: a line that the stage still works
             progress.pulse(running=len(pool.running))
             continue
-        result = pool.collect(finished[0])
-        if result is None:  # the actor was lost; its work went to the others
+        collected = pool.collect(finished[0])
+        if collected is None:  # the actor was lost; its work went to the others
             continue
-        outcomes.extend(result)
+        probe_id, result = collected
+        outcomes.extend((probe_id, outcome) for outcome in result)
         progress.advance(failed=any(outcome.error for outcome in result))
     pool.close()
     return outcomes
@@ -114,11 +135,11 @@ class _Pool:
     def __init__(self, start_actor):
         self._start_actor = start_actor
         self.actors: list = []
-        self.queues: list[list[ExtractionTask]] = []
+        self.queues: list[list[ProbeExtraction]] = []
         self.running: dict[ray.ObjectRef, int] = {}
         self._losses: Counter = Counter()
 
-    def add(self, queue: list[ExtractionTask]) -> None:
+    def add(self, queue: list[ProbeExtraction]) -> None:
         self.actors.append(self._start_actor())
         self.queues.append(queue)
         self._next(len(self.actors) - 1)
@@ -127,21 +148,22 @@ class _Pool:
         if self.queues[index] and index not in self.running.values():
             self.running[_submit(self.actors[index], self.queues[index])] = index
 
-    def collect(self, ref: ray.ObjectRef) -> list[ModelOutcome] | None:
-        """The finished call's outcomes, or None where its actor was lost (its work then moved on)."""
+    def collect(self, ref: ray.ObjectRef) -> tuple[str, list[ModelOutcome]] | None:
+        """The finished call's probe set and outcomes, or None where its actor was lost (its work then moved on)."""
         index = self.running.pop(ref)
         task = self.queues[index][0]
         try:
             result = ray.get(ref)
         except ray.exceptions.RayActorError as error:
-            return self._lost(index, task, error)
+            failed = self._lost(index, task, error)
+            return None if failed is None else (task.probe_id, failed)
         except Exception as error:
             result = [ModelOutcome(task.model_id, layer, f"{type(error).__name__}: {error}") for layer in task.layers]
         self.queues[index].pop(0)
         self._next(index)
-        return result
+        return task.probe_id, result
 
-    def _lost(self, index: int, task: ExtractionTask, error: Exception) -> list[ModelOutcome] | None:
+    def _lost(self, index: int, task: ProbeExtraction, error: Exception) -> list[ModelOutcome] | None:
         logger.warning("extraction: the actor running %s was lost (%s); its work moves to the other actors",
                        task.model_id, type(error).__name__)
         with contextlib.suppress(Exception):
@@ -158,8 +180,8 @@ class _Pool:
         if not live and orphans:
             self.add(orphans)
             return failed
-        for position, orphan in enumerate(orphans):
-            self.queues[live[position % len(live)]].append(orphan)
+        for position, queue in enumerate(queues_by_model(orphans, len(live))):  # a model's probe sets stay together
+            self.queues[live[position]].extend(queue)
         for live_index in live:
             self._next(live_index)
         return failed
@@ -171,9 +193,11 @@ class _Pool:
                     ray.kill(actor)
 
 
-def _submit(actor: ray.actor.ActorHandle, queue: list[ExtractionTask]) -> ray.ObjectRef:
-    next_model_id = queue[1].model_id if len(queue) > 1 else None
-    return actor.extract.remote(queue[0], next_model_id)
+def _submit(actor: ray.actor.ActorHandle, queue: list[ProbeExtraction]) -> ray.ObjectRef:
+    """Starts the queue's first extraction, naming the next other model in the queue for the actor to prefetch."""
+    current = queue[0]
+    next_model_id = next((e.model_id for e in queue[1:] if e.model_id != current.model_id), None)
+    return actor.extract.remote(current.probe_id, current.task, next_model_id)
 
 
 @dataclass(frozen=True)

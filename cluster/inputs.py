@@ -53,11 +53,12 @@ class PlannedInputs:
 
 
 def plan_run_inputs(store: Store, probe_id: str, model_ids: Sequence[str], layers: Sequence[str],
-                    settings: ComputeSettings) -> PlannedInputs:
+                    settings: ComputeSettings, log_lacking: bool = True) -> PlannedInputs:
     """Plans the extraction and RDM work for ``model_ids`` × ``layers`` from what the store holds under ``settings``.
 
     Models not registered and roles a model lacks are reported (``lacking`` is also logged, one line
-    per model) and left out; the others' up-to-date activations and rank vectors are read per layer.
+    per model, unless ``log_lacking`` is False: a stage planning ahead of the run that reports them) and
+    left out; the others' up-to-date activations and rank vectors are read per layer.
 
     Example:
         >>> planned = plan_run_inputs(store, probe_id, ["a", "b"], ["out"], ExtractionOptions().settings())  # doctest: +SKIP
@@ -68,7 +69,7 @@ def plan_run_inputs(store: Store, probe_id: str, model_ids: Sequence[str], layer
     unregistered = tuple(ModelOutcome(model_id, layer, "model is not registered in the store")
                          for model_id in model_ids if model_id not in registered for layer in layers)
     known = tuple(model_id for model_id in model_ids if model_id in registered)
-    lacking = tuple(missing_roles(store, known, layers))
+    lacking = tuple(missing_roles(store, known, layers, log=log_lacking))
     partial = PlannedInputs(known, unregistered, lacking, InputPlan((), ()), settings)
     plan = plan_inputs_by_layer([(read_layer_inputs(store, probe_id, partial.models_of(layer), layer, settings),
                                   partial.models_of(layer)) for layer in layers], known)
@@ -105,8 +106,8 @@ def read_layer_inputs(store: Store, probe_id: str, model_ids: Sequence[str], lay
     )
 
 
-def missing_roles(store: Store, model_ids: Sequence[str], layers: Sequence[str]) -> list[ModelOutcome]:
-    """One failure per (model, layer role) the model does not have; logged once, one line per model.
+def missing_roles(store: Store, model_ids: Sequence[str], layers: Sequence[str], log: bool = True) -> list[ModelOutcome]:
+    """One failure per (model, layer role) the model does not have; logged (unless ``log`` is False), one line per model.
 
     Such a model is left out of that role's matrix; the run goes on with the others. The reserved
     role ``default`` (each model's default layer) is every model's.
@@ -118,7 +119,7 @@ def missing_roles(store: Store, model_ids: Sequence[str], layers: Sequence[str])
     failures = []
     for entry in store.models(model_ids):
         lacking = [layer for layer in layers if not entry.has_role(layer)]
-        if lacking:
+        if lacking and log:
             logger.warning("model %s has no layer %s (its layers: %s); left out of %s", entry.model_id,
                            ", ".join(lacking), ", ".join(entry.layers), "that matrix" if len(lacking) == 1 else "those matrices")
         failures += [ModelOutcome(entry.model_id, layer, f"model has no layer {layer!r} (its layers: "

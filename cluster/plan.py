@@ -62,6 +62,52 @@ class ExtractionTask:
 
 
 @dataclass(frozen=True)
+class ProbeExtraction:
+    """One extraction task on a named probe set: the unit of an extraction stage over several probe sets.
+
+    Attributes:
+        probe_id: The probe set the model runs over.
+        task: The model and the layers to read.
+
+    Example:
+        >>> ProbeExtraction("targets-digits", ExtractionTask("m1", ("out",))).model_id
+        'm1'
+    """
+
+    probe_id: str
+    task: ExtractionTask
+
+    @property
+    def model_id(self) -> str:
+        """The task's model."""
+        return self.task.model_id
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The task's layer roles."""
+        return self.task.layers
+
+
+def queues_by_model(extractions: Sequence[ProbeExtraction], n_queues: int) -> list[list[ProbeExtraction]]:
+    """Splits a stage's extractions into at most ``n_queues`` queues, models dealt round-robin in first-seen order,
+    each model's probe sets one after another in one queue (so the actor that runs it builds it once).
+
+    Example:
+        >>> work = [ProbeExtraction(p, ExtractionTask(m, ("out",))) for p in ("shared", "t") for m in "abc"]
+        >>> [[(e.probe_id, e.model_id) for e in queue] for queue in queues_by_model(work, 2)]
+        [[('shared', 'a'), ('t', 'a'), ('shared', 'c'), ('t', 'c')], [('shared', 'b'), ('t', 'b')]]
+    """
+    if n_queues < 1:
+        raise ValueError(f"n_queues must be >= 1, got {n_queues}")
+    by_model: dict[str, list[ProbeExtraction]] = {}
+    for extraction in extractions:
+        by_model.setdefault(extraction.model_id, []).append(extraction)
+    groups = list(by_model.values())
+    queues = [[e for group in groups[index::n_queues] for e in group] for index in range(min(n_queues, len(groups)))]
+    return queues
+
+
+@dataclass(frozen=True)
 class SimilarityPlan:
     """The next similarity version of one layer.
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from jobs.cli_parser import build_parser, subcommand_parser
 from jobs.config import read_config
 from jobs.ray_failures import RAY_FAILURE_EXIT_CODE, RERUN_HINT, ray_failure_line
-from jobs.signals import TERMINATED_EXIT_CODE, TerminatedError, sigterm_raises
+from jobs.signals import TERMINATED_EXIT_CODE, TerminatedError, sigterm_raises, terminated
 from jobs.subcommands import SUBCOMMANDS
 
 __all__ = ["SUBCOMMANDS", "main"]
@@ -81,8 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with sigterm_raises():  # SIGTERM unwinds the run, so its finally blocks release store locks
             return int(args.run(args))
     except TerminatedError:
-        print(f"rsa-ray {args.subcommand}: stopped by SIGTERM; rerun the same command to resume", file=sys.stderr)
-        return TERMINATED_EXIT_CODE
+        return _stopped(args.subcommand)
+    except SystemExit:
+        if terminated():  # SIGTERM raised inside a blocking Ray call, which ended it with SystemExit(1)
+            return _stopped(args.subcommand)
+        raise
     except KeyboardInterrupt:
         if ray_watch.lost_ray() is not None:  # the watch interrupted the run: its Ray went away
             if args.debug:
@@ -92,11 +95,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rsa-ray {args.subcommand}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
     except Exception as error:  # one clear line for the user; the traceback with --debug
+        if terminated():  # what SIGTERM's unwinding raised on its way (a Ray call cut short)
+            return _stopped(args.subcommand)
         if args.debug:
             raise
         return _report(args.subcommand, error)
     finally:
         ray_watch.stop()
+
+
+def _stopped(subcommand: str) -> int:
+    """The line a command stopped by SIGTERM prints (its locks released by then), and exit code 143."""
+    print(f"rsa-ray {subcommand}: stopped by SIGTERM; rerun the same command to resume", file=sys.stderr)
+    return TERMINATED_EXIT_CODE
 
 
 def _report(subcommand: str, error: Exception) -> int:

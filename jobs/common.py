@@ -61,16 +61,20 @@ def choose_probe(store: Store, probe_id: str | None) -> str:
 
 
 def choose_models(store: Store, model_ids: Sequence[str] | None) -> list[str]:
-    """The models asked for (all registered by default), each checked to exist.
+    """The models asked for (by default every registered model but the hidden random-init twins of
+    ``rank --twin-adjust``, :mod:`jobs.twins`), each checked to exist.
 
     Raises:
         ValueError: An unknown model id (with the nearest registered ids), or none registered.
     """
+    from jobs.twins import is_twin
+
     registered = store.model_ids()
     if not model_ids:
-        if not registered:
+        shown = [model_id for model_id in registered if not is_twin(model_id)]
+        if not shown:
             raise ValueError(f"the store {store.url} has no registered models; add them with `rsa-ray models add`")
-        return list(registered)
+        return shown
     for model_id in model_ids:
         if model_id not in registered:
             raise _unknown("model id", model_id, registered)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cluster.options import ExtractionOptions, SimilarityOptions
     from cluster.pipeline import RunSummary
+    from cluster.probe_sets import ExtractedStage
     from storage import Store
 
 
@@ -81,13 +82,61 @@ def connect_once(address: str | None):
     return connection.connect(address)
 
 
+@dataclass(frozen=True)
+class ProbeSelection:
+    """What a command compares on one probe set, with the compute flags that run uses.
+
+    Attributes:
+        probe_id: The probe set.
+        model_ids: The models.
+        layers: The layer roles.
+        options: The run's compute flags.
+
+    Example:
+        >>> ProbeSelection("targets-digits", ("a", "b"), ("default",)).options.dtype
+        'fp32'
+    """
+
+    probe_id: str
+    model_ids: tuple[str, ...]
+    layers: tuple[str, ...]
+    options: ComputeOptions = ComputeOptions()
+
+
+def extract_probe_sets(store: Store, selections: Sequence[ProbeSelection]) -> ExtractedStage:
+    """Extracts what every selection lacks as one stage (one actor pool, each model built once), before any RDM task.
+
+    Pass the result to each :func:`compute_similarities` that follows (``stage``): it then extracts
+    nothing the stage ran. Selections whose runs extract with other flags (``--dtype``, ``--reduce``)
+    get a pool each.
+
+    Example:
+        >>> stage = extract_probe_sets(store, [ProbeSelection(shared, models, ("default",)),
+        ...                                    ProbeSelection("targets-digits", models, ("default",))])  # doctest: +SKIP
+    """
+    from cluster.probe_sets import ExtractedStage, ProbeSetWork
+    from cluster.probe_sets import extract_probe_sets as run_stage
+    from cluster.resolvers import StoreResolver
+
+    by_extraction: dict[ExtractionOptions, list[ProbeSetWork]] = {}
+    for selection in selections:
+        similarity = selection.options.similarity_options()
+        by_extraction.setdefault(selection.options.extraction_options(), []).append(ProbeSetWork(
+            selection.probe_id, tuple(selection.model_ids), tuple(selection.layers), similarity.distance,
+            similarity.center_features))
+    outcomes = [outcome for extraction, work in by_extraction.items()
+                for outcome in run_stage(store, work, StoreResolver(store), extraction).outcomes]
+    return ExtractedStage(tuple(outcomes))
+
+
 def compute_similarities(store: Store, probe_id: str, model_ids: Sequence[str], layers: Sequence[str],
                          options: ComputeOptions = ComputeOptions(), fence: Callable[[], None] | None = None,
-                         ) -> RunSummary:
+                         stage: ExtractedStage | None = None) -> RunSummary:
     """Extracts what is missing, then computes RDMs and new similarity versions, on the Ray the command connected to.
 
     The summary states the precision used. ``fence`` is called right before each version is marked
     complete (``Lock.check`` of the lock the run holds: a run whose lock was taken over commits no version).
+    ``stage`` (:func:`extract_probe_sets`): what an earlier stage of the command extracted, not run again.
 
     Raises:
         RuntimeError: Ray is not connected (the command's ``run`` connects once, :func:`connect_once`).
@@ -104,7 +153,8 @@ def compute_similarities(store: Store, probe_id: str, model_ids: Sequence[str], 
     if not ray.is_initialized():
         raise RuntimeError("connect to Ray first (jobs.compute.connect_once): similarities are computed on a cluster")
     extraction = options.extraction_options()
-    extractor = functools.partial(extract_all, resolver=StoreResolver(store), options=extraction)
+    extractor = (functools.partial(extract_all, resolver=StoreResolver(store), options=extraction) if stage is None
+                 else stage.extractor(StoreResolver(store), extraction))
     # run_similarity logs its summary (what was computed, what failed and why) on the rsa_ray logger.
     return run_similarity(store, probe_id, model_ids, layers, options.similarity_options(), extractor=extractor,
                           extraction=extraction, fence=fence)

@@ -19,16 +19,19 @@ from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
 from jobs.common import add_output_argument, open_store, output_dir
-from jobs.compute import compute_similarities, connect_once
+from jobs.compute import ProbeSelection, compute_similarities, connect_once, extract_probe_sets
 from jobs.config import add_common_arguments
 from jobs.train_target import TargetOptions
 
 if TYPE_CHECKING:  # the store, pandas, plots and torch are imported where the demo runs
     from cluster.outcomes import ModelOutcome
     from cluster.pipeline import RunSummary
+    from cluster.probe_sets import ExtractedStage
     from jobs.report import ReportSection
+    from jobs.target_scores import ScoringOptions
     from rsa_ray.models import ModelEntry
     from storage import Store
+    from storage.targets import TargetRecord
 
 DEMO_LAYERS = ("encoder.output", "encoder.block2")
 DEMO_SCORES = ("rsa", "knn", "logme")  # the paper's, the default for class labels, a second cheap estimator
@@ -63,9 +66,16 @@ class _Demo:
     probe_id: str
     address: str | None
 
-    def similarities(self, model_ids: list[str]) -> RunSummary:
-        """Brings the similarities of ``model_ids`` at the demo's layers up to date."""
-        return compute_similarities(self.store, self.probe_id, model_ids, DEMO_LAYERS)
+    def similarities(self, model_ids: list[str], stage: ExtractedStage | None = None) -> RunSummary:
+        """Brings the similarities of ``model_ids`` at the demo's layers up to date (``stage``: already extracted)."""
+        return compute_similarities(self.store, self.probe_id, model_ids, DEMO_LAYERS, stage=stage)
+
+    def extraction_stage(self, model_ids: list[str], record: TargetRecord, scoring: ScoringOptions) -> ExtractedStage:
+        """What a step extracts on the probe set and on the target's digits, as one stage (one actor pool)."""
+        from jobs.target_scores import target_selection
+
+        return extract_probe_sets(self.store, [ProbeSelection(self.probe_id, tuple(model_ids), DEMO_LAYERS),
+                                               target_selection(self.store, record, scoring)])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +116,6 @@ def _target_step(demo: _Demo, ids: list[str]) -> tuple[str, list[ReportSection],
     from jobs.report import ReportSection
     from jobs.report.score_plots import plot_score_panels
     from jobs.target_data import TargetData, ensure_target
-    from jobs.target_scores import ScoringOptions
 
     store, out = demo.store, demo.out
     print("[3/5] a new task from real data: handwritten digits (scikit-learn)")
@@ -114,11 +123,13 @@ def _target_step(demo: _Demo, ids: list[str]) -> tuple[str, list[ReportSection],
     weights_dir = Path(folder) / "weights" if folder is not None else Path(out) / "weights"
     target = _ensure_target(store, weights_dir)
     ids.append(target)
-    failures = list(demo.similarities(ids).failures)
+    record = ensure_target(store, TargetData(TARGET.data, TARGET.name, TARGET.task_type, TARGET.image_size), target)
+    scoring = _scoring()
+    stage = demo.extraction_stage(ids, record, scoring)
+    failures = list(demo.similarities(ids, stage).failures)
     ranking = print_ranking(store, demo.probe_id, DEMO_LAYERS[0], target, 5, out)
     print(f"    ... and on the digits themselves, by three scores with bootstrap intervals")
-    record = ensure_target(store, TargetData(TARGET.data, TARGET.name, TARGET.task_type, TARGET.image_size), target)
-    scored = print_scores(store, record, ScoringOptions(DEMO_SCORES, bootstrap=100), 5, out)
+    scored = print_scores(store, record, scoring, 5, out, stage)
     sections = [
         ReportSection(
             f"Which model to finetune from for {target}",
@@ -150,8 +161,9 @@ def _arrival_step(demo: _Demo, ids: list[str], late: ModelEntry, target: str) ->
     before = store.similarity_versions(probe_id, DEMO_LAYERS[0])[-1]
     store.register_models([late])
     ids.append(late.model_id)
-    summary = demo.similarities(ids)
-    _rescore_target(demo, target)
+    stage = demo.extraction_stage(ids, store.target(TARGET.name), _scoring())
+    summary = demo.similarities(ids, stage)
+    _rescore_target(demo, target, stage)
     versions = store.similarity_versions(probe_id, DEMO_LAYERS[0])
     # On a rerun nothing is new: show the change the model's arrival made (the last two versions).
     previous = before if dict(summary.versions)[DEMO_LAYERS[0]] else (versions[-2] if len(versions) > 1 else None)
@@ -166,15 +178,21 @@ def _arrival_step(demo: _Demo, ids: list[str], late: ModelEntry, target: str) ->
     return summary, section
 
 
-def _rescore_target(demo: _Demo, target: str) -> None:
+def _scoring() -> ScoringOptions:
+    """The demo's scores on the digits, with bootstrap intervals."""
+    from jobs.target_scores import ScoringOptions
+
+    return ScoringOptions(DEMO_SCORES, bootstrap=100)
+
+
+def _rescore_target(demo: _Demo, target: str, stage: ExtractedStage | None = None) -> None:
     """The target's ranking and its scores on the digits, with the model that landed (as ``rerank`` re-scores
     every target): what the run leaves in the store is up to date, so a rerun of the demo computes nothing."""
     from jobs.rank import print_ranking, print_scores
-    from jobs.target_scores import ScoringOptions
 
     print(f"    the ranking and the scores for {target}, with the new model")
     print_ranking(demo.store, demo.probe_id, DEMO_LAYERS[0], target, 5, demo.out)
-    print_scores(demo.store, demo.store.target(TARGET.name), ScoringOptions(DEMO_SCORES, bootstrap=100), 5, demo.out)
+    print_scores(demo.store, demo.store.target(TARGET.name), _scoring(), 5, demo.out, stage)
 
 
 def _write_report(demo: _Demo, what: str, precision: str, result_sections: list[ReportSection],

@@ -44,8 +44,15 @@ def run(args: argparse.Namespace) -> int:
 
     store = open_store(args.store)
     if args.action == "list":
-        for entry in store.models(store.model_ids()):
+        from jobs.twins import is_twin
+
+        registered = store.model_ids()
+        for entry in store.models([m for m in registered if not is_twin(m)]):
             print(listing_line(entry))
+        twins = [m for m in registered if is_twin(m)]
+        if twins:
+            print(f"and {len(twins)} random-init twin{'s' if len(twins) > 1 else ''} of rank --twin-adjust, "
+                  f"hidden from candidates and taxonomies: {', '.join(twins)}")
         return 0
     if args.manifest is None:
         raise ValueError("models add needs a manifest URL")

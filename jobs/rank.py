@@ -21,6 +21,8 @@ from rsa_ray.estimators import ESTIMATORS, parse_scores
 if TYPE_CHECKING:  # pandas, plots and the store are imported where a ranking is made
     import pandas as pd
 
+    from cluster.probe_sets import ExtractedStage
+
     from jobs.target_data import TargetData
     from jobs.target_scores import ScoringOptions, TargetScores
     from rsa_ray import RankedCandidate
@@ -237,10 +239,11 @@ def score_lines(result: TargetScores, record: TargetRecord, options: ScoringOpti
     return lines + printed_rows(result.table, result.scores, top)
 
 
-def print_scores(store: Store, record: TargetRecord, options: ScoringOptions, top: int, out: Path) -> TargetScores:
+def print_scores(store: Store, record: TargetRecord, options: ScoringOptions, top: int, out: Path,
+                 stage: ExtractedStage | None = None) -> TargetScores:
     """Scores every candidate for the target on its images, on the Ray the command connected to; writes the
     table, prints its top rows and returns the :class:`jobs.target_scores.TargetScores` (its ``failures``:
-    candidates not scored).
+    candidates not scored). ``stage``: what the command's extraction stage already ran.
 
     Example:
         >>> print_scores(store, store.target("digits"), ScoringOptions(("knn",)), 5, Path("out"))  # doctest: +SKIP
@@ -248,7 +251,7 @@ def print_scores(store: Store, record: TargetRecord, options: ScoringOptions, to
     from jobs.target_scores import score_target
 
     task_type_of = {entry.model_id: entry.task_type or "other" for entry in store.models(store.model_ids())}
-    result = score_target(store, record, options, task_type_of)
+    result = score_target(store, record, options, task_type_of, stage=stage)
     name, csv = write_scores(store, result, record.name, out)
     print("\n".join(score_lines(result, record, options, top)))
     print(f"score table: {store.url} (table {name}) and {csv}")

@@ -14,21 +14,24 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
 from jobs.command_options import Selection, compute_options_from_args, selection_from_args
 from jobs.common import add_compute_arguments, add_output_argument, add_selection_arguments, choose_layers, choose_models, choose_probe, open_store, output_dir
-from jobs.compute import ComputeOptions, compute_similarities, connect_once, exit_code
+from jobs.compute import (ComputeOptions, ProbeSelection, compute_similarities, connect_once, exit_code,
+                          extract_probe_sets)
 from jobs.config import add_common_arguments
-from jobs.signals import TerminatedError, sigterm_raises
+from jobs.signals import TerminatedError, sigterm_raises, terminated
 
 if TYPE_CHECKING:  # pandas, the store and registration are imported where a rerank runs
     import pandas as pd
 
+    from cluster.probe_sets import ExtractedStage
     from storage import Store
+    from storage.targets import TargetRecord
 
 LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: try again later
 
@@ -134,6 +137,7 @@ def _register_new(store: Store, models_from: str) -> int:
 def _rerank_locked(store: Store, options: RerankOptions, fence: Callable[[], None] | None = None) -> int:
     """Registers new models, computes what is missing, writes ranking diffs (a version only while ``fence`` passes)."""
     from jobs.outputs import write_table
+    from jobs.target_scores import outdated_score_tables, stored_options, target_selection
 
     refused = _register_new(store, options.models_from) if options.models_from else 0
     probe_id = choose_probe(store, options.selection.probe)
@@ -141,7 +145,12 @@ def _rerank_locked(store: Store, options: RerankOptions, fence: Callable[[], Non
     layers = choose_layers(store, models, options.selection.layers)
     before = {layer: (store.similarity_versions(probe_id, layer) or (None,))[-1] for layer in layers}
     connect_once(options.address)
-    summary = compute_similarities(store, probe_id, models, layers, options.compute, fence=fence)
+    outdated = outdated_score_tables(store)
+    # One extraction stage for the shared probe set and every target to re-score, before any RDM task:
+    # one actor pool, each new model fetched and built once.
+    stage = extract_probe_sets(store, [ProbeSelection(probe_id, tuple(models), tuple(layers), options.compute)]
+                               + [target_selection(store, record, stored_options(table)) for record, table in outdated])
+    summary = compute_similarities(store, probe_id, models, layers, options.compute, fence=fence, stage=stage)
     out = output_dir(options.out)
     for layer, version in summary.versions:
         if version is None:
@@ -152,21 +161,23 @@ def _rerank_locked(store: Store, options: RerankOptions, fence: Callable[[], Non
         moved = diff[diff["moved"].fillna(0) != 0]
         print(f"layer {layer}: version {version}; {len(moved)} candidate ranks moved, "
               f"{int(diff['old_rank'].isna().sum())} new (target, candidate) pairs; diff: {csv} and table ranking_diff.{layer}.v{version}")
-    rescored = rescore_targets(store, out)
+    rescored = rescore_targets(store, out, outdated, stage)
     return 3 if refused or rescored else exit_code(summary)
 
 
-def rescore_targets(store: Store, out) -> int:
-    """Re-scores every recorded target whose score table lacks registered candidates (models that landed):
-    only those are extracted on the target's images, on the Ray the rerank connected to. Returns how many
-    candidates could not be scored."""
+def rescore_targets(store: Store, out, outdated: Sequence[tuple[TargetRecord, pd.DataFrame]],
+                    stage: ExtractedStage | None = None) -> int:
+    """Re-scores every recorded target whose score table lacks registered candidates (models that landed,
+    ``outdated``: :func:`jobs.target_scores.outdated_score_tables`): only those are extracted on the
+    target's images (by ``stage`` where the rerank's extraction stage ran them), on the Ray the rerank
+    connected to. Returns how many candidates could not be scored."""
     from jobs.rank import print_scores
-    from jobs.target_scores import outdated_score_tables, stored_options
+    from jobs.target_scores import stored_options
 
     failed = 0
-    for record, table in outdated_score_tables(store):
+    for record, table in outdated:
         print(f"target {record.name}: new candidates; scoring them on its {record.n_images} images")
-        failed += len(print_scores(store, record, stored_options(table), 5, out).failures)
+        failed += len(print_scores(store, record, stored_options(table), 5, out, stage).failures)
     return failed
 
 
@@ -195,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
             try:
                 rerank_once(options)
             except Exception as error:  # keep the schedule going; the next run resumes
+                if terminated():  # SIGTERM cut a Ray call short and this is what it raised: stop, not retry
+                    raise
                 failure = error
             try:  # from here to the next run, SIGTERM (even while the error line is printed) stops quietly
                 if failure is not None:

@@ -5,7 +5,8 @@ default). Python's default for SIGTERM ends the process at once, skipping every
 ``finally``: a held lock would then stay until its lease expires. Inside
 :func:`sigterm_raises`, SIGTERM raises :class:`TerminatedError` in the main thread
 instead; it derives from ``SystemExit``, so ``except Exception`` handlers (a retry
-loop, a per-model failure record) let it through.
+loop, a per-model failure record) let it through. Raised inside a blocking Ray call, it comes
+back as Ray's ``SystemExit(1)``; :func:`terminated` tells such an exit from any other.
 """
 
 from __future__ import annotations
@@ -22,9 +23,27 @@ class TerminatedError(SystemExit):
     """SIGTERM arrived; raised in the main thread where it was running."""
 
 
+_terminated = threading.Event()
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
+    _terminated.set()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a repeated SIGTERM must not cut the cleanup short
     raise TerminatedError(TERMINATED_EXIT_CODE)
+
+
+def terminated() -> bool:
+    """Whether SIGTERM arrived in this process inside :func:`sigterm_raises`.
+
+    The :class:`TerminatedError` it raises does not always arrive as itself: raised while the main
+    thread waits inside Ray's core worker (``ray.wait``, ``ray.get``), Ray ends the call with its own
+    ``SystemExit(1)`` instead. Whatever then unwinds the run is the stop, and the command says so.
+
+    Example:
+        >>> terminated()
+        False
+    """
+    return _terminated.is_set()
 
 
 @contextlib.contextmanager

@@ -25,6 +25,9 @@ from rsa_ray.estimators import ESTIMATORS, ScoreRow, applicable_scores
 if TYPE_CHECKING:  # pandas and the store are imported where a table is made
     import pandas as pd
 
+    from cluster.probe_sets import ExtractedStage
+    from jobs.compute import ProbeSelection
+
     from rsa_ray.bootstrap import BootstrapSummary
     from rsa_ray.target_labels import TargetLabels
     from storage import Store
@@ -106,10 +109,74 @@ def candidates_for(store: Store, record: TargetRecord) -> list[str]:
     return candidates
 
 
+@dataclass(frozen=True)
+class ComparedModels:
+    """What scoring a target extracts on its images: candidates, their twins, the target model, and the layer.
+
+    Attributes:
+        candidates: The candidates scored (those with a twin, under ``twin_adjust``).
+        twin_of: Each candidate's seeded random-init twin (``twin_adjust`` only).
+        no_twin: Candidates that cannot have a twin, with the reason.
+        target_model: The target's own model, where it is registered.
+        layer: The layer role compared.
+    """
+
+    candidates: tuple[str, ...]
+    twin_of: dict[str, str]
+    no_twin: dict[str, str]
+    target_model: str | None
+    layer: str
+
+    @property
+    def twins(self) -> list[str]:
+        """The twins, once each."""
+        return sorted(set(self.twin_of.values()))
+
+    @property
+    def models(self) -> list[str]:
+        """Every model extracted on the target's images, in the order they are compared."""
+        return [*self.candidates, *self.twins, *([self.target_model] if self.target_model else [])]
+
+
+def compared_models(store: Store, record: TargetRecord, options: ScoringOptions,
+                    candidates: Sequence[str] | None = None) -> ComparedModels:
+    """What scoring ``record`` compares on its images (twins registered now, under ``twin_adjust``).
+
+    Example:
+        >>> compared_models(store, store.target("digits"), ScoringOptions(("knn",))).layer  # doctest: +SKIP
+        'default'
+    """
+    from jobs.twins import ensure_twins
+
+    target_model = record.model_id if record.model_id in store.model_ids() else None
+    candidates = list(candidates) if candidates is not None else candidates_for(store, record)
+    twin_of, no_twin = ensure_twins(store, candidates, options.twin_seed) if options.twin_adjust else ({}, {})
+    kept = tuple(c for c in candidates if c not in no_twin)
+    twins = sorted(set(twin_of.values()))
+    layer = options.layer or default_role(store, [*kept, *twins, *([target_model] if target_model else [])])
+    return ComparedModels(kept, twin_of, no_twin, target_model, layer)
+
+
+def target_selection(store: Store, record: TargetRecord, options: ScoringOptions) -> ProbeSelection:
+    """What :func:`score_target` extracts for ``record``, for a command that extracts every probe set as one stage
+    (:func:`jobs.compute.extract_probe_sets`).
+
+    Example:
+        >>> target_selection(store, store.target("digits"), ScoringOptions(("knn",))).probe_id  # doctest: +SKIP
+        'targets-digits'
+    """
+    from jobs.compute import ProbeSelection
+
+    compared = compared_models(store, record, options)
+    return ProbeSelection(record.probe_id, tuple(compared.models), (compared.layer,))
+
+
 def score_target(store: Store, record: TargetRecord, options: ScoringOptions,
-                 task_type_of: dict[str, str] | None = None, candidates: Sequence[str] | None = None) -> TargetScores:
+                 task_type_of: dict[str, str] | None = None, candidates: Sequence[str] | None = None,
+                 stage: ExtractedStage | None = None) -> TargetScores:
     """Extracts and scores every candidate (or ``candidates``) on the target's images, on the Ray the command
-    connected to; returns the table.
+    connected to; returns the table. ``stage``: what the command's extraction stage already ran
+    (:func:`jobs.compute.extract_probe_sets`), not extracted again.
 
     Raises:
         ValueError: None of the asked scores applies to this target, or no candidate could be scored.
@@ -120,7 +187,6 @@ def score_target(store: Store, record: TargetRecord, options: ScoringOptions,
     from cluster.estimator_tasks import score_candidates
     from jobs.compute import compute_similarities
     from jobs.score_table import score_table
-    from jobs.twins import ensure_twins
 
     labels = store.read_probe_labels(record.probe_id)
     target_model = record.model_id if record.model_id in store.model_ids() else None
@@ -128,13 +194,10 @@ def score_target(store: Store, record: TargetRecord, options: ScoringOptions,
     if not scores:
         raise ValueError(f"none of the scores {', '.join(options.scores)} applies to target {record.name!r}: "
                          + "; ".join(f"{name}: {why}" for name, why in skipped))
-    candidates = list(candidates) if candidates is not None else candidates_for(store, record)
-    twin_of, no_twin = ensure_twins(store, candidates, options.twin_seed) if options.twin_adjust else ({}, {})
-    candidates = [c for c in candidates if c not in no_twin]
-    twins = sorted(set(twin_of.values()))
-    compared = candidates + twins + ([target_model] if target_model else [])
-    layer = options.layer or default_role(store, compared)
-    summary = compute_similarities(store, record.probe_id, compared, [layer])
+    compared = compared_models(store, record, options, candidates)
+    candidates, twin_of, no_twin, twins, layer = (list(compared.candidates), compared.twin_of, compared.no_twin,
+                                                  compared.twins, compared.layer)
+    summary = compute_similarities(store, record.probe_id, compared.models, [layer], stage=stage)
     failed = {f.model_id: str(f.error) for f in summary.failures} | no_twin
     if target_model in failed:
         raise ValueError(f"target model {target_model!r} could not be extracted on its images: {failed[target_model]}")

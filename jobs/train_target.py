@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from jobs.cli_types import Subcommand
 from jobs.common import add_output_argument, choose_models, choose_probe, default_role, open_store, output_dir, positive_int
-from jobs.compute import compute_similarities, connect_once, exit_code
+from jobs.compute import ProbeSelection, compute_similarities, connect_once, exit_code, extract_probe_sets
 from jobs.config import add_common_arguments
 from jobs.score_defaults import DEFAULT_SCORES
 
@@ -133,7 +133,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from jobs.rank import print_ranking, print_scores
     from jobs.target_data import TargetData, ensure_target
-    from jobs.target_scores import ScoringOptions, default_score
+    from jobs.target_scores import ScoringOptions, default_score, target_selection
     from rsa_ray.estimators import parse_scores
 
     scoring = ScoringOptions(parse_scores(args.score or "rsa"), args.bootstrap, args.seed)
@@ -151,14 +151,17 @@ def run(args: argparse.Namespace) -> int:
     # The target joins the zoo's comparison on the shared probe set (taxonomy, rerank), as in the paper ...
     models = choose_models(store, None)
     layer = default_role(store, models)  # every model at its own default layer, the target's encoder output included
-    connect_once(args.address)  # once: the similarities and the scores below compute on it
-    summary = compute_similarities(store, probe_id, models, [layer])
-    print_ranking(store, probe_id, layer, model_id, args.top, output_dir(args.out))
     # ... and every candidate is scored on the target's own images, by RSA and the label-based scores.
     record = ensure_target(store, target, model_id=model_id)
     if args.score is None:
         scoring = dataclasses.replace(scoring, scores=("rsa", default_score(record.label_kind)))
-    result = print_scores(store, record, scoring, args.top, output_dir(args.out))
+    connect_once(args.address)  # once: the similarities and the scores below compute on it
+    # Both probe sets' extraction as one stage, before any RDM task: one actor pool, each model built once.
+    stage = extract_probe_sets(store, [ProbeSelection(probe_id, tuple(models), (layer,)),
+                                       target_selection(store, record, scoring)])
+    summary = compute_similarities(store, probe_id, models, [layer], stage=stage)
+    print_ranking(store, probe_id, layer, model_id, args.top, output_dir(args.out))
+    result = print_scores(store, record, scoring, args.top, output_dir(args.out), stage)
     return 3 if result.failures or exit_code(summary) else 0
 
 

@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import fsspec
 import fsspec.asyn
 from fsspec.implementations.local import LocalFileSystem
-from zarr.abc.store import Store as ZarrStore
-from zarr.storage import FsspecStore, LocalStore
 
 from storage.errors import CorruptEntryError, StoreUnavailableError
 from storage.redaction import has_credentials, redact_text, redact_url
+
+if TYPE_CHECKING:
+    from zarr.abc.store import Store as ZarrStore
 
 # Exceptions from these packages mean "the backend failed", not "the data is bad".
 _IO_ERROR_MODULES = ("botocore", "aiobotocore", "aiohttp", "urllib3", "s3fs", "requests")
@@ -85,14 +87,15 @@ class Backend:
         url: The normalized store URL (holds no credentials).
         fs: A synchronous fsspec filesystem.
         root: The store's root path inside ``fs`` (no protocol).
-        zarr_store: The Zarr store rooted at the same place.
+        zarr_options: The fsspec options of the Zarr store (None: a local folder). The Zarr store
+            itself, :attr:`zarr_store`, is made on first use, so reading documents never imports Zarr.
         written_groups: Group documents this process has written (they never change).
     """
 
     url: str
     fs: fsspec.AbstractFileSystem
     root: str
-    zarr_store: ZarrStore
+    zarr_options: Mapping[str, Any] | None = field(default=None, repr=False)
     written_groups: set[str] = field(default_factory=set)
 
     @classmethod
@@ -101,10 +104,19 @@ class Backend:
         root = local_folder(url)
         if root is not None:
             os.makedirs(root, exist_ok=True)
-            return cls(url, LocalFileSystem(auto_mkdir=True), root, LocalStore(root))
+            return cls(url, LocalFileSystem(auto_mkdir=True), root)
         options = _s3_defaults(storage_options) if protocol in ("s3", "s3a") else dict(storage_options)
         fs, root = fsspec.url_to_fs(url, **options)
-        return cls(url, fs, root.rstrip("/"), FsspecStore.from_url(url, storage_options=options))
+        return cls(url, fs, root.rstrip("/"), options)
+
+    @functools.cached_property
+    def zarr_store(self) -> ZarrStore:
+        """The Zarr store rooted at the same place, made on first use (reading documents never imports Zarr)."""
+        from zarr.storage import FsspecStore, LocalStore
+
+        if self.zarr_options is None:
+            return LocalStore(self.root)
+        return FsspecStore.from_url(self.url, storage_options=dict(self.zarr_options))
 
     @property
     def is_local(self) -> bool:

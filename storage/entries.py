@@ -25,10 +25,9 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import zarr
 
 from storage.backend import Backend, backend_errors
 from storage.checksums import MARKER_FORMAT, chunk_crc32c, little_endian_bytes
@@ -45,6 +44,9 @@ from storage.identity import IDENTITY_ATTRIBUTE, IDENTITY_INPUTS_ATTRIBUTE
 from storage.locks import create_exclusive
 from storage.names import sha256_of_json
 from storage.provenance import utc_now
+
+if TYPE_CHECKING:
+    import zarr
 
 _CHUNK_MARKERS = "_chunks"
 _TARGET_CHUNK_BYTES = 4 * 2**20
@@ -290,6 +292,8 @@ def write_whole(
 
 def open_array(backend: Backend, path: str, mode: str = "r") -> zarr.Array:
     """The entry's Zarr array (raises :class:`IncompleteEntryError` if it was never created)."""
+    import zarr  # here, not at the top: reading documents (``models list``) never imports Zarr
+
     try:
         array = zarr.open_array(store=backend.zarr_store, path=path, mode=mode, zarr_format=3)
     except FileNotFoundError:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import zarr
 
 from storage.backend import Backend, backend_errors
 from storage.checksums import CHECKSUM_FIELDS
@@ -140,6 +139,8 @@ def array_document(shape: tuple[int, ...], dtype: str, rows_per_chunk: int, attr
 @functools.lru_cache(maxsize=64)
 def _bare_array_document(shape: tuple[int, ...], dtype: str, rows_per_chunk: int, compress: bool) -> bytes:
     """The array document without attributes, made by Zarr in memory (once per definition and process)."""
+    import zarr  # here, not at the top: reading documents (``models list``) never imports Zarr
+
     documents: dict[str, Any] = {}
     zarr.create_array(
         store=zarr.storage.MemoryStore(documents),

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import zarr
-from numcodecs import zstd
 
 from storage import damage
 from storage.backend import Backend, backend_errors, is_io_failure
@@ -23,6 +22,9 @@ from storage.checksums import chunk_matches
 from storage.entries import open_array
 from storage.entry_documents import StoredEntry, chunk_key, stored_many
 from storage.errors import CorruptEntryError, IncompleteEntryError
+
+if TYPE_CHECKING:
+    import zarr
 
 # Raw chunk bytes fetched per batched request by :func:`read_many` (bounds its memory beyond the result).
 _BATCH_BYTES = 64 * 2**20
@@ -284,6 +286,8 @@ def _decode_raw(path: str, entry: StoredEntry, chunks: np.ndarray, payloads: dic
         if payload is None:
             raise _chunk_damage(path, entry, chunk, length, "is missing")
         if entry.codec == "zstd":
+            from numcodecs import zstd  # here, not at the top: reading documents never imports Zarr's codecs
+
             try:
                 payload = zstd.decompress(payload)
             except RuntimeError as error:

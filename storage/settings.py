@@ -20,6 +20,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from rsa_ray.model_entry.specs import is_byte_count
 from storage.backend import Backend, backend_errors
 from storage.entry_documents import group_document
 from storage.errors import CorruptEntryError
@@ -51,8 +52,7 @@ class StoreSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.allow_torchscript, bool):
             raise ValueError(f"allow_torchscript must be true or false, got {self.allow_torchscript!r}")
-        if isinstance(self.max_weights_size, bool) or not isinstance(self.max_weights_size, int) \
-                or self.max_weights_size <= 0:
+        if not is_byte_count(self.max_weights_size):
             raise ValueError(f"max_weights_size must be a positive whole number of bytes, got {self.max_weights_size!r}")
         if isinstance(self.allow_weights_urls, str) or not isinstance(self.allow_weights_urls, (tuple, list)):
             raise ValueError(f"allow_weights_urls must be a list of URL prefixes, got {self.allow_weights_urls!r}")

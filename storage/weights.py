@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import fsspec
 
 from rsa_ray.errors import WeightsIntegrityError
+from rsa_ray.model_entry.specs import is_byte_count
 from storage.backend import is_io_failure
 from storage.errors import StoreUnavailableError
 from storage.redaction import redact_text, redact_url
@@ -176,7 +177,7 @@ def _prepare(uri: str, sha256: str, cache_dir: str | os.PathLike, storage_option
     policy = policy or WeightsPolicy()
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise ValueError(f"weights {redact_url(uri)}: the expected sha256 must be 64 lowercase hex digits, got {sha256!r}")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+    if size is not None and not is_byte_count(size):
         raise ValueError(f"weights {redact_url(uri)}: the declared size must be a whole number of bytes > 0, got {size!r}")
     policy.check_size(uri, size)  # a declared size over the limit: refused before any stat or fetch
     policy.check_source(uri)  # before any network access

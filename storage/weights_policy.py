@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from rsa_ray.model_entry.specs import is_byte_count
 from storage.redaction import redact_url
 
 __all__ = ["DEFAULT_MAX_WEIGHTS_SIZE", "WeightsPolicy", "WeightsRefusedError", "format_size", "own_bucket_prefix",
@@ -163,7 +164,7 @@ class WeightsPolicy:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_prefixes", tuple(url_prefix(p) for p in self.allowed_prefixes))
-        if isinstance(self.max_size, bool) or not isinstance(self.max_size, int) or self.max_size <= 0:
+        if not is_byte_count(self.max_size):
             raise ValueError(f"max_size must be a positive whole number of bytes, got {self.max_size!r}")
 
     def check_source(self, uri: str) -> None:

@@ -28,6 +28,7 @@ from rsa_ray.model_entry.specs import (
     ModelSource,
     TrainingRecord,
     WeightsRef,
+    is_byte_count,
     missing_seed_problem,
 )
 from rsa_ray.model_entry.torchscript_gate import torchscript_allowed, torchscript_disabled_problem
@@ -224,7 +225,7 @@ def check_weights(raw: Any, entry: str, source: ModelSource) -> WeightsRef | Non
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise fail(entry, "weights.sha256", f"must be 64 lowercase hex digits (weights are untrusted), got {sha256!r}")
     size = raw.get("size")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+    if size is not None and not is_byte_count(size):
         raise fail(entry, "weights.size", f"must be a whole number of bytes > 0 (optional), got {size!r}")
     return WeightsRef(path, sha256, size)
 

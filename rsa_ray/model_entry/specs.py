@@ -129,6 +129,19 @@ class ArchitectureSpec:
         return dict(self.kwargs)
 
 
+def is_byte_count(value: object) -> bool:
+    """Whether ``value`` is a whole number of bytes > 0 (an ``int``, not a ``bool`` nor a float).
+
+    The one rule behind a declared weights size and the operator's weights size limit; each caller
+    words its own refusal.
+
+    Example:
+        >>> is_byte_count(4096), is_byte_count(0), is_byte_count(True), is_byte_count(4096.0)
+        (True, False, False, False)
+    """
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 @dataclass(frozen=True)
 class WeightsRef:
     """A weights file and its expected sha256.
@@ -144,7 +157,7 @@ class WeightsRef:
     size: int | None = None
 
     def __post_init__(self) -> None:
-        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or self.size <= 0):
+        if self.size is not None and not is_byte_count(self.size):
             raise ValueError(f"size of {self.path!r} must be a whole number of bytes > 0, got {self.size!r}")
         if self.sha256 is not None:
             digest = self.sha256.lower()

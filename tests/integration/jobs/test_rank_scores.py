@@ -99,8 +99,11 @@ def test_rank_scores_every_candidate_on_the_targets_images(tmp_path, capsys):
     before = len(store.work_records())
     assert main(["models", "add", str(shipped_models_manifest(tmp_path / "late", ["denoising-small"])), "--store", store_url]) == 0
     assert main(["rerank", "--store", store_url, "--out", str(out)]) == 0
-    new = [(r["probe_id"], r["model_id"]) for r in store.work_records()[before:] if r["stage"] == "extract"]
+    extracted = [r for r in store.work_records()[before:] if r["stage"] == "extract"]
+    new = [(r["probe_id"], r["model_id"]) for r in extracted]
     assert sorted(new) == sorted([(store.shared_probe_set_ids()[0], "denoising-small"), (record.probe_id, "denoising-small")])
+    # Both probe sets in one extraction stage: the newcomer built once, kept by its actor for the other set.
+    assert sorted(r["reused_model"] for r in extracted) == [False, True]
     assert "denoising-small" in set(store.read_table(f"scores.bright.{LAYER}")["candidate"])
 
 

@@ -1,5 +1,6 @@
 """``bench/real_zoo.py --preset small`` on real local Ray: real-weight models, the real ``models add`` and
-``rank --score all`` commands, a linear-probe ground truth with its noise ratio, and agreement tables."""
+``rank --score all`` commands, a linear-probe and a finetuning (Ray Tune) ground truth with their noise ratios,
+and agreement tables."""
 
 from __future__ import annotations
 
@@ -47,4 +48,30 @@ def test_small_preset_scores_every_estimator_on_every_target(tmp_path, capsys):
                 assert -1.0 <= row["spearman"] <= 1.0 and row["intervals"]["spearman"][0] <= row["intervals"]["spearman"][1]
                 values = np.array([result["scores"][m][name] for m in summary["mean"]])
                 assert row["spearman"] == pytest.approx(spearmanr(values, truth).statistic)
-    assert "wall time:" in printed
+    _check_finetune_truth(report, printed, preset)
+    assert "wall time:" in printed and "finetune truth" in report["timings_s"]
+
+
+def _check_finetune_truth(report, printed, preset):
+    """The finetuning ground truth (Ray Tune trials) over the torchvision candidates, with its noise ratio."""
+    torchvision = [m["model_id"] for m in report["models"] if m["architecture"] in ("mobilenet_v2", "vgg16_bn")]
+    assert report["finetune_plan"]["seeds"] == list(preset.finetune.seeds)
+    for target, result in report["targets"].items():
+        finetune = result["finetune"]
+        assert finetune["candidates"] == torchvision and len(torchvision) >= 3
+        assert f"| {target} | {result['n_images']} | finetune accuracy |" in printed
+        for kind in TRUTHS:
+            per_seed = np.array([finetune["truth_per_seed"][m][kind] for m in torchvision])
+            assert per_seed.shape == (len(torchvision), len(preset.finetune.seeds))
+            assert np.isfinite(per_seed).all() and (per_seed >= 0).all()
+            if kind == "accuracy":
+                assert (per_seed <= 1).all()
+            expected = noise_ratio(per_seed if kind == "accuracy" else -per_seed)
+            assert finetune[kind]["noise_ratio"] == pytest.approx(expected.ratio)
+            truth = np.array([finetune[kind]["mean"][m] for m in torchvision])
+            for name in ("logme", "knn", "linear-probe"):
+                row = finetune[kind]["agreement"][name]
+                values = np.array([result["scores"][m][name] for m in torchvision])
+                assert row["n"] == len(torchvision)
+                if np.ptp(values) > 0 and np.ptp(truth) > 0:
+                    assert row["spearman"] == pytest.approx(spearmanr(values, truth).statistic)

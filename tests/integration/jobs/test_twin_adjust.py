@@ -36,7 +36,8 @@ def test_twin_adjusted_scores_are_differences_from_the_twin_and_a_random_net_sco
     adjusted = _rank(store_url, data, tmp_path / "adjusted", "--twin-adjust")
     store = Store.open(store_url)
     twins = sorted(m for m in store.model_ids() if ".twin-" in m)
-    assert twins == ["mobilenet_v2-imagenet.twin-0", "mobilenet_v2-random-0.twin-0"]
+    # Both candidates are MobileNetV2s with the same modules and preprocessing: they share one twin.
+    assert twins == ["mobilenet_v2-imagenet.twin-0"]
     assert set(adjusted.index) == {"mobilenet_v2-imagenet", "mobilenet_v2-random-0"}
     for score in ("knn", "logme"):
         # mobilenet_v2-random-0 is its own twin's entry (seed 0): it scores exactly 0.

@@ -51,10 +51,10 @@ def test_each_batch_is_freed_before_the_next_forward_pass(tmp_path, monkeypatch,
 
     monkeypatch.setattr(models, "extract_layer_features", watched_extract)
     # 30 × 8,192 × 4 bytes ≈ 0.94 MiB: over 0.5 MiB, so block2 is wide; None stores it.
-    actor = EncoderActor(store, probe_id, ManifestResolver((entry,), str(ZOO)),
+    actor = EncoderActor(store, ManifestResolver((entry,), str(ZOO)),
                          ExtractionOptions(batch_size=8, wide_layer_mb=wide_layer_mb))
 
-    outcomes = actor.extract(ExtractionTask(entry.model_id, (WIDE, NARROW)))
+    outcomes = actor.extract(probe_id, ExtractionTask(entry.model_id, (WIDE, NARROW)))
 
     assert [outcome.error for outcome in outcomes] == [None, None]
     assert len(batches) == 4 and alive_at_forward == [0, 0, 0, 0]

@@ -15,6 +15,7 @@ import cluster.estimator_tasks
 import jobs.compute
 import jobs.rerank
 from cluster.pipeline import RunSummary
+from cluster.probe_sets import ExtractedStage
 from jobs.cli import main
 from jobs.outputs import write_table
 from jobs.score_table import score_table
@@ -88,7 +89,8 @@ def test_options_builders_are_called_only_by_a_run():
 def test_compute_similarities_takes_one_options_object():
     function = next(f for f in _functions(ast.parse((ROOT / "jobs" / "compute.py").read_text()))
                     if f.name == "compute_similarities")
-    assert [a.arg for a in function.args.args] == ["store", "probe_id", "model_ids", "layers", "options", "fence"]
+    assert [a.arg for a in function.args.args] == ["store", "probe_id", "model_ids", "layers", "options", "fence",
+                                                 "stage"]
 
 
 def _subcommands(tree) -> int:
@@ -149,8 +151,14 @@ def test_a_rerank_connects_once_for_all_its_stages(tmp_path, monkeypatch):
     def connect(address):
         events.append(("connect", address))
 
-    def compute(store, probe_id, model_ids, layers, options=jobs.compute.ComputeOptions(), fence=None):
-        events.append(("similarities", tuple(model_ids)))
+    stage = ExtractedStage()
+
+    def extract_stage(store, selections):
+        events.append(("extraction", tuple((s.probe_id, s.model_ids, s.layers) for s in selections)))
+        return stage
+
+    def compute(store, probe_id, model_ids, layers, options=jobs.compute.ComputeOptions(), fence=None, stage=None):
+        events.append(("similarities", tuple(model_ids), stage is extracted))
         versions = tuple((layer, store.write_similarity(probe_id, layer, list(model_ids), np.eye(len(model_ids)),
                                                         "spearman")) for layer in layers)
         return RunSummary(probe_id, (), (), versions, 0)
@@ -159,12 +167,19 @@ def test_a_rerank_connects_once_for_all_its_stages(tmp_path, monkeypatch):
         events.append(("scores", tuple(model_ids)))
         return [ScoreRow(model_id, name, 0.5) for model_id in model_ids for name in scores]
 
+    extracted = stage
     monkeypatch.setattr(cluster.connect, "connect", connect)
+    monkeypatch.setattr(jobs.rerank, "extract_probe_sets", extract_stage)  # every probe set's extraction, first
     monkeypatch.setattr(jobs.rerank, "compute_similarities", compute)  # the shared probe set's similarities
     monkeypatch.setattr(jobs.compute, "compute_similarities", compute)  # the target's images (jobs.target_scores)
     monkeypatch.setattr(cluster.estimator_tasks, "score_candidates", score)
     code = main(["rerank", "--store", store.url, "--out", str(tmp_path / "out"), "--address", "ray://head:10001", "--debug"])
     assert code == 0
-    assert events == [("connect", "ray://head:10001"), ("similarities", ("m1", "m2", "m3")),
-                      ("similarities", ("m1", "m2", "m3")), ("scores", ("m1", "m2", "m3"))]
+    target_probe = store.target("bright").probe_id
+    shared_probe = next(p for p in store.probe_set_ids() if p != target_probe)
+    # One extraction stage for both probe sets before any similarity; both runs are handed that stage.
+    assert events == [("connect", "ray://head:10001"),
+                      ("extraction", ((shared_probe, ("m1", "m2", "m3"), ("out",)), (target_probe, ("m1", "m2", "m3"), ("out",)))),
+                      ("similarities", ("m1", "m2", "m3"), True), ("similarities", ("m1", "m2", "m3"), True),
+                      ("scores", ("m1", "m2", "m3"))]
     assert set(store.read_table("scores.bright.out")["candidate"]) == {"m1", "m2", "m3"}  # the target re-scored

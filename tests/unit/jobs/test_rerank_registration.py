@@ -9,6 +9,7 @@ import yaml
 import cluster.connect
 import jobs.rerank
 from cluster.pipeline import FAILURES_TABLE, RunSummary
+from cluster.probe_sets import ExtractedStage
 from jobs.cli import main
 from jobs.registration import record_failures, register_new_models
 from storage import Store, load_manifest
@@ -62,6 +63,7 @@ def test_the_rerank_command_prints_one_line_per_refusal_and_exits_3(landed, caps
         return RunSummary(probe_id, (), (), (), 0)
 
     monkeypatch.setattr(jobs.rerank, "compute_similarities", no_ray)
+    monkeypatch.setattr(jobs.rerank, "extract_probe_sets", lambda store, selections: ExtractedStage())
     monkeypatch.setattr(cluster.connect, "connect", lambda address: None)
     code = main(["rerank", "--store", store.url, "--models-from", str(folder), "--out", str(tmp_path / "out")])
     captured = capsys.readouterr()
