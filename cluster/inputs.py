@@ -106,6 +106,20 @@ def read_layer_inputs(store: Store, probe_id: str, model_ids: Sequence[str], lay
     )
 
 
+def log_lacking(lacking: Sequence[ModelOutcome]) -> None:
+    """Logs each model's lacking roles, one line per model, from a plan's ``lacking`` failures.
+
+    Example:
+        >>> log_lacking([])
+    """
+    by_model: dict[str, list[ModelOutcome]] = {}
+    for outcome in lacking:
+        by_model.setdefault(outcome.model_id, []).append(outcome)
+    for model_id, outcomes in by_model.items():
+        logger.warning("model %s: %s; left out of %s", model_id, "; ".join(str(o.error) for o in outcomes),
+                       "that matrix" if len(outcomes) == 1 else "those matrices")
+
+
 def missing_roles(store: Store, model_ids: Sequence[str], layers: Sequence[str], log: bool = True) -> list[ModelOutcome]:
     """One failure per (model, layer role) the model does not have; logged (unless ``log`` is False), one line per model.
 

@@ -20,7 +20,7 @@ import pandas as pd
 import ray
 
 from cluster.gather import gather
-from cluster.inputs import PlannedInputs, complete_models, plan_run_inputs
+from cluster.inputs import PlannedInputs, complete_models, log_lacking, plan_run_inputs
 from cluster.options import ExtractionOptions, SimilarityOptions, describe_precision, resolve_backend
 from cluster.outcomes import ModelOutcome
 from cluster.plan import ExtractionTask, LayerState, SimilarityPlan, plan_similarity, similarity_work
@@ -283,6 +283,7 @@ def run_similarity(
     extractor: Extractor | None = None,
     extraction: ExtractionOptions = ExtractionOptions(),
     fence: Callable[[], None] | None = None,
+    planned: PlannedInputs | None = None,
 ) -> RunSummary:
     """Brings the store's RDMs and similarity versions up to date for ``model_ids`` × ``layers``.
 
@@ -302,6 +303,8 @@ def run_similarity(
         extraction: The forward and stored dtypes the extractor uses (part of what is up to date).
         fence: Called right before each similarity version is marked complete (e.g. the
             ``Lock.check`` of the lock the run holds); if it raises, that version stays incomplete.
+        planned: This request's plan, read by an extraction stage just before
+            (:meth:`cluster.probe_sets.ExtractedStage.plan_for`); used when read under this run's settings.
 
     Returns:
         A :class:`RunSummary`; failures are also appended to the store's ``failures`` table.
@@ -311,7 +314,10 @@ def run_similarity(
         (('out', 1),)
     """
     settings = extraction.settings(options.distance, options.center_features)
-    planned = plan_run_inputs(store, probe_id, model_ids, layers, settings)
+    if planned is None or planned.settings != settings:
+        planned = plan_run_inputs(store, probe_id, model_ids, layers, settings)
+    else:
+        log_lacking(planned.lacking)  # the stage planned it without saying so
     # Up front: a model without a requested role is reported once and left out of that role's matrix.
     _record_failures(store, probe_id, planned.lacking, "layers")
     failures = [*planned.unregistered, *planned.lacking]

@@ -7,7 +7,8 @@ plans what every probe set lacks first and runs it as one stage
 (:func:`cluster.extract.run_extractions`: a model's probe sets one after another on one actor);
 the runs that follow are given its :class:`ExtractedStage`, whose extractor
 (:meth:`ExtractedStage.extractor`) hands back what the stage did instead of extracting again,
-so a model that failed in the stage is reported, not retried in a second pool.
+so a model that failed in the stage is reported, not retried in a second pool; and its plan of each
+request (:meth:`ExtractedStage.plan_for`), so the store's state is not read twice for it.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from dataclasses import dataclass
 
 from cluster.encoder import ModelResolver
 from cluster.extract import extract_all, run_extractions
-from cluster.inputs import plan_run_inputs
+from cluster.inputs import PlannedInputs, plan_run_inputs
 from cluster.options import ExtractionOptions
 from cluster.outcomes import ModelOutcome
 from cluster.plan import ExtractionTask, ProbeExtraction
 from storage import Store
+from storage.identity import ComputeSettings
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class ExtractedStage:
 
     Attributes:
         outcomes: (probe set, outcome) per (probe set, model, layer) the stage extracted.
+        plans: Per request (probe set, models, layers), the plan the stage read it under.
 
     Example:
         >>> stage = ExtractedStage(((("p", ModelOutcome("a", "out", "OSError: no weights")),)))
@@ -65,6 +68,22 @@ class ExtractedStage:
     """
 
     outcomes: tuple[tuple[str, ModelOutcome], ...] = ()
+    plans: tuple[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], PlannedInputs], ...] = ()
+
+    def plan_for(self, probe_id: str, model_ids: Sequence[str], layers: Sequence[str],
+                 settings: ComputeSettings) -> PlannedInputs | None:
+        """The stage's plan of exactly this request (probe set, models, layers, settings), or None.
+
+        The run that follows reuses it rather than reading the store's state again: the RDMs it planned
+        are checked again after extraction (``cluster.pipeline``), and the similarity is planned afresh.
+
+        Example:
+            >>> ExtractedStage().plan_for("p", ["a"], ["out"], ComputeSettings()) is None
+            True
+        """
+        key = (probe_id, tuple(model_ids), tuple(layers))
+        planned = next((plan for plan_key, plan in self.plans if plan_key == key), None)
+        return planned if planned is not None and planned.settings == settings else None
 
     def outcomes_of(self, probe_id: str, task: ExtractionTask) -> list[ModelOutcome] | None:
         """The stage's outcomes for every layer of ``task`` on ``probe_id``, or None where it did not run them all."""
@@ -107,10 +126,11 @@ def extract_probe_sets(store: Store, work: Sequence[ProbeSetWork], resolver: Mod
         ...                                    ProbeSetWork("targets-digits", models, ("default",))],
         ...                            StoreResolver(store))  # doctest: +SKIP
     """
-    extractions = []
+    extractions, plans = [], []
     for item in work:
         settings = options.settings(item.distance, item.center_features)
         planned = plan_run_inputs(store, item.probe_id, item.model_ids, item.layers, settings, log_lacking=False)
+        plans.append(((item.probe_id, tuple(item.model_ids), tuple(item.layers)), planned))
         extractions += [ProbeExtraction(item.probe_id, dataclasses.replace(
             task, distance=item.distance, center_features=item.center_features)) for task in planned.plan.extractions]
-    return ExtractedStage(tuple(run_extractions(store, extractions, resolver, options)))
+    return ExtractedStage(tuple(run_extractions(store, extractions, resolver, options)), tuple(plans))

@@ -124,9 +124,9 @@ def extract_probe_sets(store: Store, selections: Sequence[ProbeSelection]) -> Ex
         by_extraction.setdefault(selection.options.extraction_options(), []).append(ProbeSetWork(
             selection.probe_id, tuple(selection.model_ids), tuple(selection.layers), similarity.distance,
             similarity.center_features))
-    outcomes = [outcome for extraction, work in by_extraction.items()
-                for outcome in run_stage(store, work, StoreResolver(store), extraction).outcomes]
-    return ExtractedStage(tuple(outcomes))
+    stages = [run_stage(store, work, StoreResolver(store), extraction) for extraction, work in by_extraction.items()]
+    return ExtractedStage(tuple(o for stage in stages for o in stage.outcomes),
+                          tuple(plan for stage in stages for plan in stage.plans))
 
 
 def compute_similarities(store: Store, probe_id: str, model_ids: Sequence[str], layers: Sequence[str],
@@ -152,12 +152,14 @@ def compute_similarities(store: Store, probe_id: str, model_ids: Sequence[str], 
 
     if not ray.is_initialized():
         raise RuntimeError("connect to Ray first (jobs.compute.connect_once): similarities are computed on a cluster")
-    extraction = options.extraction_options()
+    extraction, similarity = options.extraction_options(), options.similarity_options()
     extractor = (functools.partial(extract_all, resolver=StoreResolver(store), options=extraction) if stage is None
                  else stage.extractor(StoreResolver(store), extraction))
+    planned = None if stage is None else stage.plan_for(
+        probe_id, model_ids, layers, extraction.settings(similarity.distance, similarity.center_features))
     # run_similarity logs its summary (what was computed, what failed and why) on the rsa_ray logger.
-    return run_similarity(store, probe_id, model_ids, layers, options.similarity_options(), extractor=extractor,
-                          extraction=extraction, fence=fence)
+    return run_similarity(store, probe_id, model_ids, layers, similarity, extractor=extractor,
+                          extraction=extraction, fence=fence, planned=planned)
 
 
 def exit_code(summary: RunSummary) -> int:

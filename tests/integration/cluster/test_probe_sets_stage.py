@@ -7,6 +7,8 @@ set, with whether the actor kept the model from its previous call).
 import numpy as np
 import pytest
 
+import cluster.pipeline
+
 from jobs.compute import ComputeOptions, ProbeSelection, compute_similarities, extract_probe_sets
 from rsa_ray.models import InferenceOptions, extract_features
 from storage import EntryKey, EntryKind, Store
@@ -29,7 +31,7 @@ def _two_probe_sets(tmp_path, model_ids):
     return store, {shared: shared_images, target: target_images}, entries, modules
 
 
-def test_one_stage_extracts_each_model_once_per_probe_set_and_builds_it_once(tmp_path):
+def test_one_stage_extracts_each_model_once_per_probe_set_and_builds_it_once(tmp_path, monkeypatch):
     model_ids = ["a", "b", "c"]
     store, images, entries, modules = _two_probe_sets(tmp_path, model_ids)
     shared, target = list(images)
@@ -52,11 +54,15 @@ def test_one_stage_extracts_each_model_once_per_probe_set_and_builds_it_once(tmp
             stored = store.read_activations(EntryKey(probe_id, entry.model_id, LAYER))
             np.testing.assert_allclose(stored, expected, rtol=1e-5, atol=1e-6)
 
-    # The runs that follow extract nothing more and compute their similarities from what the stage stored.
+    # The runs that follow extract nothing more and compute their similarities from what the stage stored,
+    # on the stage's plan (the store's state is not read again to plan them).
+    planned_again = []
+    monkeypatch.setattr(cluster.pipeline, "plan_run_inputs", lambda *args, **kwargs: planned_again.append(args))
     for probe_id in images:
         summary = compute_similarities(store, probe_id, model_ids, [LAYER], ComputeOptions(), stage=stage)
         assert summary.failures == () and summary.versions == ((LAYER, 1),)
-    assert len(store.work_records("extract")) == len(records)
+    assert len(store.work_records("extract")) == len(records) and planned_again == []
+    assert len(store.work_records("rdm")) == len(model_ids) * len(images)
 
 
 def test_a_model_that_fails_in_the_stage_is_reported_by_the_run_not_extracted_again(tmp_path):

@@ -71,3 +71,17 @@ def test_every_planned_pair_appears_once_in_the_queues():
     for n_queues in range(1, 12):
         dealt = [(e.probe_id, e.model_id) for e in itertools.chain.from_iterable(queues_by_model(work, n_queues))]
         assert sorted(dealt) == sorted((e.probe_id, e.model_id) for e in work)
+
+
+def test_the_stage_s_plan_serves_only_the_same_request_under_the_same_settings():
+    from cluster.inputs import PlannedInputs
+    from cluster.plan import InputPlan
+    from storage.identity import ComputeSettings
+
+    planned = PlannedInputs(("a", "b"), (), (), InputPlan((), ()), ComputeSettings())
+    stage = ExtractedStage((), ((("p", ("a", "b"), ("out",)), planned),))
+    assert stage.plan_for("p", ["a", "b"], ["out"], ComputeSettings()) is planned
+    assert stage.plan_for("p", ["b", "a"], ["out"], ComputeSettings()) is None  # another order: another matrix
+    assert stage.plan_for("q", ["a", "b"], ["out"], ComputeSettings()) is None
+    assert stage.plan_for("p", ["a", "b"], ["mid"], ComputeSettings()) is None
+    assert stage.plan_for("p", ["a", "b"], ["out"], ComputeSettings(distance="cosine")) is None
